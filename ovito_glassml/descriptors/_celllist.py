@@ -1,0 +1,49 @@
+"""A binned list of periodic images for compiled neighbour loops (internal).
+
+The images come from :func:`geometry.periodic_images`, so every periodic image within the skin
+is present and kernels need no minimum-image logic: a neighbour of a wrapped centre is any
+image within the cutoff.  Bins are cubes of edge >= cutoff over the images' bounding box, so
+a kernel visits the 27 bins around a centre's bin.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .geometry import Configuration, periodic_images
+
+
+@dataclass(frozen=True)
+class ImageBins:
+    positions: np.ndarray  # (K, 3) image positions, sorted by bin
+    index: np.ndarray  # (K,) original particle index of each image
+    bin_start: np.ndarray  # (nbins + 1,) offsets into positions
+    lower: np.ndarray  # (3,) lower corner of the binned region
+    bin_width: np.ndarray  # (3,) bin edge per axis, each >= cutoff
+    dims: np.ndarray  # (3,) bins per axis
+    centers: np.ndarray  # (N, 3) wrapped positions of the particles (== images of shift 0)
+
+
+def bin_images(config: Configuration, cutoff: float) -> ImageBins:
+    """Images within ``cutoff`` of the cell, sorted into cubic bins of edge >= ``cutoff``."""
+    images, index = periodic_images(config, cutoff)
+    centers = images[: config.count]
+    lower = images.min(axis=0) - 1e-9
+    upper = images.max(axis=0) + 1e-9
+    extent = upper - lower
+    # at least edge `cutoff`; cap the number of bins so tiny cutoffs don't explode memory
+    bin_size = float(cutoff)
+    max_bins = max(8 * len(images), 64)
+    while np.prod(np.maximum(np.floor(extent / bin_size), 1.0)) > max_bins:
+        bin_size *= 1.5
+    dims = np.maximum(np.floor(extent / bin_size), 1).astype(np.int64)
+    cell = np.minimum(((images - lower) / (extent / dims)).astype(np.int64), dims - 1)
+    flat = (cell[:, 0] * dims[1] + cell[:, 1]) * dims[2] + cell[:, 2]
+    order = np.argsort(flat, kind="stable")
+    counts = np.bincount(flat, minlength=int(np.prod(dims)))
+    bin_start = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=bin_start[1:])
+    return ImageBins(positions=np.ascontiguousarray(images[order]), index=index[order].astype(np.int64),
+                     bin_start=bin_start, lower=lower, bin_width=extent / dims, dims=dims,
+                     centers=np.ascontiguousarray(centers))
