@@ -11,6 +11,7 @@ _MODIFIERS = {
     "IntersticeFeaturesModifier": "ovito_glassml.modifiers.descriptors",
     "RadialFeaturesModifier": "ovito_glassml.modifiers.descriptors",
     "SpatialDensityMapModifier": "ovito_glassml.modifiers.descriptors",
+    "FertileSiteDensityModifier": "ovito_glassml.modifiers.shear_band",
 }
 
 __all__ = ["__version__", *_MODIFIERS]
