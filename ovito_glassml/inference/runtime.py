@@ -1,0 +1,552 @@
+"""Model runtime: find a model by name or path, check its card against its files, predict.
+
+Three kinds of model (DESIGN section 5), each fed **only** with the descriptor its card describes:
+
+* ``onnx-cnn`` (:class:`OnnxCNNModel`): plastic susceptibility from spatial density maps.  SDM
+  images are generated in batches into one reused buffer and each batch is run through ONNX
+  Runtime before the next is generated, so memory is one batch whatever the system size.  ONNX
+  Runtime uses the CUDA provider when ``onnxruntime-gpu`` is installed (the ``gpu`` extra) and
+  falls back to the CPU provider otherwise; ``providers=`` overrides.
+* ``lightgbm`` (:class:`LightGBMModel`): quench-in softness = mean of the fold boosters'
+  probabilities on the 80 interstice features; boosters are read from LightGBM's text format.
+* ``linear`` (:class:`LinearModel`): structural flexibility = w_species . x with x the radial
+  features (bias entry included) and one weight vector per **centre** species.  Centres whose
+  species is in the card's species list but has no weight vector get NaN (documented in
+  ``models/README.md``); particle types outside the species list are refused.
+
+Models are found (:func:`find_model`) by an explicit path (a model folder, its ``card.json`` or a
+file beside it), or by name in the folders of the ``GLASSML_MODELS`` environment variable
+(``os.pathsep``-separated) and then among the models installed with the package (the top-level
+``models/`` folder, shipped in the wheel as ``ovito_glassml._shipped_models``).  Nothing is ever
+unpickled: cards and linear weights are JSON, LightGBM models text, CNNs ONNX protobuf.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..descriptors.geometry import Configuration, ConfigurationError, orientation_frame
+from .cards import CARD_FILE, CardError, ModelCard, load_card
+
+__all__ = [
+    "MODELS_ENV",
+    "Model",
+    "OnnxCNNModel",
+    "LightGBMModel",
+    "LinearModel",
+    "ModelNotFoundError",
+    "available_models",
+    "scan_models",
+    "model_search_path",
+    "find_model",
+    "load_model",
+    "cached_model",
+    "default_providers",
+]
+
+MODELS_ENV = "GLASSML_MODELS"
+_README = "models/README.md"
+
+
+class ModelNotFoundError(ConfigurationError):
+    """No model of that name is installed (the message lists what is)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# finding models
+def _shipped_dir() -> Path | None:
+    """The folder of models installed with the package (wheel) or, in a checkout, ``<repo>/models``."""
+    try:
+        import importlib.resources as resources
+
+        root = Path(str(resources.files("ovito_glassml._shipped_models")))
+        if root.is_dir():
+            return root
+    except (ModuleNotFoundError, TypeError, FileNotFoundError):
+        pass
+    checkout = Path(__file__).resolve().parents[2] / "models"
+    return checkout if checkout.is_dir() else None
+
+
+def model_search_path() -> list[Path]:
+    """Folders searched for named models, in order: ``$GLASSML_MODELS`` entries, then the installed ones."""
+    out: list[Path] = []
+    for entry in os.environ.get(MODELS_ENV, "").split(os.pathsep):
+        if entry.strip():
+            out.append(Path(entry.strip()).expanduser())
+    shipped = _shipped_dir()
+    if shipped is not None:
+        out.append(shipped)
+    return out
+
+
+def scan_models() -> tuple[list[ModelCard], list[tuple[Path, str]]]:
+    """All model folders on the search path: ``(valid cards, [(folder, problem), ...])``.
+
+    A name found in several folders is taken from the first (``GLASSML_MODELS`` wins over the
+    installed models).
+    """
+    cards: dict[str, ModelCard] = {}
+    problems: list[tuple[Path, str]] = []
+    for root in model_search_path():
+        if not root.is_dir():
+            continue
+        for sub in sorted(p for p in root.iterdir() if (p / CARD_FILE).is_file()):
+            try:
+                card = load_card(sub)
+            except ConfigurationError as exc:
+                problems.append((sub, str(exc)))
+                continue
+            cards.setdefault(sub.name, card)
+    return [cards[k] for k in sorted(cards)], problems
+
+
+def available_models() -> list[ModelCard]:
+    """Cards of the installed models (empty until trained models ship; see ``models/README.md``)."""
+    return scan_models()[0]
+
+
+def _not_found(name: str) -> ModelNotFoundError:
+    cards, problems = scan_models()
+    installed = ", ".join(sorted({c.directory.name for c in cards if c.directory})) or "none"
+    note = "" if cards else " (no trained model ships yet)"
+    extra = "".join(f"; {p}: {msg}" for p, msg in problems[:3])
+    searched = ", ".join(str(p) for p in model_search_path()) or "nothing"
+    return ModelNotFoundError(
+        f"no model named {name!r} is installed; see {_README}. Installed models: {installed}{note}. Give the path "
+        f"of a model folder (with a {CARD_FILE}) or add its parent folder to the {MODELS_ENV} environment "
+        f"variable (searched: {searched}){extra}"
+    )
+
+
+def _looks_like_path(text: str) -> bool:
+    return os.sep in text or "/" in text or text.endswith((".json", ".onnx", ".txt")) or text.startswith((".", "~"))
+
+
+def find_model(name_or_path: str | os.PathLike | ModelCard) -> ModelCard:
+    """The validated card of a model given by name, folder, ``card.json`` or a file beside it."""
+    if isinstance(name_or_path, ModelCard):
+        return name_or_path
+    text = os.fspath(name_or_path).strip() if name_or_path is not None else ""
+    if not text:
+        raise ModelNotFoundError(f"no model was given; name an installed model or a model folder (see {_README})")
+    path = Path(text).expanduser()
+    if path.exists():
+        if path.is_dir():
+            return load_card(path)
+        if path.name == CARD_FILE:
+            return load_card(path)
+        if (path.parent / CARD_FILE).is_file():
+            return load_card(path.parent)
+        raise CardError(f"{path} has no {CARD_FILE} beside it: a model is a folder holding its files and a card "
+                        f"(see {_README})")
+    if _looks_like_path(text) or isinstance(name_or_path, os.PathLike):
+        raise ModelNotFoundError(f"no model folder or card at {path}; check the path, or give the name of an "
+                                 f"installed model (see {_README})")
+    for root in model_search_path():
+        if (root / text / CARD_FILE).is_file():
+            return load_card(root / text)
+    for card in available_models():  # a card's own name may differ from its folder's
+        if card.name == text:
+            return card
+    raise _not_found(text)
+
+
+def load_model(name_or_path: str | os.PathLike | ModelCard, providers: Sequence[str] | None = None) -> "Model":
+    """Load a model (name, path or card); checks the card against the model files.
+
+    ``providers`` (ONNX models only) overrides the ONNX Runtime execution providers, e.g.
+    ``["CPUExecutionProvider"]``; default :func:`default_providers`.
+    """
+    card = find_model(name_or_path)
+    for path in card.file_paths():
+        if not path.is_file():
+            raise CardError(f"model {card.name!r}: the card names {path.name!r} but {path} does not exist")
+    if card.kind == "onnx-cnn":
+        return OnnxCNNModel(card, providers=providers)
+    if card.kind == "lightgbm":
+        return LightGBMModel(card)
+    return LinearModel(card)
+
+
+_CACHE: dict[tuple, "Model"] = {}
+
+
+def cached_model(name_or_path: str | os.PathLike, providers: Sequence[str] | None = None) -> "Model":
+    """:func:`load_model`, reusing a loaded model while its card and files are unchanged (for modifiers)."""
+    card = find_model(name_or_path)
+    stamp = tuple((str(p), p.stat().st_mtime_ns if p.exists() else -1)
+                  for p in [card.directory / CARD_FILE, *card.file_paths()])
+    key = (stamp, tuple(providers) if providers else None)
+    model = _CACHE.get(key)
+    if model is None:
+        model = load_model(card, providers=providers)
+        if len(_CACHE) >= 8:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = model
+    return model
+
+
+def default_providers() -> list[str]:
+    """``["CUDAExecutionProvider", "CPUExecutionProvider"]`` when onnxruntime-gpu is installed, else CPU.
+
+    ONNX Runtime itself falls back to the CPU when the CUDA provider is present but no GPU can be
+    used; :attr:`OnnxCNNModel.providers` reports what the session really uses.
+    """
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+# ----------------------------------------------------------------------------------------------
+# models
+def _center_indices(config: Configuration, centers: Any) -> np.ndarray:
+    if centers is None:
+        idx = np.arange(config.count, dtype=np.int64)
+    else:
+        arr = np.asarray(centers)
+        if arr.dtype == bool:
+            if arr.shape != (config.count,):
+                raise ConfigurationError(f"a boolean centre selection needs one entry per particle ({config.count}); "
+                                         f"got shape {arr.shape}")
+            idx = np.flatnonzero(arr).astype(np.int64)
+        else:
+            if arr.size and not np.issubdtype(arr.dtype, np.integer):
+                raise ConfigurationError(f"centre indices must be integers; got dtype {arr.dtype}")
+            idx = arr.astype(np.int64).reshape(-1)
+    if idx.size == 0:
+        raise ConfigurationError("no centre atoms were given: select at least one particle")
+    bad = (idx < 0) | (idx >= config.count)
+    if bad.any():
+        raise ConfigurationError(f"centre index {int(idx[bad][0])} is out of range: the configuration has "
+                                 f"{config.count} particles")
+    return idx
+
+
+class Model:
+    """A loaded model; subclasses implement :meth:`iter_predict`.
+
+    Attributes: ``card`` (:class:`ModelCard`), ``name``, ``property_name``, ``dimensions``,
+    ``species``, ``default_batch_size``.
+    """
+
+    default_batch_size = 65536
+    orientational = False
+
+    def __init__(self, card: ModelCard):
+        self.card = card
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def property_name(self) -> str:
+        return self.card.property
+
+    @property
+    def dimensions(self) -> int:
+        return self.card.dimensions
+
+    @property
+    def species(self) -> tuple[str, ...]:
+        return self.card.species
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.card.summary()}>"
+
+    def check_configuration(self, config: Configuration) -> None:
+        """Refuse a configuration of the wrong dimensionality or with species the model does not know."""
+        if not isinstance(config, Configuration):
+            raise ConfigurationError(f"expected a Configuration; got {type(config).__name__}")
+        if config.dimensions != self.dimensions:
+            raise ConfigurationError(
+                f"the configuration is {config.dimensions}D but model {self.name!r} ({self.property_name}) is for "
+                f"{self.dimensions}D glasses; use a {config.dimensions}D model"
+                + (" (check the cell: a 3D system must not be flagged 2D)" if config.dimensions == 2 else "")
+            )
+        present = [config.type_names[t] for t in np.unique(config.types)]
+        missing = [name for name in present if name not in self.species]
+        if missing:
+            raise ConfigurationError(
+                f"model {self.name!r} ({self.property_name}) knows the species {list(self.species)}, but the "
+                f"configuration has particle type(s) {missing} that are not among them; name the particle types after "
+                "their elements (e.g. --type-names 1=Cu,2=Zr, or in OVITO's file reader panel) or use a model "
+                "trained for these species"
+            )
+
+    def iter_predict(self, config: Configuration, centers: Any = None, frame: Any = None,
+                     batch_size: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(center_indices, values float64)`` batch by batch (centres possibly reordered)."""
+        raise NotImplementedError
+
+    def predict(self, config: Configuration, centers: Any = None, frame: Any = None,
+                batch_size: int | None = None, progress: Callable[[float], Any] | None = None) -> np.ndarray:
+        """Predicted property of ``centers`` (default all particles), float64, in the order of ``centers``.
+
+        ``frame`` is the loading orientation (a name such as ``"xy"`` or a rotation matrix; default
+        ``"xy"``) for orientational models and ignored by the others.  ``progress(fraction)`` is
+        called after every batch.
+        """
+        idx = _center_indices(config, centers)
+        out = np.full(len(idx), np.nan)
+        unique = len(np.unique(idx)) == len(idx)
+        if unique:
+            where = np.full(config.count, -1, dtype=np.int64)
+            where[idx] = np.arange(len(idx))
+        done = 0
+        for chunk, values in self._iter(config, idx, frame, batch_size, reorder=unique):
+            if unique:
+                out[where[chunk]] = values
+            else:
+                out[done:done + len(chunk)] = values
+            done += len(chunk)
+            if progress is not None:
+                progress(done / len(idx))
+        return out
+
+    def _iter(self, config, idx, frame, batch_size, reorder):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class OnnxCNNModel(Model):
+    """A CNN on spatial density maps, run with ONNX Runtime (see the module docstring)."""
+
+    default_batch_size = 128
+    orientational = True
+
+    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, session_options: Any = None):
+        super().__init__(card)
+        import onnxruntime as ort
+
+        path = card.file_paths()[0]
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=session_options,
+                                                providers=list(providers) if providers else default_providers())
+        except Exception as exc:  # onnxruntime raises its own exception types for broken files
+            raise CardError(f"model {card.name!r}: ONNX Runtime cannot load {path}: {exc}") from exc
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1:
+            raise CardError(f"model {card.name!r}: the ONNX graph has {len(inputs)} inputs; a susceptibility CNN "
+                            "takes exactly one (the SDM images)")
+        inp = inputs[0]
+        shape = list(inp.shape)
+        expected = list(card.input_shape)
+        if len(shape) != len(expected) + 1:
+            raise CardError(f"model {card.name!r}: the ONNX input {inp.name!r} has shape {shape} (rank {len(shape)}) but "
+                            f"the card's SDM images need rank {len(expected) + 1}: (batch, {', '.join(map(str, expected))})")
+        differ = [(k, s, e) for k, (s, e) in enumerate(zip(shape[1:], expected), start=1)
+                  if isinstance(s, int) and s != e]
+        if differ:
+            raise CardError(f"model {card.name!r}: the ONNX input shape {shape} does not match the card's SDM shape "
+                            f"(batch, {', '.join(map(str, expected))}): axis {differ[0][0]} is {differ[0][1]} in the "
+                            f"file but {differ[0][2]} from the SDM settings ({card.settings.to_dict()})")
+        if inp.type != "tensor(float)":
+            raise CardError(f"model {card.name!r}: the ONNX input must be float32 (tensor(float)); got {inp.type}")
+        self.input_name = inp.name
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        out = outputs[0]
+        oshape = list(out.shape)
+        column = card.output.get("column")
+        width = oshape[-1] if len(oshape) == 2 else 1
+        if len(oshape) not in (1, 2):
+            raise CardError(f"model {card.name!r}: the ONNX output has shape {oshape}; expected (batch,) or "
+                            "(batch, classes)")
+        if column is None:
+            if isinstance(width, int) and width > 1:
+                raise CardError(f"model {card.name!r}: the ONNX output has {width} columns; say which one is the "
+                                "probability of 'plastic' with 'output.column' in the card")
+            column = 0
+        elif isinstance(width, int) and column >= width:
+            raise CardError(f"model {card.name!r}: card field 'output.column' is {column} but the ONNX output has "
+                            f"{width} column(s)")
+        self.output_name, self.column = out.name, int(column)
+
+    @property
+    def providers(self) -> list[str]:
+        """Execution providers the ONNX Runtime session really uses."""
+        return list(self.session.get_providers())
+
+    def run_batch(self, images: np.ndarray) -> np.ndarray:
+        """Run one batch of SDM images (float32, ``(b, *input_shape)``) -> float64 ``(b,)``."""
+        raw = self.session.run([self.output_name], {self.input_name: images})[0]
+        raw = np.asarray(raw).reshape(len(images), -1)
+        return raw[:, self.column].astype(np.float64)
+
+    def _iter(self, config, idx, frame, batch_size, reorder):
+        from ..descriptors.sdm import iter_spatial_density_maps
+
+        self.check_configuration(config)
+        rot = _frame_matrix(frame, config.dimensions)
+        bs = int(batch_size or self.default_batch_size)
+        if bs < 1:
+            raise ConfigurationError(f"batch_size must be >= 1; got {bs}")
+        pad = None
+        if self.fixed_batch is not None:
+            bs = self.fixed_batch
+            pad = np.zeros((bs, *self.card.input_shape), dtype=np.float32)
+        for chunk, images in iter_spatial_density_maps(config, self.card.settings, rot, centers=idx, batch_size=bs,
+                                                       reuse_buffer=True, order="spatial" if reorder else "input"):
+            if pad is not None and len(chunk) < bs:
+                pad[:len(chunk)] = images
+                values = self.run_batch(pad)[:len(chunk)]
+            else:
+                values = self.run_batch(images)
+            yield chunk, values
+
+    def iter_predict(self, config, centers=None, frame=None, batch_size=None):
+        idx = _center_indices(config, centers)
+        return self._iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))
+
+    def predict_orientations(self, config: Configuration, frames: Iterable[Any], centers: Any = None,
+                             batch_size: int | None = None,
+                             progress: Callable[[float], Any] | None = None) -> np.ndarray:
+        """Predictions for several loading orientations: ``(n_frames, n_centers)`` float64.
+
+        ``frames`` are orientation names or rotation matrices, e.g. ``[s for s, _, _ in
+        cube_orientations()]`` for the 24 cube orientations.
+        """
+        frames = list(frames)
+        if not frames:
+            raise ConfigurationError("no loading orientations were given")
+        idx = _center_indices(config, centers)
+        out = np.empty((len(frames), len(idx)))
+        for k, frame in enumerate(frames):
+            sub = None if progress is None else (lambda f, k=k: progress((k + f) / len(frames)))
+            out[k] = self.predict(config, idx, frame=frame, batch_size=batch_size, progress=sub)
+        return out
+
+
+def _frame_matrix(frame: Any, dimensions: int) -> np.ndarray:
+    if frame is None:
+        frame = "xy"
+    if isinstance(frame, str):
+        return orientation_frame(frame, dimensions)
+    rot = np.asarray(frame, dtype=np.float64)
+    if rot.shape != (dimensions, dimensions):
+        raise ConfigurationError(f"a {dimensions}D configuration needs a {dimensions}x{dimensions} loading frame; got "
+                                 f"shape {rot.shape} (build it with loading_frame(s, n, dimensions={dimensions}))")
+    return rot
+
+
+class LightGBMModel(Model):
+    """Quench-in softness: the mean probability of the fold boosters on the interstice features."""
+
+    def __init__(self, card: ModelCard):
+        super().__init__(card)
+        import lightgbm
+
+        self.boosters = []
+        for path in card.file_paths():
+            objective = _lightgbm_objective(path)
+            if objective is None or not objective.startswith(("binary", "cross_entropy", "xentropy")):
+                raise CardError(f"model {card.name!r}: {path.name} is not a binary LightGBM classifier (objective "
+                                f"{objective!r}); quench-in softness needs class probabilities")
+            try:
+                booster = lightgbm.Booster(model_file=str(path))
+            except Exception as exc:  # lightgbm.basic.LightGBMError
+                raise CardError(f"model {card.name!r}: LightGBM cannot read {path}: {exc}") from exc
+            n = booster.num_feature()
+            names = list(card.feature_names)
+            if n != len(names):
+                raise CardError(f"model {card.name!r}: {path.name} takes {n} features but the card's descriptor "
+                                f"({card.descriptor}) gives {len(names)}")
+            got = booster.feature_name()
+            if got != names:
+                k = next(i for i, (a, b) in enumerate(zip(got, names)) if a != b)
+                raise CardError(f"model {card.name!r}: feature {k} of {path.name} is {got[k]!r} but the card's "
+                                f"descriptor calls it {names[k]!r}: the booster was trained on other features")
+            self.boosters.append(booster)
+
+    def _iter(self, config, idx, frame, batch_size, reorder):
+        from ..descriptors.interstice import interstice_features
+
+        self.check_configuration(config)
+        bs = int(batch_size or self.default_batch_size)
+        if bs < 1:
+            raise ConfigurationError(f"batch_size must be >= 1; got {bs}")
+        features = interstice_features(config, self.card.settings, idx)
+        for start in range(0, len(idx), bs):
+            x = features[start:start + bs]
+            p = np.mean([b.predict(x) for b in self.boosters], axis=0)
+            yield idx[start:start + bs], np.asarray(p, dtype=np.float64).reshape(-1)
+
+    def iter_predict(self, config, centers=None, frame=None, batch_size=None):
+        return self._iter(config, _center_indices(config, centers), frame, batch_size, True)
+
+
+def _lightgbm_objective(path: Path) -> str | None:
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        for k, line in enumerate(fh):
+            if line.startswith("objective="):
+                return line.split("=", 1)[1].strip()
+            if k > 200 or line.startswith("Tree="):
+                break
+    return None
+
+
+class LinearModel(Model):
+    """Structural flexibility: ``w_species . x`` on the radial features (bias entry included).
+
+    The weights file (JSON) is ``{"feature_names": [...], "weights": {"Cu": [...], "Zr": [...]}}``.
+    Centres of a card species without a weight vector get NaN.
+    """
+
+    def __init__(self, card: ModelCard):
+        super().__init__(card)
+        path = card.file_paths()[0]
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CardError(f"model {card.name!r}: {path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("weights"), dict) or not data["weights"]:
+            raise CardError(f"model {card.name!r}: {path.name} must be a JSON object with 'weights' mapping each centre "
+                            "species to its weight vector")
+        names = list(card.feature_names)
+        if "feature_names" in data and list(data["feature_names"]) != names:
+            got = list(data["feature_names"])
+            if len(got) != len(names):
+                raise CardError(f"model {card.name!r}: {path.name} lists {len(got)} features but the card's radial "
+                                f"descriptor gives {len(names)}")
+            k = next(i for i, (a, b) in enumerate(zip(got, names)) if a != b)
+            raise CardError(f"model {card.name!r}: feature {k} of {path.name} is {got[k]!r} but the card's radial "
+                            f"descriptor calls it {names[k]!r}")
+        unknown = [s for s in data["weights"] if s not in card.species]
+        if unknown:
+            raise CardError(f"model {card.name!r}: {path.name} has weights for species {unknown} that are not in the "
+                            f"card's species {list(card.species)}")
+        self.weights: dict[str, np.ndarray] = {}
+        for sp, w in data["weights"].items():
+            arr = np.asarray(w, dtype=np.float64) if isinstance(w, list) else None
+            if arr is None or arr.ndim != 1:
+                raise CardError(f"model {card.name!r}: the weights of {sp!r} in {path.name} must be a list of numbers")
+            if len(arr) != len(names):
+                raise CardError(f"model {card.name!r}: the weight vector of {sp!r} has {len(arr)} entries but the radial "
+                                f"descriptor gives {len(names)} features (including the bias)")
+            if not np.all(np.isfinite(arr)):
+                raise CardError(f"model {card.name!r}: the weights of {sp!r} contain NaN or inf")
+            self.weights[sp] = arr
+
+    def _iter(self, config, idx, frame, batch_size, reorder):
+        from ..descriptors.radial import iter_radial_features
+
+        self.check_configuration(config)
+        bs = int(batch_size or self.default_batch_size)
+        if bs < 1:
+            raise ConfigurationError(f"batch_size must be >= 1; got {bs}")
+        n = len(self.card.feature_names)
+        table = np.full((len(config.type_names), n), np.nan)
+        for t, name in enumerate(config.type_names):
+            if name in self.weights:
+                table[t] = self.weights[name]
+        for chunk, x in iter_radial_features(config, self.card.settings, idx, batch_size=bs, dtype=np.float64):
+            yield chunk, np.einsum("ij,ij->i", x, table[config.types[chunk]])
+
+    def iter_predict(self, config, centers=None, frame=None, batch_size=None):
+        return self._iter(config, _center_indices(config, centers), frame, batch_size, True)

@@ -1,0 +1,234 @@
+"""OVITO modifiers that predict plasticity from structure with a model (thin wrappers of the runtime).
+
+* :class:`PlasticSusceptibilityModifier` -> particle property ``Plastic Susceptibility`` (CNN on
+  spatial density maps, for one loading orientation), or with ``all_orientations`` the maximum
+  over the 24 cube orientations (``Max Plastic Susceptibility``) and the index of the most
+  susceptible one (``Softest Orientation``, a typed property whose type names are the
+  orientation names of :func:`~ovito_glassml.descriptors.geometry.cube_orientations`; the names
+  are also in the attribute ``PlasticSusceptibility.Orientations``).  2D glasses use the four 2D
+  protocols instead of the 24 cube orientations.
+* :class:`QuenchInSoftnessModifier` -> ``Quench-in Softness`` (LightGBM on interstice features).
+* :class:`StructuralFlexibilityModifier` -> ``Structural Flexibility`` (linear on radial features).
+
+``model`` is the name of an installed model (see ``models/README.md``; ``GLASSML_MODELS`` adds
+folders) or the path of a model folder.  With ``only_selected`` only the selected particles are
+predicted and the others get **NaN** (not computed; if nothing is selected, all are predicted).
+Results are cached per modifier for the last few inputs (keyed by the particle data and the
+parameters), so revisiting a trajectory frame does not recompute; every frame is computed from
+its own particles.  Attribute ``<Property>.Model`` names the model used and ``<Property>.Demo``
+is 1 for an untrained demo model.
+"""
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+from ovito.data import DataCollection, ElementType
+from ovito.pipeline import ModifierInterface
+from ovito.traits import Vector3
+from traits.api import Bool, Int, Str
+
+from ..descriptors.geometry import (PROTOCOLS_2D, Configuration, ConfigurationError, cube_orientations,
+                                    loading_frame, orientation_frame)
+from .convert import configuration_from_data, selected_indices
+
+__all__ = ["PlasticSusceptibilityModifier", "QuenchInSoftnessModifier", "StructuralFlexibilityModifier",
+           "orientation_set"]
+
+_CACHE: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
+_CACHE_ENTRIES = 8
+
+
+def orientation_set(dimensions: int) -> list[tuple[str, np.ndarray]]:
+    """The orientations scanned by ``all_orientations``: ``[(name, frame matrix)]``.
+
+    3D: the 24 cube orientations in the order of :func:`cube_orientations` (index 0 is ``xy``);
+    2D: the four protocols of paper 000 in the order of ``PROTOCOLS_2D``.
+    """
+    if dimensions == 3:
+        return [(name, loading_frame(s, n)) for name, s, n in cube_orientations()]
+    return [(name, loading_frame(s, n, dimensions=2)) for name, (s, n) in PROTOCOLS_2D.items()]
+
+
+def _fingerprint(config: Configuration, centers: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (config.positions, config.cell, config.origin, config.types, centers):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(repr((config.type_names, config.pbc, config.is_2d)).encode())
+    return h.hexdigest()
+
+
+def _cache_get(modifier, key):
+    entries = _CACHE.get(modifier)
+    if entries is not None and key in entries:
+        entries.move_to_end(key)
+        return entries[key]
+    return None
+
+
+def _cache_put(modifier, key, value) -> None:
+    entries = _CACHE.setdefault(modifier, OrderedDict())
+    entries[key] = value
+    while len(entries) > _CACHE_ENTRIES:
+        entries.popitem(last=False)
+
+
+def _load(model_name: str, expected_property: str):
+    from ..inference.runtime import cached_model
+
+    model = cached_model(model_name)
+    if model.property_name != expected_property:
+        raise ConfigurationError(
+            f"model {model.name!r} predicts {model.property_name}, but this modifier outputs {expected_property}; "
+            f"choose a {expected_property} model"
+        )
+    return model
+
+
+def _model_key(model) -> tuple:
+    card = model.card
+    return (str(card.directory), card.name, card.kind)
+
+
+def _stream(model, config, centers, frame, batch_size, out, lo=0.0, hi=1.0):
+    """Run the model batch by batch into ``out`` (indexed by particle), yielding progress fractions."""
+    done = 0
+    for chunk, values in model.iter_predict(config, centers=centers, frame=frame, batch_size=batch_size or None):
+        out[chunk] = values
+        done += len(chunk)
+        yield lo + (hi - lo) * done / len(centers)
+
+
+def _write(data: DataCollection, name: str, values: np.ndarray) -> None:
+    data.particles_.create_property(name, data=np.asarray(values, dtype=np.float64))
+
+
+def _annotate(data: DataCollection, prefix: str, model) -> None:
+    data.attributes[f"{prefix}.Model"] = model.name
+    data.attributes[f"{prefix}.Demo"] = int(bool(model.card.demo))
+
+
+class PlasticSusceptibilityModifier(ModifierInterface):
+    """Plastic susceptibility (paper 000): a CNN on the spatial density map of each atom.
+
+    Output: ``Plastic Susceptibility`` (probability that the atom rearranges under shear along
+    the loading orientation) or, with ``all_orientations``, ``Max Plastic Susceptibility`` and
+    ``Softest Orientation`` (index into the orientation list, typed with the names).
+    Unselected particles get NaN when ``only_selected`` is on.
+    """
+
+    model = Str("susceptibility", label="Model (installed name or model folder)")
+    orientation = Str("xy", label="Loading orientation (e.g. xy, -zx, positive_pure_shear; empty: use s and n)")
+    shear_direction = Vector3((1.0, 0.0, 0.0), label="Shear direction s (if orientation is empty)")
+    plane_normal = Vector3((0.0, 1.0, 0.0), label="Shear-plane normal n (if orientation is empty)")
+    all_orientations = Bool(False, label="Scan all 24 cube orientations (max and softest)")
+    only_selected = Bool(False, label="Only selected particles (others: NaN)")
+    batch_size = Int(128, label="Batch size (SDM images per network call)")
+    type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+
+    def frame_matrix(self, dimensions: int) -> np.ndarray:
+        """The loading frame (rows s, n[, s x n]) from ``orientation`` or the two vectors."""
+        if self.orientation and self.orientation.strip():
+            return orientation_frame(self.orientation, dimensions=dimensions)
+        s, n = np.asarray(self.shear_direction, float), np.asarray(self.plane_normal, float)
+        return loading_frame(s[:dimensions] if dimensions == 2 else s, n[:dimensions] if dimensions == 2 else n,
+                             dimensions=dimensions)
+
+    def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
+        yield "Plastic susceptibility: loading model"
+        model = _load(self.model, "Plastic Susceptibility")
+        config = configuration_from_data(data, self.type_names)
+        model.check_configuration(config)
+        centers = selected_indices(data, self.only_selected)
+        if self.batch_size < 1:
+            raise ConfigurationError(f"batch size must be >= 1; got {self.batch_size}")
+        if self.all_orientations:
+            orientations = orientation_set(config.dimensions)
+            key = ("all", _model_key(model), _fingerprint(config, centers))
+            cached = _cache_get(self, key)
+            if cached is None:
+                best = np.full(config.count, -np.inf)
+                arg = np.full(config.count, -1, dtype=np.int64)
+                current = np.empty(config.count)
+                for k, (name, rot) in enumerate(orientations):
+                    yield f"Plastic susceptibility: orientation {name} ({k + 1}/{len(orientations)})"
+                    yield from _stream(model, config, centers, rot, self.batch_size, current,
+                                       k / len(orientations), (k + 1) / len(orientations))
+                    better = current[centers] > best[centers]
+                    best[centers[better]] = current[centers[better]]
+                    arg[centers[better]] = k
+                maximum = np.full(config.count, np.nan)
+                maximum[centers] = best[centers]
+                cached = (maximum, arg)
+                _cache_put(self, key, cached)
+            maximum, arg = cached
+            _write(data, "Max Plastic Susceptibility", maximum)
+            prop = data.particles_.create_property("Softest Orientation", data=arg.astype(np.int32))
+            for k, (name, _) in enumerate(orientations):
+                prop.types.append(ElementType(id=k, name=name))
+            data.attributes["PlasticSusceptibility.Orientations"] = ",".join(name for name, _ in orientations)
+        else:
+            rot = self.frame_matrix(config.dimensions)
+            key = ("one", _model_key(model), _fingerprint(config, centers), rot.tobytes())
+            values = _cache_get(self, key)
+            if values is None:
+                yield "Plastic susceptibility: SDM + CNN"
+                values = np.full(config.count, np.nan)
+                yield from _stream(model, config, centers, rot, self.batch_size, values)
+                _cache_put(self, key, values)
+            _write(data, "Plastic Susceptibility", values)
+            data.attributes["PlasticSusceptibility.Orientation"] = (
+                self.orientation.strip() or f"s={tuple(np.round(rot[0], 4))}, n={tuple(np.round(rot[1], 4))}")
+        _annotate(data, "PlasticSusceptibility", model)
+
+
+class _FeatureModelModifier(ModifierInterface):
+    """Shared ``modify`` of the feature-vector models (not registered as a modifier itself)."""
+
+    _property = ""
+    _prefix = ""
+    _what = ""
+
+    def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
+        yield f"{self._property}: loading model"
+        model = _load(self.model, self._property)
+        config = configuration_from_data(data, self.type_names)
+        model.check_configuration(config)
+        centers = selected_indices(data, self.only_selected)
+        key = (_model_key(model), _fingerprint(config, centers))
+        values = _cache_get(self, key)
+        if values is None:
+            yield f"{self._property}: {self._what}"
+            values = np.full(config.count, np.nan)
+            yield from _stream(model, config, centers, None, None, values)
+            _cache_put(self, key, values)
+        _write(data, self._property, values)
+        _annotate(data, self._prefix, model)
+
+
+class QuenchInSoftnessModifier(_FeatureModelModifier):
+    """Quench-in softness (paper 001): mean probability of the LightGBM fold models on the 80
+    interstice features.  Output ``Quench-in Softness`` in [0, 1]; unselected particles get NaN
+    when ``only_selected`` is on."""
+
+    model = Str("qs", label="Model (installed name or model folder)")
+    only_selected = Bool(False, label="Only selected particles (others: NaN)")
+    type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    _property = "Quench-in Softness"
+    _prefix = "QuenchInSoftness"
+    _what = "interstice features + LightGBM"
+
+
+class StructuralFlexibilityModifier(_FeatureModelModifier):
+    """Structural flexibility (paper 004): per-species linear model on the radial structure
+    functions, an estimate of ln(v_flex).  Output ``Structural Flexibility`` (dimensionless log);
+    centres of a species without weights and unselected particles (``only_selected``) get NaN."""
+
+    model = Str("sf", label="Model (installed name or model folder)")
+    only_selected = Bool(False, label="Only selected particles (others: NaN)")
+    type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    _property = "Structural Flexibility"
+    _prefix = "StructuralFlexibility"
+    _what = "radial features + linear model"
