@@ -1,0 +1,176 @@
+"""Model cards: validation failures name the field; loading checks the card against the model files."""
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from ovito_glassml.descriptors.interstice import INTERSTICE_FEATURE_NAMES
+from ovito_glassml.descriptors.sdm import SDMSettings
+from ovito_glassml.inference import (CardError, ModelCard, ModelNotFoundError, available_models, find_model,
+                                     load_card, load_model)
+from ovito_glassml.inference.demo import build_demo_models
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return build_demo_models(tmp_path_factory.mktemp("demo_models"))
+
+
+def _card_dict(demo, which):
+    return json.loads((demo[which] / "card.json").read_text())
+
+
+def _copy_model(demo, which, tmp_path):
+    import shutil
+
+    dest = tmp_path / which
+    shutil.copytree(demo[which], dest)
+    return dest
+
+
+def test_demo_cards_validate_and_round_trip(demo):
+    for which, kind in (("susceptibility", "onnx-cnn"), ("qs", "lightgbm"), ("sf", "linear")):
+        card = load_card(demo[which])
+        assert card.kind == kind and card.demo and "meaningless" in card.notes
+        assert card.species == ("Cu", "Zr")
+        again = ModelCard.from_dict(json.loads(json.dumps(card.to_dict())), directory=card.directory)
+        assert again.to_dict() == card.to_dict()
+    cnn = load_card(demo["susceptibility"])
+    assert cnn.input_shape == (2, 16, 16, 16) and cnn.settings == SDMSettings(cutoff=4.8, spacing=0.6)
+    assert load_card(demo["qs"]).feature_names == INTERSTICE_FEATURE_NAMES
+    assert load_card(demo["sf"]).settings.peak_positions["Cu-Zr"] == pytest.approx(2.84)
+
+
+@pytest.mark.parametrize("field", ["kind", "property", "species", "descriptor", "training", "label", "metrics",
+                                   "software", "demo", "files", "input"])
+def test_missing_field_is_named(demo, field):
+    data = _card_dict(demo, "sf")
+    del data[field]
+    with pytest.raises(CardError, match=f"required field.*'{field}'"):
+        ModelCard.from_dict(data)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(kind="random-forest"), "'kind' is 'random-forest'"),
+    (lambda d: d.update(property="Softness"), "'property' is 'Softness'"),
+    (lambda d: d.update(dimensions=4), "'dimensions' must be 2 or 3"),
+    (lambda d: d.update(species=["Cu", "Cu"]), "names a species twice"),
+    (lambda d: d.update(demo="yes"), "'demo' must be true or false"),
+    (lambda d: d.update(extra=1), "unknown field"),
+    (lambda d: d["descriptor"].update(name="sdm"), "takes the 'interstice' descriptor"),
+    (lambda d: d["descriptor"]["settings"].update(distance_cutoff=-1), "descriptor.settings"),
+    (lambda d: d["input"].update(feature_names=d["input"]["feature_names"][:-1]), "has 79 features"),
+    (lambda d: d["input"]["feature_names"].__setitem__(3, "Foo"), "feature 3 is 'Foo'"),
+    (lambda d: d["files"].update(folds=["../../etc/passwd"]), "plain file name"),
+    (lambda d: d["files"].update(folds=[]), "non-empty list"),
+    (lambda d: d["training"].update(protocol=""), "training.protocol"),
+    (lambda d: d["label"].pop("definition"), "label.definition"),
+    (lambda d: d.update(demo=False), "metrics.values"),
+    (lambda d: d.update(software={}), "'software'"),
+])
+def test_malformed_lightgbm_card_is_refused(demo, change, message):
+    data = copy.deepcopy(_card_dict(demo, "qs"))
+    change(data)
+    with pytest.raises(CardError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        ModelCard.from_dict(data)
+
+
+def test_cnn_card_input_shape_must_match_sdm_settings(demo):
+    data = _card_dict(demo, "susceptibility")
+    data["input"]["shape"] = [2, 32, 32, 32]
+    with pytest.raises(CardError, match=r"input.shape' is \[2, 32, 32, 32\].*\[2, 16, 16, 16\]"):
+        ModelCard.from_dict(data)
+    data = _card_dict(demo, "susceptibility")
+    data["species"] = ["Zr", "Cu"]
+    with pytest.raises(CardError, match="differs from the SDM channel order"):
+        ModelCard.from_dict(data)
+
+
+def test_trained_card_needs_metrics(demo):
+    data = _card_dict(demo, "sf")
+    data["demo"] = False
+    data["metrics"] = {"evaluated_on": "4 held-out glasses", "values": {"pearson": 0.7}}
+    assert not ModelCard.from_dict(data).demo
+    data["metrics"]["values"] = {"pearson": "high"}
+    with pytest.raises(CardError, match="non-numeric"):
+        ModelCard.from_dict(data)
+
+
+def test_onnx_input_shape_mismatch_is_refused(demo, tmp_path):
+    folder = _copy_model(demo, "susceptibility", tmp_path)
+    data = json.loads((folder / "card.json").read_text())
+    settings = SDMSettings(cutoff=3.0, spacing=0.6)  # 10^3 images, the file takes 16^3
+    data["descriptor"]["settings"] = settings.to_dict()
+    data["input"]["shape"] = list(settings.shape)
+    (folder / "card.json").write_text(json.dumps(data))
+    with pytest.raises(CardError, match=r"axis 2 is 16 in the file but 10 from the SDM settings"):
+        load_model(folder)
+
+
+def test_lightgbm_feature_count_and_names_are_checked(demo, tmp_path):
+    import lightgbm
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((60, 10)), rng.integers(0, 2, 60)
+    folder = _copy_model(demo, "qs", tmp_path)
+    booster = lightgbm.train({"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+                             lightgbm.Dataset(x, y), num_boost_round=2)
+    booster.save_model(str(folder / "fold2.txt"))
+    with pytest.raises(CardError, match="fold2.txt takes 10 features but the card's descriptor"):
+        load_model(folder)
+    names = [f"f{k}" for k in range(80)]
+    booster = lightgbm.train({"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+                             lightgbm.Dataset(rng.random((60, 80)), y, feature_name=names), num_boost_round=2)
+    booster.save_model(str(folder / "fold2.txt"))
+    with pytest.raises(CardError, match="feature 0 of fold2.txt is 'f0'.*'Dist_interstice_mean_voro'"):
+        load_model(folder)
+    booster = lightgbm.train({"objective": "regression", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+                             lightgbm.Dataset(rng.random((60, 80)), y, feature_name=list(INTERSTICE_FEATURE_NAMES)),
+                             num_boost_round=2)
+    booster.save_model(str(folder / "fold2.txt"))
+    with pytest.raises(CardError, match="not a binary LightGBM classifier"):
+        load_model(folder)
+
+
+def test_linear_weight_length_is_checked(demo, tmp_path):
+    folder = _copy_model(demo, "sf", tmp_path)
+    data = json.loads((folder / "weights.json").read_text())
+    data["weights"]["Zr"] = data["weights"]["Zr"][:-1]
+    (folder / "weights.json").write_text(json.dumps(data))
+    with pytest.raises(CardError, match="weight vector of 'Zr' has 98 entries but the radial descriptor gives 99"):
+        load_model(folder)
+    data["weights"] = {"Al": [0.0] * 99}
+    (folder / "weights.json").write_text(json.dumps(data))
+    with pytest.raises(CardError, match=r"species \['Al'\] that are not in the card"):
+        load_model(folder)
+
+
+def test_missing_model_file_is_named(demo, tmp_path):
+    folder = _copy_model(demo, "qs", tmp_path)
+    (folder / "fold4.txt").unlink()
+    with pytest.raises(CardError, match="fold4.txt.*does not exist"):
+        load_model(folder)
+
+
+def test_unknown_model_name_points_to_readme(monkeypatch):
+    monkeypatch.delenv("GLASSML_MODELS", raising=False)
+    with pytest.raises(ModelNotFoundError, match=r"no model named 'nope' is installed; see models/README.md"):
+        load_model("nope")
+    with pytest.raises(ModelNotFoundError, match="no model folder or card at"):
+        load_model("./no/such/folder")
+
+
+def test_models_are_found_through_environment(demo, monkeypatch):
+    root = demo["sf"].parent
+    monkeypatch.setenv("GLASSML_MODELS", str(root))
+    assert {c.name for c in available_models()} >= {"susceptibility", "qs", "sf"}
+    assert find_model("qs").kind == "lightgbm"
+    assert load_model("sf").property_name == "Structural Flexibility"
+    with pytest.raises(ModelNotFoundError, match="Installed models: .*qs.*sf.*susceptibility"):
+        load_model("softness")
+
+
+def test_no_model_ships_yet():
+    # until trained models land (issue 5) the shipped models folder holds none
+    assert all(card.demo is False for card in available_models()) or available_models() == []
