@@ -11,6 +11,9 @@ _MODIFIERS = {
     "IntersticeFeaturesModifier": "ovito_glassml.modifiers.descriptors",
     "RadialFeaturesModifier": "ovito_glassml.modifiers.descriptors",
     "SpatialDensityMapModifier": "ovito_glassml.modifiers.descriptors",
+    "PlasticSusceptibilityModifier": "ovito_glassml.modifiers.prediction",
+    "QuenchInSoftnessModifier": "ovito_glassml.modifiers.prediction",
+    "StructuralFlexibilityModifier": "ovito_glassml.modifiers.prediction",
     "FertileSiteDensityModifier": "ovito_glassml.modifiers.shear_band",
 }
 
