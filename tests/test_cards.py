@@ -171,6 +171,7 @@ def test_models_are_found_through_environment(demo, monkeypatch):
         load_model("softness")
 
 
-def test_no_model_ships_yet():
-    # until trained models land (issue 5) the shipped models folder holds none
-    assert all(card.demo is False for card in available_models()) or available_models() == []
+def test_shipped_models_are_not_demo_models(monkeypatch):
+    # until trained models land (issue 5) none ships; demo models must never be shipped
+    monkeypatch.delenv("GLASSML_MODELS", raising=False)
+    assert not any(card.demo for card in available_models())

@@ -88,8 +88,11 @@ def _load(model_name: str, expected_property: str):
 
 
 def _model_key(model) -> tuple:
+    """Identifies a model and the version of its files (a changed file invalidates cached results)."""
     card = model.card
-    return (str(card.directory), card.name, card.kind)
+    files = [card.directory / "card.json", *card.file_paths()] if card.directory else []
+    return (str(card.directory), card.name, card.kind,
+            tuple(p.stat().st_mtime_ns for p in files if p.exists()))
 
 
 def _stream(model, config, centers, frame, batch_size, out, lo=0.0, hi=1.0):
