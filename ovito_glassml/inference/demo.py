@@ -5,8 +5,8 @@
 * ``susceptibility/``: a real ONNX CNN (Conv -> ReLU -> MaxPool -> GlobalAveragePool -> Gemm ->
   Sigmoid, fixed random weights from a seed, opset 17, dynamic batch axis) on small SDM images
   (default r_c = 4.8 A, Delta = 0.6 A: 16^3 x 2), built with the ``onnx`` package's helper API;
-* ``qs/``: five LightGBM fold boosters (text format) trained on a toy set (random features with
-  a planted signal) over the 80 interstice features;
+* ``qs/``: five LightGBM fold boosters (text format) trained on a toy set (interstice features of a
+  random packing with a planted signal) over the 80 interstice features;
 * ``sf/``: linear weights per centre species on reduced radial features (r_p per pair from the
   sum of Miracle radii unless given).
 
@@ -55,20 +55,38 @@ def _write_card(directory: Path, data: dict) -> ModelCard:
     return card
 
 
-def _calibration_images(settings: SDMSettings, seed: int) -> np.ndarray:
-    """SDM images of 128 atoms of a uniform random packing (Cu-Zr number density in 3D)."""
+def _random_packing(dims: int, species: Sequence[str], seed: int):
+    """400 atoms placed at random with a minimum distance of 0.8 x the mean spacing (Cu-Zr number
+    density in 3D): close enough to a glass that demo models give spread-out values on real glasses."""
     from ..descriptors.geometry import Configuration
-    from ..descriptors.sdm import spatial_density_map
 
     rng = np.random.default_rng(seed + 1)
-    dims = settings.dimensions
     n = 400
     density = 0.06 if dims == 3 else 0.9  # atoms / A^3 (Cu-Zr), atoms / sigma^2 (2D LJ)
     side = (n / density) ** (1.0 / dims)
-    pos = rng.random((n, 3)) * side
-    cell = np.eye(3) * side
-    config = Configuration(pos, cell, rng.integers(0, settings.channels, n), settings.species, is_2d=dims == 2)
-    return spatial_density_map(config, settings, np.eye(dims), np.arange(128))
+    dmin2 = (0.8 * density ** (-1.0 / dims)) ** 2
+    pos = np.zeros((n, 3))
+    count = 0
+    while count < n:  # random sequential addition, periodic
+        p = rng.random(3) * side
+        if dims == 2:
+            p[2] = 0.0
+        d = pos[:count] - p
+        d -= side * np.round(d / side)
+        if dims == 2:
+            d[:, 2] = 0.0
+        if count == 0 or np.einsum("ij,ij->i", d, d).min() >= dmin2:
+            pos[count] = p
+            count += 1
+    return Configuration(pos, np.eye(3) * side, rng.integers(0, len(species), n), tuple(species), is_2d=dims == 2)
+
+
+def _calibration_images(settings: SDMSettings, seed: int) -> np.ndarray:
+    """SDM images of 128 atoms of :func:`_random_packing` (to centre the demo CNN's outputs)."""
+    from ..descriptors.sdm import spatial_density_map
+
+    config = _random_packing(settings.dimensions, settings.species, seed)
+    return spatial_density_map(config, settings, np.eye(settings.dimensions), np.arange(128))
 
 
 def _run_graph(helper, tensor_proto, nodes, inits, input_info, output, width, images) -> np.ndarray:
@@ -151,13 +169,18 @@ def build_demo_lightgbm(directory: str | Path, species: Sequence[str] = ("Cu", "
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    from ..descriptors.interstice import interstice_features
+
     rng = np.random.default_rng(seed)
     names = list(INTERSTICE_FEATURE_NAMES)
-    x = rng.random((n_samples, len(names)))
-    # planted signal: larger volume / area interstices -> more likely "plastic"
-    signal = 3.0 * (x[:, names.index("Volume_interstice_mean_voro")] - 0.5) \
-        + 2.0 * (x[:, names.index("Area_interstice_max_voro")] - 0.5)
-    y = (signal + 0.5 * rng.standard_normal(n_samples) > 0).astype(np.int64)
+    # toy set: interstice features of a random packing, resampled with noise; planted signal:
+    # larger volume / area interstices -> more likely "plastic"
+    base = interstice_features(_random_packing(3, species, seed), IntersticeSettings())
+    x = base[rng.integers(0, len(base), n_samples)] * (1.0 + 0.05 * rng.standard_normal((n_samples, len(names))))
+    z = (x - base.mean(axis=0)) / np.maximum(base.std(axis=0), 1e-12)
+    signal = z[:, names.index("Volume_interstice_mean_voro")] + z[:, names.index("Area_interstice_max_voro")]
+    signal = signal + 0.5 * rng.standard_normal(n_samples)
+    y = (signal > np.quantile(signal, 0.7)).astype(np.int64)
     order = rng.permutation(n_samples)
     files = []
     for k in range(folds):
@@ -178,7 +201,7 @@ def build_demo_lightgbm(directory: str | Path, species: Sequence[str] = ("Cu", "
         "input": {"feature_names": names},
         "output": {"meaning": "mean over the fold models of the probability of 'plastic' (demo: meaningless)"},
         "files": {"folds": files},
-        "training": {"data": f"none: {n_samples} random feature vectors (uniform in [0, 1)), seed {seed}",
+        "training": {"data": f"none: {n_samples} feature vectors resampled from a random packing, seed {seed}",
                      "protocol": f"{folds}-fold split, binary objective, 15 rounds, on a planted toy signal"},
         "label": {"definition": "would be: D2min above a threshold at a given strain; here a toy label"},
         "metrics": dict(_NO_METRICS), "software": _versions("lightgbm"), "demo": True, "notes": DEMO_NOTE,
