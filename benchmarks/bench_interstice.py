@@ -35,8 +35,15 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=20)
     ap.add_argument("--reference-atoms", type=int, default=300)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--system", choices=["example", "packing"], default="example",
+                    help="the bundled Cu-Zr glass replicated to 32,000 atoms (default) or a jittered fcc packing")
     args = ap.parse_args()
-    cfg = make_glass(args.cells)
+    if args.system == "example":
+        from common import cu_zr_glass  # noqa: PLC0415
+
+        cfg = cu_zr_glass(32000)
+    else:
+        cfg = make_glass(args.cells)
     n = cfg.count
     settings = IntersticeSettings()
     interstice_features(make_glass(2))  # load / compile the kernels

@@ -114,13 +114,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None, help="numba threads (default: all cores)")
     parser.add_argument("--no-2d", action="store_true", help="skip the 2D (50^2 x 2) case")
+    parser.add_argument("--system", choices=["example", "packing"], default="example",
+                        help="the bundled Cu-Zr glass replicated (default) or a random packing")
     args = parser.parse_args()
     import numba
 
     if args.threads:
         numba.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    config = random_packing(args.atoms)
+    if args.system == "example":
+        from common import cu_zr_glass  # noqa: PLC0415
+
+        config = cu_zr_glass(args.atoms)
+    else:
+        config = random_packing(args.atoms)
     print(f"3D system: {config.count} atoms, box {config.cell[0, 0]:.2f} A, density "
           f"{config.count / config.volume:.4f} / A^3, min distance {min_distance(config):.2f} A "
           f"(built in {time.perf_counter() - t0:.1f} s)")

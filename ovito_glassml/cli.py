@@ -75,9 +75,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
                                                           radial_feature_names(settings), args.format)
             if "sdm" in wanted:
                 t0 = time.perf_counter()
-                settings = SDMSettings(species=species, dimensions=config.dimensions,
-                                       **({"cutoff": args.sdm_cutoff} if args.sdm_cutoff else {}),
-                                       **({"spacing": args.sdm_spacing} if args.sdm_spacing else {}))
+                changes = {k: v for k, v in (("cutoff", args.sdm_cutoff), ("spacing", args.sdm_spacing)) if v}
+                settings = SDMSettings.defaults(config.dimensions, species, **changes)
                 rot = orientation_frame(args.orientation, dimensions=config.dimensions)
                 n_maps = config.count if args.sdm_atoms == "all" else min(int(args.sdm_atoms), config.count)
                 centers = ids[:n_maps] if n_maps else ids

@@ -25,6 +25,11 @@ __all__ = ["IntersticeFeaturesModifier", "RadialFeaturesModifier", "SpatialDensi
            "parse_species", "parse_radii", "parse_peak_positions"]
 
 
+def ovito_component_names(names) -> list[str]:
+    """OVITO forbids dots in property component names: ``G_Cu_0.60`` becomes ``G_Cu_0p60``."""
+    return [n.replace(".", "p") for n in names]
+
+
 def parse_species(text: str, type_names) -> tuple[str, ...]:
     """``"Cu,Zr"`` -> ("Cu", "Zr"); empty -> the configuration's type names, sorted."""
     if text and text.strip():
@@ -83,7 +88,8 @@ class IntersticeFeaturesModifier(ModifierInterface):
 class RadialFeaturesModifier(ModifierInterface):
     """Gaussian radial structure functions (paper 004): particle property ``Radial Features``.
 
-    Components ``G_<species>_<r>`` for each neighbour species and grid point, then ``bias`` (= 1).
+    Components ``G_<species>_<r>`` for each neighbour species and grid point, then ``bias`` (= 1);
+    the decimal point of r is written ``p`` (``G_Cu_0p60``) because OVITO reserves dots in names.
     Reduced mode divides distances by the first-peak position r_p of each partial g(r), given as
     ``Cu-Cu=2.5,...`` or estimated from the input frame (``auto``).
     """
@@ -116,7 +122,7 @@ class RadialFeaturesModifier(ModifierInterface):
             done += len(idx)
             yield done / config.count
         prop = data.particles_.create_property("Radial Features", dtype=float,
-                                               components=radial_feature_names(settings))
+                                               components=ovito_component_names(radial_feature_names(settings)))
         prop[...] = out
         data.attributes["RadialFeatures.PeakPositions"] = ",".join(
             f"{k}={v:.3f}" for k, v in settings.peak_positions.items())
@@ -134,8 +140,8 @@ class SpatialDensityMapModifier(ModifierInterface):
     orientation = Str("xy", label="Loading orientation (e.g. xy, -zx, positive_pure_shear; empty: use vectors)")
     shear_direction = Vector3((1.0, 0.0, 0.0), label="Shear direction s")
     plane_normal = Vector3((0.0, 1.0, 0.0), label="Shear-plane normal n")
-    cutoff = Float(9.6, label="Half width r_c (Å)")
-    spacing = Float(0.6, label="Voxel size Δ = Gaussian width (Å)")
+    cutoff = Float(0.0, label="Half width r_c (Å; 0: 9.6 Å in 3D, 5 σ in 2D)")
+    spacing = Float(0.0, label="Voxel size Δ = Gaussian width (Å; 0: 0.6 Å in 3D, 0.2 σ in 2D)")
     species = Str("", label="Species order, e.g. Cu,Zr", ovito_placeholder="‹all types, sorted›")
     only_selected = Bool(True, label="Only selected particles (all if none selected)")
     output_file = FilePath("", label="Write per-particle maps to (.npy)")
@@ -151,8 +157,8 @@ class SpatialDensityMapModifier(ModifierInterface):
         yield "Spatial density maps"
         config = configuration_from_data(data, self.type_names)
         species = parse_species(self.species, config.type_names)
-        settings = SDMSettings(cutoff=self.cutoff, spacing=self.spacing, species=species,
-                               dimensions=config.dimensions)
+        changes = {k: v for k, v in (("cutoff", self.cutoff), ("spacing", self.spacing)) if v > 0}
+        settings = SDMSettings.defaults(config.dimensions, species, **changes)
         rot = self.frame_matrix(config.dimensions)
         centers = selected_indices(data, self.only_selected)
         writer = None

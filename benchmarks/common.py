@@ -1,0 +1,62 @@
+"""Test systems for the benchmarks: the bundled Cu-Zr glass replicated, or a random dense packing."""
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ovito_glassml.descriptors.geometry import Configuration
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "data" / "CuZr_example.data"
+
+
+def load_example() -> Configuration:
+    from ovito.io import import_file
+
+    from ovito_glassml.modifiers.convert import configuration_from_data
+
+    return configuration_from_data(import_file(str(EXAMPLE)).compute())
+
+
+def replicate(config: Configuration, reps: tuple[int, int, int]) -> Configuration:
+    """Periodic replica of a configuration, reps[k] copies along cell vector k."""
+    shifts = np.array([[i, j, k] for i in range(reps[0]) for j in range(reps[1]) for k in range(reps[2])], float)
+    pos = (config.positions[None, :, :] + (shifts @ config.cell.T)[:, None, :]).reshape(-1, 3)
+    types = np.tile(config.types, len(shifts))
+    return config.replace(positions=pos, types=types, cell=config.cell * np.array(reps)[None, :])
+
+
+def cu_zr_glass(n_atoms: int) -> Configuration:
+    """The example glass (2,000 atoms) replicated to at least ``n_atoms`` atoms."""
+    base = load_example()
+    factor = int(np.ceil(n_atoms / base.count))
+    reps = [1, 1, 1]
+    k = 0
+    while np.prod(reps) < factor:
+        reps[k % 3] += 1
+        k += 1
+    return replicate(base, tuple(reps))
+
+
+def peak_memory_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    print(f"\n{title}")
+    keys = list(rows[0])
+    widths = [max(len(k), *(len(str(r[k])) for r in rows)) for k in keys]
+    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
+    for r in rows:
+        print("  ".join(str(r[k]).ljust(w) for k, w in zip(keys, widths)))
