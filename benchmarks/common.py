@@ -32,12 +32,11 @@ def cu_zr_glass(n_atoms: int) -> Configuration:
     """The example glass (2,000 atoms) replicated to at least ``n_atoms`` atoms."""
     base = load_example()
     factor = int(np.ceil(n_atoms / base.count))
-    reps = [1, 1, 1]
-    k = 0
-    while np.prod(reps) < factor:
-        reps[k % 3] += 1
-        k += 1
-    return replicate(base, tuple(reps))
+    # the most cubic (a, b, c) with the smallest product >= factor
+    best = min(((a, b, c) for a in range(1, factor + 1) for b in range(a, factor + 1)
+                for c in range(b, factor + 1) if a * b * c >= factor and a * b <= factor),
+               key=lambda t: (t[0] * t[1] * t[2], t[2] - t[0]))
+    return replicate(base, best)
 
 
 def peak_memory_mib() -> float:

@@ -110,6 +110,188 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressBar:
+    """A one-line terminal progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, total: int, width: int = 30):
+        self.total = max(total, 1)
+        self.width = width
+        self.tty = sys.stderr.isatty()
+        self.last = ""
+
+    def update(self, done: float, text: str) -> None:
+        frac = min(max(done / self.total, 0.0), 1.0)
+        bar = "#" * int(round(frac * self.width))
+        line = f"[{bar:<{self.width}}] {100 * frac:5.1f}%  {text}"
+        if self.tty:
+            sys.stderr.write("\r" + line[:150].ljust(150))
+            sys.stderr.flush()
+        elif text != self.last:
+            sys.stderr.write(line + "\n")
+        self.last = text
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def _run_modifier(modifier, data, frame: int, bar: ProgressBar, base: float, label: str) -> None:
+    """Run one modifier on ``data`` in place, feeding its progress (yielded fractions) to the bar."""
+    result = modifier.modify(data, frame=frame, input_slots={}, data_cache=None, pipeline_node=None)
+    if result is None:
+        return
+    stage = label
+    for item in result:
+        if isinstance(item, str):
+            stage = item
+        else:
+            bar.update(base + float(item), f"{label}: {stage}")
+
+
+def _parse_models(values: list[str] | None) -> dict[str, str]:
+    """``--model qs=path`` options -> {"qs": "path"}; keys susceptibility, qs, sf."""
+    out = {}
+    for item in values or []:
+        if "=" not in item:
+            raise ConfigurationError(f"--model takes KIND=NAME_OR_PATH (KIND: susceptibility, qs, sf); got {item!r}")
+        key, value = item.split("=", 1)
+        key = key.strip().lower()
+        if key not in ("susceptibility", "qs", "sf"):
+            raise ConfigurationError(f"unknown model kind {key!r} in --model; use susceptibility, qs or sf")
+        out[key] = value.strip()
+    return out
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+
+    from ovito.io import export_file, import_file  # noqa: PLC0415
+
+    from .inference import MODELS_ENV, find_model  # noqa: PLC0415
+    from .modifiers.prediction import (PlasticSusceptibilityModifier, QuenchInSoftnessModifier,  # noqa: PLC0415
+                                       StructuralFlexibilityModifier)
+    from .modifiers.shear_band import FertileSiteDensityModifier  # noqa: PLC0415
+    from .pictures import plot_dfs_png, render_property_png  # noqa: PLC0415
+
+    if args.models:
+        os.environ[MODELS_ENV] = os.pathsep.join([str(Path(args.models).resolve()),
+                                                  os.environ.get(MODELS_ENV, "")]).strip(os.pathsep)
+    names = {"susceptibility": "susceptibility", "qs": "qs", "sf": "sf"}
+    names.update(_parse_models(args.model))
+    skip = {s.strip().lower() for s in (args.skip or "").split(",") if s.strip()}
+    cards = {kind: find_model(name) for kind, name in names.items() if kind not in skip}  # fails early, clearly
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stages = []
+    if "susceptibility" in cards:
+        stages.append(("susceptibility", PlasticSusceptibilityModifier(
+            model=names["susceptibility"], orientation=args.orientation, all_orientations=args.all_orientations,
+            type_names=args.type_names or "", batch_size=args.batch_size)))
+    if "qs" in cards:
+        stages.append(("qs", QuenchInSoftnessModifier(model=names["qs"], type_names=args.type_names or "")))
+    if "sf" in cards:
+        stages.append(("sf", StructuralFlexibilityModifier(model=names["sf"], type_names=args.type_names or "")))
+    susceptibility = "Max Plastic Susceptibility" if args.all_orientations else "Plastic Susceptibility"
+    dfs = FertileSiteDensityModifier(property=susceptibility, threshold=args.threshold, slab_width=args.slab_width,
+                                     axes=args.axes) if "susceptibility" in cards and not args.no_dfs else None
+    pipelines = [(file, import_file(file)) for file in args.files]
+    total_frames = sum(p.num_frames for _, p in pipelines)
+    bar = ProgressBar(total_frames * (len(stages) + (dfs is not None) + 1))
+    summary = {"version": __version__,
+               "models": {k: {"name": c.name, "property": c.property, "kind": c.kind, "demo": c.demo,
+                              "folder": str(c.directory)} for k, c in cards.items()},
+               "orientation": args.orientation, "inputs": []}
+    done = 0
+    for file, pipeline in pipelines:
+        multi = pipeline.num_frames > 1
+        for frame in range(pipeline.num_frames):
+            stem = Path(file).stem + (f"_frame{frame}" if multi else "")
+            data = pipeline.compute(frame)
+            entry = {"file": file, "frame": frame, "atoms": data.particles.count, "seconds": {}, "outputs": []}
+            for label, modifier in stages:
+                t0 = time.perf_counter()
+                _run_modifier(modifier, data, frame, bar, done, f"{Path(file).name} frame {frame} {label}")
+                entry["seconds"][label] = round(time.perf_counter() - t0, 3)
+                done += 1
+            for prop, key in ((susceptibility, "susceptibility"), ("Quench-in Softness", "qs"),
+                              ("Structural Flexibility", "sf")):
+                if prop in data.particles:
+                    v = np.asarray(data.particles[prop][...], dtype=np.float64)
+                    stats = {"property": prop, "mean": float(np.nanmean(v)), "std": float(np.nanstd(v)),
+                             "min": float(np.nanmin(v)), "max": float(np.nanmax(v))}
+                    if key == "susceptibility":
+                        stats["fraction_above_threshold"] = float(np.nanmean(v > args.threshold))
+                    entry[key] = stats
+            if dfs is not None:
+                _run_modifier(dfs, data, frame, bar, done, f"{Path(file).name} frame {frame} DFS")
+                done += 1
+                tables = {}
+                for axis in args.axes.lower():
+                    table = data.tables[f"dfs-{axis}"]
+                    xy = np.column_stack([table.x[...], table.y[...], table["Atoms"][...], table["Fertile Atoms"][...]])
+                    csv = out_dir / f"{stem}.dfs-{axis}.csv"
+                    np.savetxt(csv, xy, delimiter=",", header="slab_centre_A,dfs,atoms,fertile_atoms", comments="",
+                               fmt=["%.4f", "%.6f", "%d", "%d"])
+                    entry["outputs"].append(str(csv))
+                    tables[axis] = (xy[:, 0], xy[:, 1])
+                entry["dfs"] = {"delta": float(data.attributes["DFS.Delta"]),
+                                "brittle": bool(data.attributes["DFS.Brittle"]),
+                                "peaks": {a: float(data.attributes[f"DFS.Peak{a.upper()}"]) for a in args.axes.lower()},
+                                "slab_width": args.slab_width, "threshold": args.threshold}
+                if not args.no_pictures:
+                    png = plot_dfs_png(tables, out_dir / f"{stem}.dfs.png", entry["dfs"]["delta"],
+                                       entry["dfs"]["brittle"], title=f"{Path(file).name}, frame {frame}")
+                    entry["outputs"].append(str(png))
+            bar.update(done, f"{Path(file).name} frame {frame}: writing")
+            columns = ["Particle Identifier", "Particle Type", "Position.X", "Position.Y", "Position.Z"]
+            columns = [c for c in columns if c.split(".")[0] in data.particles]
+            columns += [p for p in ("Plastic Susceptibility", "Max Plastic Susceptibility", "Softest Orientation",
+                                    "Quench-in Softness", "Structural Flexibility") if p in data.particles]
+            annotated = out_dir / f"{stem}.xyz"
+            export_file(data, str(annotated), "xyz", columns=columns)
+            entry["outputs"].append(str(annotated))
+            if not args.no_pictures and susceptibility in data.particles:
+                png = render_property_png(data, susceptibility, out_dir / f"{stem}.susceptibility.png",
+                                          title=susceptibility + (" (DEMO model)" if cards["susceptibility"].demo
+                                                                  else ""))
+                entry["outputs"].append(str(png))
+            done += 1
+            bar.update(done, f"{Path(file).name} frame {frame}: done")
+            summary["inputs"].append(entry)
+    bar.close()
+    with open(out_dir / "summary.json", "w") as fh:
+        json.dump(summary, fh, indent=2)
+    for entry in summary["inputs"]:
+        line = f"{entry['file']} frame {entry['frame']}: {entry['atoms']} atoms"
+        if "susceptibility" in entry:
+            line += f", {100 * entry['susceptibility']['fraction_above_threshold']:.1f} % fertile"
+        if "dfs" in entry:
+            line += (f", DFS delta {100 * entry['dfs']['delta']:.1f} % -> "
+                     f"{'brittle' if entry['dfs']['brittle'] else 'ductile'}")
+        print(line)
+    demo = [c.name for c in cards.values() if c.demo]
+    if demo:
+        print(f"NOTE: model(s) {demo} are untrained DEMO models: the numbers above are meaningless.")
+    print(f"wrote {out_dir / 'summary.json'}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .inference import model_search_path, scan_models  # noqa: PLC0415
+
+    cards, problems = scan_models()
+    if not cards:
+        print("no model is installed (no trained model ships yet; see models/README.md)")
+    for card in cards:
+        print(card.summary())
+        if args.verbose:
+            print(f"    folder: {card.directory}")
+    for folder, problem in problems:
+        print(f"skipped {folder}: {problem}")
+    print("searched: " + ", ".join(str(p) for p in model_search_path()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glassml", description=__doc__, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"ovito-glassml {__version__}")
@@ -132,6 +314,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sdm-spacing", type=float, help="SDM voxel size (default 0.6 A in 3D, 0.2 sigma in 2D)")
     p.add_argument("--format", choices=["npy", "csv"], default="csv", help="npy only, or npy plus csv")
     p.set_defaults(func=cmd_describe)
+
+    p = sub.add_parser("predict", help="predict susceptibility, QS and SF of whole files; DFS tables and pictures",
+                       description="For every frame of every input: Plastic Susceptibility (CNN on SDM), "
+                                   "Quench-in Softness (GBDT), Structural Flexibility (linear), the DFS shear-band "
+                                   "analysis; writes the annotated configuration (.xyz), DFS tables (.csv), "
+                                   "a JSON summary and PNG pictures.")
+    p.add_argument("files", nargs="+", help="input files (any format OVITO reads; trajectories too)")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--models", help="a folder of model folders to use before the installed ones")
+    p.add_argument("--model", action="append", metavar="KIND=NAME",
+                   help="choose a model: susceptibility=NAME, qs=NAME, sf=NAME (name or folder; repeatable)")
+    p.add_argument("--skip", help="comma list of predictions to skip: susceptibility, qs, sf")
+    p.add_argument("--orientation", default="xy", help="loading orientation (cube name such as xy, -zx, or a 2D "
+                                                        "protocol); default xy")
+    p.add_argument("--all-orientations", action="store_true",
+                   help="scan the 24 cube orientations: maximum susceptibility and softest orientation")
+    p.add_argument("--type-names", help="name numeric particle types, e.g. 1=Cu,2=Zr")
+    p.add_argument("--threshold", type=float, default=0.5, help="fertile when susceptibility > this (0.5)")
+    p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width in Angstrom (19)")
+    p.add_argument("--axes", default="XY", choices=["XY", "X", "Y", "XYZ"], help="DFS axes (XY)")
+    p.add_argument("--batch-size", type=int, default=128, help="SDM images per network call")
+    p.add_argument("--no-dfs", action="store_true", help="skip the DFS analysis")
+    p.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("models", help="list the installed models and their cards")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_models)
 
     try:
         from .training.cli_generate import add_parser as add_generate  # noqa: PLC0415
