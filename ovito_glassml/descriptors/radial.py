@@ -135,9 +135,9 @@ def radial_feature_names(settings: RadialSettings) -> list[str]:
 
 @numba.njit(parallel=True, cache=True)
 def _radial_kernel(centers, center_ids, center_ch, img_pos, img_index, img_ch, bin_start, lower, bin_width, dims,
-                   scale, r_max, r_min, sigma, trunc, n_grid, out):  # pragma: no cover - compiled
-    inv2s2 = 1.0 / (2.0 * sigma * sigma)
+                   reach, scale, r_max, r_min, sigma, trunc, n_grid, out):  # pragma: no cover - compiled
     n_species = scale.shape[1]
+    decay = math.exp(-1.0)
     for m in numba.prange(centers.shape[0]):
         px, py, pz = centers[m, 0], centers[m, 1], centers[m, 2]
         ci = center_ids[m]
@@ -145,31 +145,41 @@ def _radial_kernel(centers, center_ids, center_ch, img_pos, img_index, img_ch, b
         bx = min(max(int((px - lower[0]) / bin_width[0]), 0), dims[0] - 1)
         by = min(max(int((py - lower[1]) / bin_width[1]), 0), dims[1] - 1)
         bz = min(max(int((pz - lower[2]) / bin_width[2]), 0), dims[2] - 1)
-        for ix in range(max(bx - 1, 0), min(bx + 2, dims[0])):
-            for iy in range(max(by - 1, 0), min(by + 2, dims[1])):
-                for iz in range(max(bz - 1, 0), min(bz + 2, dims[2])):
-                    b_flat = (ix * dims[1] + iy) * dims[2] + iz
-                    for k in range(bin_start[b_flat], bin_start[b_flat + 1]):
-                        dx = img_pos[k, 0] - px
-                        dy = img_pos[k, 1] - py
-                        dz = img_pos[k, 2] - pz
-                        d = math.sqrt(dx * dx + dy * dy + dz * dz)
-                        if d == 0.0 and img_index[k] == ci:
-                            continue
-                        b = img_ch[k]
-                        rb = d * scale[a, b]
-                        if rb > r_max:
-                            continue
-                        lo = int(math.ceil((rb - trunc * sigma - r_min) / sigma))
-                        hi = int(math.floor((rb + trunc * sigma - r_min) / sigma))
-                        if lo < 0:
-                            lo = 0
-                        if hi > n_grid - 1:
-                            hi = n_grid - 1
-                        base = b * n_grid
-                        for g in range(lo, hi + 1):
-                            t = r_min + g * sigma - rb
-                            out[m, base + g] += math.exp(-t * t * inv2s2)
+        for ix in range(max(bx - reach, 0), min(bx + reach + 1, dims[0])):
+            for iy in range(max(by - reach, 0), min(by + reach + 1, dims[1])):
+                z0 = (ix * dims[1] + iy) * dims[2]
+                # bins along z are contiguous in memory: one run over [bz - reach, bz + reach]
+                k0 = bin_start[z0 + max(bz - reach, 0)]
+                k1 = bin_start[z0 + min(bz + reach + 1, dims[2])]
+                for k in range(k0, k1):
+                    dx = img_pos[k, 0] - px
+                    dy = img_pos[k, 1] - py
+                    dz = img_pos[k, 2] - pz
+                    d = math.sqrt(dx * dx + dy * dy + dz * dz)
+                    if d == 0.0 and img_index[k] == ci:
+                        continue
+                    b = img_ch[k]
+                    rb = d * scale[a, b]
+                    if rb > r_max:
+                        continue
+                    lo = int(math.ceil((rb - trunc * sigma - r_min) / sigma))
+                    hi = int(math.floor((rb + trunc * sigma - r_min) / sigma))
+                    if lo < 0:
+                        lo = 0
+                    if hi > n_grid - 1:
+                        hi = n_grid - 1
+                    if lo > hi:
+                        continue
+                    # Gaussians on the grid by recurrence: with t_g = (r_g - rb) / sigma and grid
+                    # step sigma, e_{g+1} = e_g q_g, q_g = exp(-t_g - 1/2), q_{g+1} = q_g / e
+                    t = (r_min + lo * sigma - rb) / sigma
+                    e = math.exp(-0.5 * t * t)
+                    q = math.exp(-t - 0.5)
+                    base = b * n_grid
+                    for g in range(lo, hi + 1):
+                        out[m, base + g] += e
+                        e *= q
+                        q *= decay
         if out.shape[1] > n_species * n_grid:
             out[m, n_species * n_grid] = 1.0
 
@@ -192,14 +202,14 @@ def iter_radial_features(config: Configuration, settings: RadialSettings, center
     scale_used = settings.scale_matrix([center_names[t] for t in used])
     scale_all[used] = scale_used
     cutoff = settings.search_cutoff([center_names[t] for t in used])
-    bins = bin_images(config, cutoff)
+    bins = bin_images(config, cutoff, subdivisions=2)
     img_ch = neighbour_ch[bins.index]
     grid = settings.grid
     for start in range(0, len(centers), batch_size):
         idx = centers[start:start + batch_size]
         out = np.zeros((len(idx), settings.n_features), dtype=np.float64)
         _radial_kernel(bins.centers[idx], idx, config.types[idx], bins.positions, bins.index, img_ch, bins.bin_start,
-                       bins.lower, bins.bin_width, bins.dims, scale_all, float(settings.r_max), float(grid[0]),
+                       bins.lower, bins.bin_width, bins.dims, 2, scale_all, float(settings.r_max), float(grid[0]),
                        float(settings.sigma), float(settings.truncation), len(grid), out)
         yield idx, out.astype(dtype, copy=False)
 
