@@ -28,12 +28,12 @@ def _load_frames(path: str, type_names: str | None):
 
 
 def _write_table(path_stem: Path, array: np.ndarray, names: list[str], fmt: str) -> list[str]:
-    np.save(path_stem.with_suffix(".npy"), array)
-    written = [str(path_stem.with_suffix(".npy"))]
+    npy, csv = Path(f"{path_stem}.npy"), Path(f"{path_stem}.csv")
+    np.save(npy, array)
+    written = [str(npy)]
     if fmt == "csv":
-        np.savetxt(path_stem.with_suffix(".csv"), array, delimiter=",", header=",".join(names), comments="",
-                   fmt="%.7g")
-        written.append(str(path_stem.with_suffix(".csv")))
+        np.savetxt(csv, array, delimiter=",", header=",".join(names), comments="", fmt="%.7g")
+        written.append(str(csv))
     return written
 
 

@@ -1,0 +1,98 @@
+"""The glassml command line end to end on the bundled example glass (demo models)."""
+import json
+
+import numpy as np
+import pytest
+from ovito.io import import_file
+
+from ovito_glassml.cli import main
+from ovito_glassml.inference.demo import build_demo_models
+
+
+@pytest.fixture(scope="module")
+def demo_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    build_demo_models(folder)
+    return folder
+
+
+def two_frame_dump(example_glass_path, path):
+    """The example glass as a 2-frame LAMMPS dump with bare numeric types; frame 1 is shifted by 1.5 A."""
+    from ovito.io import export_file
+
+    export_file(import_file(str(example_glass_path)), str(path), "lammps/dump",
+                columns=["Particle Identifier", "Particle Type", "Position.X", "Position.Y", "Position.Z"])
+    lines = path.read_text().splitlines()
+    shifted = lines[:9] + [" ".join(l.split()[:2] + [f"{float(x) + 1.5:.6f}" for x in l.split()[2:]])
+                           for l in lines[9:]]
+    shifted[1] = "1"
+    path.write_text("\n".join(lines + shifted) + "\n")
+    return path
+
+
+def test_describe_writes_all_descriptors(example_glass_path, tmp_path, capsys):
+    assert main(["describe", str(example_glass_path), "-o", str(tmp_path), "--sdm-atoms", "3",
+                 "--sdm-cutoff", "4.8"]) == 0
+    summary = json.loads((tmp_path / "describe.json").read_text())
+    entry = summary["inputs"][0]
+    inter = np.load(tmp_path / "CuZr_example.interstice.npy")
+    radial = np.load(tmp_path / "CuZr_example.radial.npy")
+    maps = np.load(tmp_path / "CuZr_example.sdm.npy")
+    assert inter.shape == (entry["atoms"], 80) and radial.shape == (entry["atoms"], 99)
+    assert maps.shape == (3, 2, 16, 16, 16)
+    assert np.load(tmp_path / "CuZr_example.sdm_mean.npy").shape == (2, 16, 16, 16)
+    header = (tmp_path / "CuZr_example.interstice.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "Dist_interstice_mean_voro" and len(header) == 80
+    assert set(entry["radial_peak_positions"]) == {"Cu-Cu", "Cu-Zr", "Zr-Zr"}
+
+
+def test_predict_end_to_end_with_demo_models(example_glass_path, demo_models, tmp_path, capsys):
+    assert main(["predict", str(example_glass_path), "-o", str(tmp_path), "--models", str(demo_models)]) == 0
+    out = capsys.readouterr().out
+    assert "DEMO" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    entry = summary["inputs"][0]
+    assert all(summary["models"][k]["demo"] for k in ("susceptibility", "qs", "sf"))
+    for name in ("CuZr_example.xyz", "CuZr_example.dfs-x.csv", "CuZr_example.dfs-y.csv", "CuZr_example.dfs.png",
+                 "CuZr_example.susceptibility.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "CuZr_example.susceptibility.png").read_bytes()[:4] == b"\x89PNG"
+    data = import_file(str(tmp_path / "CuZr_example.xyz")).compute()
+    # extended XYZ column names carry no spaces
+    for prop in ("PlasticSusceptibility", "QuenchinSoftness", "StructuralFlexibility"):
+        assert prop in data.particles, list(data.particles.keys())
+    values = np.asarray(data.particles["PlasticSusceptibility"][...])
+    assert np.isclose(entry["susceptibility"]["fraction_above_threshold"], np.mean(values > 0.5), atol=1e-3)
+    table = np.loadtxt(tmp_path / "CuZr_example.dfs-x.csv", delimiter=",", skiprows=1)
+    assert np.isclose(entry["dfs"]["delta"], max(table[:, 1].max(), np.loadtxt(
+        tmp_path / "CuZr_example.dfs-y.csv", delimiter=",", skiprows=1)[:, 1].max()) - min(
+        table[:, 1].min(), np.loadtxt(tmp_path / "CuZr_example.dfs-y.csv", delimiter=",", skiprows=1)[:, 1].min()))
+
+
+def test_predict_multi_frame_dump_with_type_names(example_glass_path, demo_models, tmp_path):
+    dump = two_frame_dump(example_glass_path, tmp_path / "traj.dump")
+    out = tmp_path / "out"
+    assert main(["predict", str(dump), "-o", str(out), "--models", str(demo_models), "--type-names", "1=Cu,2=Zr",
+                 "--skip", "qs", "--no-pictures"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["frame"] for e in summary["inputs"]] == [0, 1]
+    a = import_file(str(out / "traj_frame0.xyz")).compute().particles["PlasticSusceptibility"][...]
+    b = import_file(str(out / "traj_frame1.xyz")).compute().particles["PlasticSusceptibility"][...]
+    np.testing.assert_allclose(a, b, atol=1e-5)  # a rigid shift changes nothing
+
+
+def test_predict_without_type_names_and_without_models_fails_clearly(example_glass_path, demo_models, tmp_path,
+                                                                     capsys, monkeypatch):
+    monkeypatch.delenv("GLASSML_MODELS", raising=False)
+    assert main(["predict", str(example_glass_path), "-o", str(tmp_path)]) == 2
+    assert "no model named 'susceptibility' is installed; see models/README.md" in capsys.readouterr().err
+    dump = two_frame_dump(example_glass_path, tmp_path / "traj.dump")
+    assert main(["predict", str(dump), "-o", str(tmp_path), "--models", str(demo_models), "--no-pictures"]) == 2
+    assert "--type-names 1=Cu,2=Zr" in capsys.readouterr().err
+
+
+def test_models_command_lists_demo_models(demo_models, capsys, monkeypatch):
+    monkeypatch.setenv("GLASSML_MODELS", str(demo_models))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "susceptibility: Plastic Susceptibility" in out and "DEMO" in out
