@@ -51,10 +51,9 @@ def random_packing(n_atoms: int, density: float = 0.058, d_min: float = 2.2, see
 
 
 def min_distance(config: Configuration) -> float:
-    side = config.cell[0, 0]
-    tree = cKDTree(config.positions[:, :config.dimensions] % side, boxsize=side)
-    d, _ = tree.query(config.positions[:, :config.dimensions] % side, k=2)
-    return float(d[:, 1].min())
+    from ovito_glassml.descriptors.geometry import neighbor_list  # noqa: PLC0415
+
+    return float(neighbor_list(config, 3.5).distances.min())
 
 
 def time_fast(config, settings, frame, centers, batch_size, reuse, order, repeats=2):
