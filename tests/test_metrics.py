@@ -37,7 +37,8 @@ def test_balanced_accuracy_recall_overlap_pearson():
     assert overlap_ratio([0, 0, 0, 0, 0, 0, 0, 0, 0, 9], truth, 0.2) == 0.5
     assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert top_fraction_mask([3, 1, 2], 0.5).tolist() == [True, False, False]
+    assert top_fraction_mask([3, 1, 2], 0.34).tolist() == [True, False, False]
+    assert top_fraction_mask([3, 1, 2], 0.67).tolist() == [True, False, True]
 
 
 def test_metric_errors():
