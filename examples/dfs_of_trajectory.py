@@ -26,7 +26,7 @@ if args.models:
 out = Path(args.output)
 out.mkdir(parents=True, exist_ok=True)
 
-pipeline = import_file(args.trajectory)
+pipeline = import_file(args.trajectory, multiple_frames=True)
 pipeline.modifiers.append(PlasticSusceptibilityModifier(orientation="xy", type_names=args.type_names))
 pipeline.modifiers.append(FertileSiteDensityModifier(slab_width=args.slab_width, axes="XY"))
 

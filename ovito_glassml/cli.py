@@ -21,7 +21,7 @@ def _load_frames(path: str, type_names: str | None):
 
     from .modifiers.convert import configuration_from_data  # noqa: PLC0415
 
-    pipeline = import_file(path)
+    pipeline = import_file(path, multiple_frames=True)
     for frame in range(pipeline.num_frames):
         data = pipeline.compute(frame)
         yield frame, configuration_from_data(data, type_names)
@@ -194,7 +194,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     susceptibility = "Max Plastic Susceptibility" if args.all_orientations else "Plastic Susceptibility"
     dfs = FertileSiteDensityModifier(property=susceptibility, threshold=args.threshold, slab_width=args.slab_width,
                                      axes=args.axes) if "susceptibility" in cards and not args.no_dfs else None
-    pipelines = [(file, import_file(file)) for file in args.files]
+    pipelines = [(file, import_file(file, multiple_frames=True)) for file in args.files]
     total_frames = sum(p.num_frames for _, p in pipelines)
     bar = ProgressBar(total_frames * (len(stages) + (dfs is not None) + 1))
     summary = {"version": __version__,

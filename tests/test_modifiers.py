@@ -87,7 +87,7 @@ def test_trajectory_frames_are_each_computed(example, tmp_path):
     shifted = lines[:9] + [" ".join(l.split()[:2] + [str(float(x) + 1.5) for x in l.split()[2:]]) for l in lines[9:]]
     shifted[1] = "1"
     traj.write_text(text + "\n".join(shifted) + "\n")
-    pipe = import_file(str(traj))
+    pipe = import_file(str(traj), multiple_frames=True)
     pipe.modifiers.append(RadialFeaturesModifier(species="Cu,Zr", peak_positions=PEAKS, type_names="1=Cu,2=Zr"))
     assert pipe.num_frames == 2
     a = pipe.compute(0).particles["Radial Features"][...]

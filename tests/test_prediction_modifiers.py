@@ -120,7 +120,7 @@ def test_every_frame_of_a_trajectory(demo, tmp_path):
     moved = base.replace(positions=base.positions + np.random.default_rng(1).normal(0, 0.3, base.positions.shape))
     path = tmp_path / "traj.dump"
     write_dump(path, [base, moved], side)
-    pipeline = import_file(str(path))
+    pipeline = import_file(str(path), multiple_frames=True)
     assert pipeline.num_frames == 2
     cnn = PlasticSusceptibilityModifier(model=demo["susceptibility"], type_names="1=Cu,2=Zr")
     sf = StructuralFlexibilityModifier(model=demo["sf"], type_names="1=Cu,2=Zr")
