@@ -1,7 +1,7 @@
 """OVITO pipeline round trips of the descriptor modifiers on the bundled example glass."""
 import numpy as np
 import pytest
-from ovito.data import DataCollection, ParticleType, SimulationCell
+from ovito.data import DataCollection, ParticleType
 from ovito.io import import_file
 from ovito.modifiers import ExpressionSelectionModifier
 from ovito.pipeline import Pipeline, StaticSource

@@ -90,7 +90,7 @@ def test_errors():
     cfg = random_glass(20, seed=1, names=("Cu", "Ni"))
     with pytest.raises(ConfigurationError, match="not among the species"):
         radial_features(cfg, RadialSettings(["Cu", "Zr"], peak_positions=PEAKS))
-    with pytest.raises(ConfigurationError, match="no centre particles"):
+    with pytest.raises(ConfigurationError, match="no centre atoms"):
         radial_features(random_glass(20), RadialSettings(["Cu", "Zr"], peak_positions=PEAKS), centers=[])
 
 

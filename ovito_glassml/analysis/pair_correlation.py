@@ -26,7 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..descriptors.geometry import Configuration, ConfigurationError, iter_neighbor_batches, orientation_frame
+from ..descriptors.geometry import (Configuration, ConfigurationError, center_indices, frame_matrix,
+                                    iter_neighbor_batches)
 from ..descriptors.species import species_channels
 
 __all__ = ["OrientationalPairCorrelation", "orientational_pair_correlation"]
@@ -53,36 +54,10 @@ class OrientationalPairCorrelation:
 
 
 def _frame(config: Configuration, frame: np.ndarray | str) -> np.ndarray:
-    dims = config.dimensions
-    if isinstance(frame, str):
-        frame = orientation_frame(frame, dims)
-    rot = np.asarray(frame, dtype=np.float64)
-    if rot.shape != (dims, dims):
-        raise ConfigurationError(
-            f"a {dims}D configuration needs a {dims}x{dims} loading frame; got shape {rot.shape} "
-            f"(build it with loading_frame(s, n, dimensions={dims}))"
-        )
-    if not np.all(np.isfinite(rot)) or np.abs(rot @ rot.T - np.eye(dims)).max() > 1e-6:
-        raise ConfigurationError("the loading frame must be an orthonormal matrix (rows s, n, s x n)")
-    return rot
+    return frame_matrix(frame, config.dimensions)
 
 
-def _centers(config: Configuration, centers: Sequence[int] | np.ndarray | None) -> np.ndarray:
-    if centers is None:
-        return np.arange(config.count, dtype=np.int64)
-    arr = np.asarray(centers)
-    if arr.dtype == bool:
-        if arr.shape != (config.count,):
-            raise ConfigurationError(f"a boolean centre mask needs {config.count} entries; got shape {arr.shape}")
-        arr = np.flatnonzero(arr)
-    elif arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ConfigurationError(f"centre indices must be integers; got dtype {arr.dtype}")
-    idx = arr.astype(np.int64).reshape(-1)
-    if idx.size == 0:
-        raise ConfigurationError("no centre atoms were given: select at least one particle")
-    if idx.min() < 0 or idx.max() >= config.count:
-        raise ConfigurationError(f"centre indices must lie in 0..{config.count - 1}; got {idx.min()}..{idx.max()}")
-    return idx
+_centers = center_indices
 
 
 def orientational_pair_correlation(config: Configuration, frame: np.ndarray | str,

@@ -35,6 +35,9 @@ __all__ = [
     "orientation_frame",
     "PROTOCOLS_2D",
     "ConfigurationError",
+    "center_indices",
+    "frame_matrix",
+    "frame_from_parameters",
 ]
 
 
@@ -309,6 +312,34 @@ def iter_neighbor_batches(config: Configuration, cutoff: float, centers: np.ndar
         yield search.query(centers[start:start + batch_size], include_self=include_self)
 
 
+def center_indices(config: Configuration, centers=None) -> np.ndarray:
+    """Validated centre indices (int64): ``None`` = all particles, an index list or a boolean mask.
+
+    Refuses an empty selection, non-integer indices and indices out of range, naming the problem.
+    """
+    if centers is None:
+        idx = np.arange(config.count, dtype=np.int64)
+    else:
+        arr = np.asarray(centers)
+        if arr.dtype == bool:
+            if arr.shape != (config.count,):
+                raise ConfigurationError(
+                    f"a boolean centre selection needs one entry per particle ({config.count}); got shape {arr.shape}")
+            idx = np.flatnonzero(arr).astype(np.int64)
+        else:
+            if arr.size and not np.issubdtype(arr.dtype, np.integer):
+                raise ConfigurationError(f"centre indices must be integers; got dtype {arr.dtype}")
+            idx = arr.astype(np.int64).reshape(-1)
+    if idx.size == 0:
+        raise ConfigurationError("no centre atoms were given (empty selection?): select at least one particle")
+    bad = (idx < 0) | (idx >= config.count)
+    if bad.any():
+        raise ConfigurationError(
+            f"centre index {int(idx[bad][0])} is out of range: the configuration has {config.count} particles "
+            f"(valid indices 0..{config.count - 1})")
+    return idx
+
+
 # -- loading frames ------------------------------------------------------------------------
 _AXES = {"x": np.array([1.0, 0.0, 0.0]), "y": np.array([0.0, 1.0, 0.0]), "z": np.array([0.0, 0.0, 1.0])}
 
@@ -414,3 +445,34 @@ def orientation_name(rotation: np.ndarray) -> str:
     """Name of a cube-orientation frame (inverse of :func:`orientation_frame`)."""
     rot = np.asarray(rotation)
     return _axis_name(rot[0]) + _axis_name(rot[1])
+
+
+def frame_matrix(frame, dimensions: int) -> np.ndarray:
+    """A validated loading frame: an orientation name (``"xy"``, a 2D protocol) or a rotation matrix.
+
+    The matrix must be ``dimensions`` x ``dimensions`` and orthonormal (rows s, n[, s x n]).
+    """
+    if isinstance(frame, str):
+        return orientation_frame(frame, dimensions)
+    rot = np.asarray(frame, dtype=np.float64)
+    if rot.shape != (dimensions, dimensions):
+        raise ConfigurationError(
+            f"a {dimensions}D configuration needs a {dimensions}x{dimensions} loading frame "
+            f"(rows s, n{', s x n' if dimensions == 3 else ''}); got shape {rot.shape}; build it with "
+            f"loading_frame(s, n, dimensions={dimensions}) or give an orientation name such as 'xy'")
+    if not np.all(np.isfinite(rot)) or np.abs(rot @ rot.T - np.eye(dimensions)).max() > 1e-6:
+        raise ConfigurationError("the loading frame must be an orthonormal matrix (rows s, n, s x n)")
+    return rot
+
+
+def frame_from_parameters(orientation: str, shear_direction: Sequence[float], plane_normal: Sequence[float],
+                          dimensions: int) -> np.ndarray:
+    """The loading frame of a modifier's parameters: the named ``orientation`` or, if it is empty,
+    the vectors (their z components are ignored in 2D)."""
+    if orientation and orientation.strip():
+        return orientation_frame(orientation, dimensions=dimensions)
+    s = np.asarray(shear_direction, dtype=np.float64).reshape(-1)
+    n = np.asarray(plane_normal, dtype=np.float64).reshape(-1)
+    if dimensions == 2:
+        s, n = s[:2], n[:2]
+    return loading_frame(s, n, dimensions=dimensions)

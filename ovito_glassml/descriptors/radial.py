@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from ._celllist import bin_images
-from .geometry import Configuration, ConfigurationError
+from .geometry import Configuration, ConfigurationError, center_indices
 from .species import species_channels
 
 __all__ = ["RadialSettings", "radial_features", "iter_radial_features", "radial_feature_names", "pair_key"]
@@ -189,11 +189,7 @@ def iter_radial_features(config: Configuration, settings: RadialSettings, center
     """Yield ``(center_indices, features (B, n_features))`` in batches; the image bins are built once."""
     if config.count == 0:
         raise ConfigurationError("the configuration has no particles")
-    centers = np.arange(config.count) if centers is None else np.asarray(centers, dtype=np.int64).reshape(-1)
-    if len(centers) == 0:
-        raise ConfigurationError("no centre particles were given (empty selection?)")
-    if centers.min() < 0 or centers.max() >= config.count:
-        raise ConfigurationError(f"centre indices must lie in 0..{config.count - 1}")
+    centers = center_indices(config, centers)
     neighbour_ch = species_channels(config, settings.species)
     # the centre species may include types that are not neighbour blocks only if r_p is known
     center_names = list(config.type_names)

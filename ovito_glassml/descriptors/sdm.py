@@ -45,7 +45,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 from numba import njit, parallel_chunksize, prange
 
-from .geometry import (Configuration, ConfigurationError, neighbor_list, orientation_frame,
+from .geometry import (Configuration, ConfigurationError, center_indices, frame_matrix, neighbor_list,
                        periodic_images)
 from .species import species_channels
 
@@ -178,43 +178,10 @@ def _check_inputs(config: Configuration, settings: SDMSettings, frame: Any) -> n
             f"the configuration is {dims}D but the SDM settings are {settings.dimensions}D; use "
             f"SDMSettings.defaults({dims}, species) (or a {dims}D model)"
         )
-    if isinstance(frame, str):
-        frame = orientation_frame(frame, dims)
-    rot = np.asarray(frame, dtype=np.float64)
-    if rot.shape != (dims, dims):
-        raise ConfigurationError(
-            f"a {dims}D configuration needs a {dims}x{dims} loading frame (rows s, n{', s x n' if dims == 3 else ''}); "
-            f"got shape {rot.shape}; build it with loading_frame(s, n, dimensions={dims})"
-        )
-    if not np.all(np.isfinite(rot)) or np.abs(rot @ rot.T - np.eye(dims)).max() > 1e-6:
-        raise ConfigurationError("the loading frame must be an orthonormal matrix (rows s, n, s x n)")
-    return rot
+    return frame_matrix(frame, dims)
 
 
-def _check_centers(config: Configuration, centers: Any) -> np.ndarray:
-    if centers is None:
-        idx = np.arange(config.count, dtype=np.int64)
-    else:
-        arr = np.asarray(centers)
-        if arr.dtype == bool:
-            if arr.shape != (config.count,):
-                raise ConfigurationError(
-                    f"a boolean centre selection needs one entry per particle ({config.count}); got {arr.shape}"
-                )
-            idx = np.flatnonzero(arr).astype(np.int64)
-        else:
-            if arr.size and not np.issubdtype(arr.dtype, np.integer):
-                raise ConfigurationError(f"centre indices must be integers; got dtype {arr.dtype}")
-            idx = arr.astype(np.int64).reshape(-1)
-    if idx.size == 0:
-        raise ConfigurationError("no centre atoms were given: select at least one particle")
-    bad = (idx < 0) | (idx >= config.count)
-    if bad.any():
-        raise ConfigurationError(
-            f"centre index {int(idx[bad][0])} is out of range: the configuration has {config.count} particles "
-            f"(valid indices 0..{config.count - 1})"
-        )
-    return idx
+_check_centers = center_indices
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..descriptors.geometry import Configuration, ConfigurationError, orientation_frame
+from ..descriptors.geometry import Configuration, ConfigurationError, center_indices, frame_matrix
 from .cards import CARD_FILE, CardError, ModelCard, load_card
 
 __all__ = [
@@ -206,27 +206,7 @@ def default_providers() -> list[str]:
 
 # ----------------------------------------------------------------------------------------------
 # models
-def _center_indices(config: Configuration, centers: Any) -> np.ndarray:
-    if centers is None:
-        idx = np.arange(config.count, dtype=np.int64)
-    else:
-        arr = np.asarray(centers)
-        if arr.dtype == bool:
-            if arr.shape != (config.count,):
-                raise ConfigurationError(f"a boolean centre selection needs one entry per particle ({config.count}); "
-                                         f"got shape {arr.shape}")
-            idx = np.flatnonzero(arr).astype(np.int64)
-        else:
-            if arr.size and not np.issubdtype(arr.dtype, np.integer):
-                raise ConfigurationError(f"centre indices must be integers; got dtype {arr.dtype}")
-            idx = arr.astype(np.int64).reshape(-1)
-    if idx.size == 0:
-        raise ConfigurationError("no centre atoms were given: select at least one particle")
-    bad = (idx < 0) | (idx >= config.count)
-    if bad.any():
-        raise ConfigurationError(f"centre index {int(idx[bad][0])} is out of range: the configuration has "
-                                 f"{config.count} particles")
-    return idx
+_center_indices = center_indices
 
 
 class Model:
@@ -424,15 +404,7 @@ class OnnxCNNModel(Model):
 
 
 def _frame_matrix(frame: Any, dimensions: int) -> np.ndarray:
-    if frame is None:
-        frame = "xy"
-    if isinstance(frame, str):
-        return orientation_frame(frame, dimensions)
-    rot = np.asarray(frame, dtype=np.float64)
-    if rot.shape != (dimensions, dimensions):
-        raise ConfigurationError(f"a {dimensions}D configuration needs a {dimensions}x{dimensions} loading frame; got "
-                                 f"shape {rot.shape} (build it with loading_frame(s, n, dimensions={dimensions}))")
-    return rot
+    return frame_matrix("xy" if frame is None else frame, dimensions)
 
 
 class LightGBMModel(Model):

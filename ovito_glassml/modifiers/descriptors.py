@@ -15,11 +15,11 @@ from ovito.pipeline import ModifierInterface
 from ovito.traits import FilePath, Vector3
 from traits.api import Bool, Enum, Float, Int, Str
 
-from ..descriptors.geometry import ConfigurationError, loading_frame, orientation_frame
+from ..descriptors.geometry import ConfigurationError, frame_from_parameters
 from ..descriptors.interstice import INTERSTICE_FEATURE_NAMES, IntersticeSettings, interstice_features
 from ..descriptors.radial import RadialSettings, first_peak_positions, iter_radial_features, radial_feature_names
 from ..descriptors.sdm import SDMSettings, iter_spatial_density_maps
-from .convert import configuration_from_data, parse_type_names, selected_indices
+from .convert import configuration_from_data, selected_indices
 
 __all__ = ["IntersticeFeaturesModifier", "RadialFeaturesModifier", "SpatialDensityMapModifier",
            "parse_species", "parse_radii", "parse_peak_positions"]
@@ -149,9 +149,8 @@ class SpatialDensityMapModifier(ModifierInterface):
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
 
     def frame_matrix(self, dimensions: int) -> np.ndarray:
-        if self.orientation and self.orientation.strip():
-            return orientation_frame(self.orientation, dimensions=dimensions)
-        return loading_frame(self.shear_direction, self.plane_normal, dimensions=dimensions)
+        """The loading frame (rows s, n[, s x n]) from ``orientation`` or the two vectors."""
+        return frame_from_parameters(self.orientation, self.shear_direction, self.plane_normal, dimensions)
 
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Spatial density maps"

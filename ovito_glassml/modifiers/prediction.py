@@ -31,7 +31,7 @@ from ovito.traits import Vector3
 from traits.api import Bool, Int, Str
 
 from ..descriptors.geometry import (PROTOCOLS_2D, Configuration, ConfigurationError, cube_orientations,
-                                    loading_frame, orientation_frame)
+                                    frame_from_parameters, loading_frame)
 from .convert import configuration_from_data, selected_indices
 
 __all__ = ["PlasticSusceptibilityModifier", "QuenchInSoftnessModifier", "StructuralFlexibilityModifier",
@@ -133,11 +133,7 @@ class PlasticSusceptibilityModifier(ModifierInterface):
 
     def frame_matrix(self, dimensions: int) -> np.ndarray:
         """The loading frame (rows s, n[, s x n]) from ``orientation`` or the two vectors."""
-        if self.orientation and self.orientation.strip():
-            return orientation_frame(self.orientation, dimensions=dimensions)
-        s, n = np.asarray(self.shear_direction, float), np.asarray(self.plane_normal, float)
-        return loading_frame(s[:dimensions] if dimensions == 2 else s, n[:dimensions] if dimensions == 2 else n,
-                             dimensions=dimensions)
+        return frame_from_parameters(self.orientation, self.shear_direction, self.plane_normal, dimensions)
 
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Plastic susceptibility: loading model"
