@@ -1,0 +1,198 @@
+"""``glassml train`` and ``glassml evaluate`` (registered by :func:`add_parser`).
+
+    glassml train cnn|qs|sf DATASET... -o models/NAME [options]
+    glassml evaluate MODEL DATASET... -o DIR [--baseline NAME=MODEL ...]
+
+DATASET: files or folders read by :func:`~.samples.load_glasses`.  ``train`` splits the glasses by
+glass, trains, exports, and writes the card with metrics measured on the test glasses (plus
+``metrics.json`` and plots); ``evaluate`` measures a model on the given glasses (all of them are
+treated as held out: pass only glasses the model never saw).  Heavy imports (torch, lightgbm,
+scikit-learn) happen only inside the command that needs them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "cmd_train", "cmd_evaluate", "main"]
+
+
+def _floats(text: str | None) -> list[float] | None:
+    return [float(t) for t in text.split(",") if t.strip()] if text else None
+
+
+def _split_arg(text: str) -> Any:
+    """'0.2' -> fraction, '2' -> count, 'g1,g2' -> glass names."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _progress(quiet: bool):
+    return None if quiet else (lambda msg: print(msg, flush=True))
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    keys = ("balanced_accuracy", "auc_roc", "c_rank", "overlap_ratio", "recall", "n_glasses", "n_atoms")
+    vals = metrics.get("values", {})
+    parts = [f"{k} {vals[k]:.4g}" for k in keys if k in vals]
+    parts += [f"{k} {v:.4g}" for k, v in vals.items() if k.startswith("pearson_ln_vflex_")]
+    return ", ".join(parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .samples import load_glasses
+
+    glasses = load_glasses(args.datasets)
+    progress = _progress(args.quiet)
+    test, validation = _split_arg(args.test), _split_arg(args.validation)
+    common = dict(name=args.name, seed=args.seed, progress=progress, test=test)
+    if args.kind == "cnn":
+        from ..descriptors.sdm import SDMSettings
+        from .cnn import train_cnn
+
+        species = args.species.split(",") if args.species else None
+        settings = None
+        if args.sdm_cutoff or args.sdm_spacing:
+            from .samples import species_of
+
+            dims = glasses[0].config.dimensions
+            base = SDMSettings.defaults(dims, species or species_of(glasses))
+            settings = SDMSettings(cutoff=args.sdm_cutoff or base.cutoff, spacing=args.sdm_spacing or base.spacing,
+                                   species=base.species, dimensions=dims)
+        result = train_cnn(glasses, args.output, strain=args.strain if args.strain is not None else 0.05,
+                           fraction=args.fraction if args.fraction is not None else 0.005,
+                           orientations=args.orientations.split(",") if args.orientations else None, arch=args.arch,
+                           settings=settings, species=species, epochs=args.epochs, batch_size=args.batch_size,
+                           lr=args.lr, lr_patience=args.lr_patience, stop_patience=args.stop_patience,
+                           augment=not args.no_augment, validation=validation, device=args.device,
+                           max_per_class=args.max_per_class, min_positives=args.min_positives,
+                           eval_strains=_floats(args.eval_strains), eval_max_atoms=args.eval_max_atoms,
+                           baselines=_baselines(args.baseline), **common)
+    elif args.kind == "qs":
+        from .gbdt import DEFAULT_GRID, train_qs
+
+        grid = json.loads(args.grid) if args.grid else DEFAULT_GRID
+        result = train_qs(glasses, args.output, strain=args.strain if args.strain is not None else 0.04,
+                          orientation=args.orientations, threshold=args.threshold,
+                          target_fraction=args.fraction if args.fraction is not None else 0.05, folds=args.folds,
+                          grid=grid, min_data_in_leaf=args.min_data_in_leaf, **common)
+    else:
+        from .linear import DEFAULT_C_GRID, train_sf
+
+        result = train_sf(glasses, args.output, c_grid=_floats(args.c_grid) or DEFAULT_C_GRID, folds=args.folds,
+                          **common)
+    print(f"model written to {result.directory}: {result.card.summary()}")
+    print(f"held-out metrics ({result.metrics['evaluated_on']}): {_summary(result.metrics)}")
+    return 0
+
+
+def _baselines(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, sep, model = item.partition("=")
+        if not sep or not name or not model:
+            from ..descriptors.geometry import ConfigurationError
+
+            raise ConfigurationError(f"--baseline takes NAME=MODEL (e.g. qs=models/qs); got {item!r}")
+        out[name] = model
+    return out
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_model, update_card_metrics
+    from .samples import load_glasses
+
+    glasses = load_glasses(args.datasets)
+    metrics = evaluate_model(args.model, glasses, args.output, strains=_floats(args.strains),
+                             orientations=args.orientations.split(",") if args.orientations else None,
+                             baselines=_baselines(args.baseline), max_atoms=args.max_atoms, seed=args.seed,
+                             progress=_progress(args.quiet))
+    print(f"{metrics['model']} on {metrics['evaluated_on']}: {_summary(metrics)}")
+    print("wrote " + ", ".join(metrics["files"]))
+    if args.update_card:
+        card = update_card_metrics(Path(args.model), metrics)
+        print(f"updated the metrics of {card.directory}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    """Register ``train`` and ``evaluate`` on an argparse sub-parser collection."""
+    p = subparsers.add_parser("train", help="train a model (cnn, qs, sf) on labelled glasses and write it with its "
+                                            "card", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("kind", choices=["cnn", "qs", "sf"], help="cnn: plastic susceptibility; qs: quench-in softness; "
+                                                             "sf: structural flexibility")
+    p.add_argument("datasets", nargs="+", metavar="DATASET", help="labelled glasses (files or folders)")
+    p.add_argument("-o", "--output", required=True, help="model folder to write, e.g. models/susceptibility")
+    p.add_argument("--name", help="model name in the card (default: the folder name)")
+    p.add_argument("--test", default="0.2", help="test glasses: fraction, count or comma list of names (0.2)")
+    p.add_argument("--validation", default="0.2", help="CNN validation glasses: fraction, count or names (0.2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strain", type=float, help="label strain (cnn 0.05, qs 0.04)")
+    p.add_argument("--fraction", type=float, help="cnn: f_thres (0.005); qs: target plastic fraction (0.05)")
+    p.add_argument("--threshold", type=float, help="qs: D2min threshold (default: chosen from --fraction)")
+    p.add_argument("--orientations", help="cnn: comma list of loading orientations (default all); qs: the one "
+                                          "orientation (default xy)")
+    p.add_argument("--arch", choices=["compact", "paper"], default="compact", help="cnn architecture")
+    p.add_argument("--species", help="species order, e.g. Cu,Zr")
+    p.add_argument("--sdm-cutoff", type=float, help="cnn: SDM r_c (compact default 4.8 A, paper 9.6 A)")
+    p.add_argument("--sdm-spacing", type=float, help="cnn: SDM spacing (0.6 A)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-patience", type=int, default=2)
+    p.add_argument("--stop-patience", type=int, default=5)
+    p.add_argument("--no-augment", action="store_true", help="cnn: no mirror augmentation")
+    p.add_argument("--device", help="cnn: torch device (default cuda if available, else cpu)")
+    p.add_argument("--max-per-class", type=int, help="cnn: cap of positives per glass and orientation")
+    p.add_argument("--min-positives", type=int, default=10, help="cnn: refuse fewer positive training samples")
+    p.add_argument("--eval-strains", help="cnn: strains to evaluate (default all in the data)")
+    p.add_argument("--eval-max-atoms", type=int, help="cnn: atoms per test glass to evaluate (default all)")
+    p.add_argument("--baseline", action="append", metavar="NAME=MODEL", help="cnn: extra baseline model (repeatable)")
+    p.add_argument("--folds", type=int, default=5, help="qs/sf: cross-validation folds (5)")
+    p.add_argument("--grid", help='qs: JSON grid, e.g. \'{"num_leaves": [15, 31], "learning_rate": [0.05], '
+                                  '"n_estimators": [200]}\'')
+    p.add_argument("--min-data-in-leaf", type=int, default=20, help="qs: LightGBM min_data_in_leaf (20)")
+    p.add_argument("--c-grid", help="sf: comma list of C values")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("evaluate", help="measure a model on held-out labelled glasses (metrics JSON, plots)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="model folder, card or installed name")
+    p.add_argument("datasets", nargs="+", metavar="DATASET", help="held-out labelled glasses")
+    p.add_argument("-o", "--output", required=True, help="folder for metrics.json and the plots")
+    p.add_argument("--strains", help="cnn: comma list of strains (default all)")
+    p.add_argument("--orientations", help="comma list of loading orientations")
+    p.add_argument("--baseline", action="append", metavar="NAME=MODEL", help="cnn: extra baseline model (repeatable)")
+    p.add_argument("--max-atoms", type=int, help="random atoms per glass (default all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--update-card", action="store_true", help="write the measured metrics into the model's card")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (the ``glassml`` command registers the same sub-commands)."""
+    from ..descriptors.geometry import ConfigurationError
+
+    parser = argparse.ArgumentParser(prog="glassml")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigurationError as exc:
+        print(f"glassml: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,448 @@
+"""Evaluate a model on held-out glasses (DESIGN section 7) and put the figures in its card.
+
+:func:`evaluate_model` runs the model **through the runtime** (:func:`~ovito_glassml.inference.load_model`,
+i.e. the exported file and the card's descriptor settings, exactly what users get) on the given
+glasses only, and measures:
+
+* ``onnx-cnn`` (susceptibility): per strain s available in the glasses, per (glass, orientation)
+  with the card's f = ``label.f_thres``: labels = top f of D2min(s) among the evaluated atoms;
+  balanced accuracy at p > 0.5 (the mean of TPR and TNR: the expected accuracy on a balanced
+  subset), AUC-ROC, C_rank = 2 mean CDF(p) over the top-f atoms - 1 and the overlap ratio of the
+  top-f predicted and true atoms; each figure is the mean over the (glass, orientation) pairs,
+  with the numbers of glasses, pairs and atoms behind it.  Headline values are at the card's strain.
+* ``lightgbm`` (quench-in softness): labels D2min > ``label.threshold`` at ``label.strain`` in
+  ``label.orientation``, pooled over the glasses: AUC-ROC, balanced accuracy and recall at 0.5.
+* ``linear`` (structural flexibility): Pearson rho per centre species between the prediction and
+  ln(v_flex), and between exp(prediction) and v_flex.
+
+Baselines on the same atoms: the Voronoi atomic volume (AUC / C_rank for the classifiers, Pearson
+for SF), and for the CNN any further models given in ``baselines`` (e.g. ``{"qs": path, "sf":
+path}``), scored the same way.  With ``output_dir`` the metrics are written to ``metrics.json``
+and plots to PNG files (ROC curves; C_rank vs strain; SF scatter), with matplotlib's Agg backend.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..analysis import metrics as M
+from ..descriptors.geometry import ConfigurationError
+from ..inference.cards import CARD_FILE, ModelCard
+from .samples import LabelledGlass, threshold_labels, top_fraction_labels
+
+__all__ = ["evaluate_model", "update_card_metrics", "finalize_model", "software_versions", "roc_curve",
+           "METRICS_FILE"]
+
+log = logging.getLogger(__name__)
+METRICS_FILE = "metrics.json"
+Progress = Callable[[str], Any] | None
+
+
+def software_versions(*packages: str) -> dict[str, str]:
+    """Installed versions of ovito-glassml, numpy and ``packages`` (``"unknown"`` if not installed)."""
+    out = {}
+    for name in ("ovito-glassml", "numpy", *packages):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-positive rates over all thresholds (ties grouped), starting at (0, 0)."""
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = y[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last]
+    fp = (last + 1) - tp
+    p, n = max(y.sum(), 1.0), max(len(y) - y.sum(), 1.0)
+    return np.r_[0.0, fp / n], np.r_[0.0, tp / p]
+
+
+def _note(progress: Progress, msg: str) -> None:
+    log.info(msg)
+    if progress is not None:
+        progress(msg)
+
+
+def _load(model: Any):
+    from ..inference.runtime import Model, load_model
+
+    return model if isinstance(model, Model) else load_model(model)
+
+
+def _centers(glass: LabelledGlass, max_atoms: int | None, seed: int) -> np.ndarray:
+    n = glass.count
+    if max_atoms is None or max_atoms >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, int(max_atoms), replace=False))
+
+
+def _voronoi_volume(glass: LabelledGlass) -> np.ndarray | None:
+    if glass.voronoi_volume is not None:
+        return glass.voronoi_volume
+    if glass.config.dimensions != 3:
+        return None
+    from ..descriptors.interstice import voronoi_neighbors
+
+    return voronoi_neighbors(glass.config, face_fraction=0.0).volumes
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    vals = [r[key] for r in rows if key in r and math.isfinite(r[key])]
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def _safe(fn, *args, **kw) -> float:
+    try:
+        return float(fn(*args, **kw))
+    except ValueError:  # one class only, constant predictions
+        return math.nan
+
+
+def _finite_values(values: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items()
+            if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def _evaluated_on(glasses: Sequence[LabelledGlass], n_atoms: int) -> str:
+    return (f"{len(glasses)} held-out glass(es) never used in training: {', '.join(g.name for g in glasses)} "
+            f"({n_atoms} atoms evaluated)")
+
+
+# ----------------------------------------------------------------------------------------------
+def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str | Path | None = None, *,
+                   strains: Sequence[float] | None = None, orientations: Sequence[str] | None = None,
+                   baselines: Mapping[str, Any] | None = None, max_atoms: int | None = None, seed: int = 0,
+                   progress: Progress = None) -> dict[str, Any]:
+    """Metrics of ``model`` (name, path, card or loaded model) on ``glasses`` (module docstring).
+
+    ``strains`` (CNN): strains to evaluate (default: every strain of the glasses); ``orientations``:
+    loading orientations (default: each glass's; QS: the card's); ``max_atoms``: a random subset of
+    atoms per glass (seeded) to bound the cost.  Returns a JSON-ready dict with ``values`` (flat
+    numbers for the card), details, and the written files under ``files``.
+    """
+    glasses = list(glasses)
+    if not glasses:
+        raise ConfigurationError("evaluation needs at least one held-out glass")
+    t0 = time.perf_counter()
+    mdl = _load(model)
+    kind = mdl.card.kind
+    if kind == "onnx-cnn":
+        result = _evaluate_cnn(mdl, glasses, strains, orientations, baselines, max_atoms, seed, progress)
+    elif kind == "lightgbm":
+        result = _evaluate_qs(mdl, glasses, orientations, max_atoms, seed, progress)
+    else:
+        result = _evaluate_sf(mdl, glasses, max_atoms, seed, progress)
+    result = {"model": mdl.card.name, "kind": kind, "property": mdl.card.property,
+              "glasses": [g.name for g in glasses], **result}
+    result["values"] = _finite_values(result["values"])
+    result["seconds"] = round(time.perf_counter() - t0, 3)
+    result["files"] = []
+    if output_dir is not None:
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        result["files"] = _plots(result, out)
+        (out / METRICS_FILE).write_text(json.dumps(_jsonable(result), indent=2) + "\n", encoding="utf-8")
+        result["files"].append(str(out / METRICS_FILE))
+    return result
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items() if not str(k).startswith("_")}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    return obj
+
+
+def _score_rows(scores: np.ndarray, d2: np.ndarray, labels: np.ndarray, f: float,
+                probabilities: bool) -> dict[str, float]:
+    ok = labels >= 0
+    s, d, y = scores[ok], d2[ok], labels[ok]
+    row = {"auc_roc": _safe(M.roc_auc, y, s), "c_rank": _safe(M.cumulative_rank_correlation, s, d, f),
+           "overlap_ratio": _safe(M.overlap_ratio, s, d, f), "atoms": int(ok.sum()), "positives": int(y.sum())}
+    if probabilities:
+        row["balanced_accuracy"] = _safe(M.balanced_accuracy, y, s)
+    return row
+
+
+def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, seed, progress) -> dict[str, Any]:
+    card = model.card
+    f = float(card.label["f_thres"])
+    card_strain = float(card.label["strain"])
+    extra = {name: _load(m) for name, m in (baselines or {}).items()}
+    all_strains = sorted({s for g in glasses for o in g.orientations for s in g.strains(o)})
+    wanted = sorted(float(s) for s in strains) if strains else all_strains
+    rows: dict[float, list[dict]] = {s: [] for s in wanted}
+    base_rows: dict[str, dict[float, list[dict]]] = {}
+    pooled: dict[str, list] = {"labels": [], "model": []}
+    for g in glasses:
+        idx = _centers(g, max_atoms, seed)
+        static = {}
+        vol = _voronoi_volume(g)
+        if vol is not None:
+            static["voronoi_volume"] = vol[idx]
+        for name, m in extra.items():
+            static[name] = m.predict(g.config, idx)
+        for o in (orientations or g.orientations):
+            if o not in g.d2min:
+                continue
+            p = model.predict(g.config, idx, frame=o)
+            _note(progress, f"evaluated {g.name} / {o} ({len(idx)} atoms)")
+            for s in wanted:
+                if s not in [float(x) for x in g.strains(o)]:
+                    continue
+                d = g.d2min_at(o, s)[idx]
+                labels = top_fraction_labels(d, f)
+                row = {"glass": g.name, "orientation": o, **_score_rows(p, d, labels, f, True)}
+                rows[s].append(row)
+                if math.isclose(s, card_strain):
+                    ok = labels >= 0
+                    pooled["labels"].append(labels[ok])
+                    pooled["model"].append(p[ok])
+                    for name, v in static.items():
+                        pooled.setdefault(name, []).append(v[ok])
+                for name, v in static.items():
+                    base_rows.setdefault(name, {}).setdefault(s, []).append(_score_rows(v, d, labels, f, False))
+    per_strain = {}
+    for s, rs in rows.items():
+        if not rs:
+            continue
+        per_strain[f"{s:g}"] = {
+            "strain": s, **{k: _mean(rs, k) for k in ("balanced_accuracy", "auc_roc", "c_rank", "overlap_ratio")},
+            "n_glasses": len({r["glass"] for r in rs}), "n_pairs": len(rs), "n_atoms": int(sum(r["atoms"] for r in rs)),
+            "n_positives": int(sum(r["positives"] for r in rs)),
+            "baselines": {name: {k: _mean(b.get(s, []), k) for k in ("auc_roc", "c_rank", "overlap_ratio")}
+                          for name, b in base_rows.items()},
+        }
+    if not per_strain:
+        raise ConfigurationError(f"none of the glasses has D2min at the strains {wanted}")
+    key = f"{card_strain:g}"
+    head = per_strain.get(key) or per_strain[min(per_strain, key=lambda k: abs(float(k) - card_strain))]
+    values = {k: head[k] for k in ("balanced_accuracy", "auc_roc", "c_rank", "overlap_ratio")}
+    values.update(strain=head["strain"], f_thres=f, n_glasses=head["n_glasses"], n_atoms=head["n_atoms"],
+                  n_pairs=head["n_pairs"])
+    for s, row in per_strain.items():
+        for k in ("balanced_accuracy", "auc_roc", "c_rank", "overlap_ratio"):
+            values[f"{k}@strain={s}"] = row[k]
+    for name, b in head["baselines"].items():
+        for k, v in b.items():
+            values[f"baseline_{name}_{k}"] = v
+    n_atoms = int(head["n_atoms"])
+    return {"evaluated_on": _evaluated_on(glasses, n_atoms), "values": values, "per_strain": per_strain,
+            "label": {"f_thres": f, "strain": card_strain}, "per_pair": {f"{s:g}": r for s, r in rows.items() if r},
+            "_roc": {k: np.concatenate(v) for k, v in pooled.items() if v}}
+
+
+def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress) -> dict[str, Any]:
+    label = model.card.label
+    strain, threshold = float(label["strain"]), float(label["threshold"])
+    pooled: dict[str, list] = {"labels": [], "model": [], "d2min": []}
+    n_glasses = 0
+    for g in glasses:
+        idx = _centers(g, max_atoms, seed)
+        p = model.predict(g.config, idx)
+        vol = _voronoi_volume(g)
+        used = False
+        for o in (orientations or [label.get("orientation")]):
+            if o not in g.d2min:
+                continue
+            d = g.d2min_at(o, strain)[idx]
+            y = threshold_labels(d, threshold)
+            ok = y >= 0
+            pooled["labels"].append(y[ok])
+            pooled["model"].append(p[ok])
+            pooled["d2min"].append(d[ok])
+            if vol is not None:
+                pooled.setdefault("voronoi_volume", []).append(vol[idx][ok])
+            used = True
+        n_glasses += used
+        _note(progress, f"evaluated {g.name} ({len(idx)} atoms)")
+    if not pooled["labels"]:
+        raise ConfigurationError(f"no glass has D2min in orientation {label.get('orientation')!r} at strain {strain}")
+    cat = {k: np.concatenate(v) for k, v in pooled.items()}
+    y, p = cat["labels"], cat["model"]
+    frac = float(y.mean())
+    values = {"auc_roc": _safe(M.roc_auc, y, p), "balanced_accuracy": _safe(M.balanced_accuracy, y, p),
+              "recall": _safe(M.recall, y, p), "plastic_fraction": frac, "strain": strain, "threshold": threshold,
+              "n_glasses": n_glasses, "n_atoms": len(y), "n_plastic": int(y.sum()),
+              "c_rank": _safe(M.cumulative_rank_correlation, p, cat["d2min"], max(frac, 1e-9))}
+    baselines = {}
+    if "voronoi_volume" in cat:
+        v = cat["voronoi_volume"]
+        baselines["voronoi_volume"] = {"auc_roc": _safe(M.roc_auc, y, v),
+                                       "c_rank": _safe(M.cumulative_rank_correlation, v, cat["d2min"], max(frac, 1e-9))}
+        for k, val in baselines["voronoi_volume"].items():
+            values[f"baseline_voronoi_volume_{k}"] = val
+    roc = {k: cat[k] for k in ("labels", "model", "voronoi_volume") if k in cat}
+    return {"evaluated_on": _evaluated_on(glasses, len(y)), "values": values, "baselines": baselines,
+            "label": {"strain": strain, "threshold": threshold}, "_roc": roc}
+
+
+def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
+    per: dict[str, dict[str, list]] = {}
+    for g in glasses:
+        if g.v_flex is None:
+            raise ConfigurationError(f"glass {g.name!r} has no v_flex: structural flexibility cannot be evaluated")
+        idx = _centers(g, max_atoms, seed)
+        p = model.predict(g.config, idx)
+        vol = _voronoi_volume(g)
+        names = np.asarray(g.config.type_names)[g.config.types[idx]]
+        v = g.v_flex[idx]
+        ok = np.isfinite(p) & np.isfinite(v) & (v > 0)
+        for sp in np.unique(names[ok]):
+            sel = ok & (names == sp)
+            d = per.setdefault(str(sp), {"pred": [], "v": [], "vol": [], "glasses": set()})
+            d["pred"].append(p[sel])
+            d["v"].append(v[sel])
+            if vol is not None:
+                d["vol"].append(vol[idx][sel])
+            d["glasses"].add(g.name)
+        _note(progress, f"evaluated {g.name} ({len(idx)} atoms)")
+    values: dict[str, Any] = {}
+    per_species: dict[str, Any] = {}
+    scatter = {}
+    total = 0
+    for sp, d in per.items():
+        pred, v = np.concatenate(d["pred"]), np.concatenate(d["v"])
+        row = {"pearson_ln_vflex": _safe(M.pearson, pred, np.log(v)), "pearson_vflex": _safe(M.pearson, np.exp(pred), v),
+               "n_atoms": len(v), "n_glasses": len(d["glasses"])}
+        if d["vol"]:
+            vol = np.concatenate(d["vol"])
+            row["baseline_voronoi_volume_pearson_vflex"] = _safe(M.pearson, vol, v)
+            row["baseline_voronoi_volume_pearson_ln_vflex"] = _safe(M.pearson, vol, np.log(v))
+        per_species[sp] = row
+        for k, val in row.items():
+            values[f"{k}_{sp}"] = val
+        scatter[sp] = (pred, np.log(v))
+        total += len(v)
+    values.update(n_glasses=len(glasses), n_atoms=total)
+    return {"evaluated_on": _evaluated_on(glasses, total), "values": values, "per_species": per_species,
+            "_scatter": scatter}
+
+
+# ----------------------------------------------------------------------------------------------
+# plots
+def _plots(result: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    files = []
+    name = result["model"]
+    roc = result.get("_roc")
+    if roc and len(np.unique(roc["labels"])) == 2:
+        fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=120)
+        for key, scores in roc.items():
+            if key == "labels":
+                continue
+            fpr, tpr = roc_curve(roc["labels"], scores)
+            auc = M.roc_auc(roc["labels"], scores)
+            ax.plot(fpr, tpr, label=f"{name if key == 'model' else key} (AUC {auc:.3f})",
+                    lw=2 if key == "model" else 1)
+        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.set_title(f"ROC, held-out glasses ({result['values'].get('n_atoms', 0):.0f} atoms)", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        path = out / "roc.png"
+        fig.savefig(path)
+        plt.close(fig)
+        files.append(str(path))
+    per_strain = result.get("per_strain")
+    if per_strain:
+        strains = sorted(per_strain, key=float)
+        fig, ax = plt.subplots(figsize=(4.4, 3.6), dpi=120)
+        x = [100 * float(s) for s in strains]
+        ax.plot(x, [per_strain[s]["c_rank"] for s in strains], "o-", label=name)
+        for b in per_strain[strains[0]]["baselines"]:
+            ax.plot(x, [per_strain[s]["baselines"].get(b, {}).get("c_rank", math.nan) for s in strains], "s--",
+                    label=b, lw=1)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel("shear strain (%)")
+        ax.set_ylabel("C_rank")
+        ax.set_title(f"C_rank vs strain (top {result['label']['f_thres']:g} of D2min)", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / "c_rank_vs_strain.png"
+        fig.savefig(path)
+        plt.close(fig)
+        files.append(str(path))
+    scatter = result.get("_scatter")
+    if scatter:
+        fig, axes = plt.subplots(1, len(scatter), figsize=(3.6 * len(scatter), 3.4), dpi=120, squeeze=False)
+        for ax, (sp, (pred, truth)) in zip(axes[0], sorted(scatter.items())):
+            ax.plot(truth, pred, ".", ms=2, alpha=0.5)
+            lo, hi = float(min(truth.min(), pred.min())), float(max(truth.max(), pred.max()))
+            ax.plot([lo, hi], [lo, hi], "k:", lw=0.8)
+            ax.set_xlabel("ln v_flex (simulated)")
+            ax.set_ylabel("predicted")
+            ax.set_title(f"{sp}: rho = {result['per_species'][sp]['pearson_ln_vflex']:.3f}", fontsize=9)
+        fig.tight_layout()
+        path = out / "sf_scatter.png"
+        fig.savefig(path)
+        plt.close(fig)
+        files.append(str(path))
+    return files
+
+
+# ----------------------------------------------------------------------------------------------
+# cards
+def _card_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    out = {"evaluated_on": metrics["evaluated_on"], "values": _finite_values(metrics["values"]),
+           "glasses": list(metrics.get("glasses", []))}
+    for key in ("per_strain", "per_species", "baselines"):
+        if metrics.get(key):
+            out[key] = _jsonable(metrics[key])
+    return out
+
+
+def update_card_metrics(model_dir: str | Path, metrics: Mapping[str, Any]) -> ModelCard:
+    """Replace the ``metrics`` of the card in ``model_dir`` with ``metrics`` (from :func:`evaluate_model`);
+    the card is validated before it is written."""
+    path = Path(model_dir) / CARD_FILE if Path(model_dir).is_dir() else Path(model_dir)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["metrics"] = _card_metrics(metrics)
+    card = ModelCard.from_dict(data, directory=path.parent, source=path)
+    card.save(path.parent)
+    return card
+
+
+def finalize_model(directory: str | Path, card_data: dict[str, Any], test_glasses: Sequence[LabelledGlass],
+                   **evaluate_kw: Any) -> tuple[ModelCard, dict[str, Any]]:
+    """Evaluate a freshly written model (files in ``directory``, card not yet written) on the test
+    glasses through the runtime, then write the card with the measured metrics (and ``metrics.json``,
+    plots).  Returns ``(card, metrics)``."""
+    directory = Path(directory)
+    if not test_glasses:
+        raise ConfigurationError("a card needs metrics measured on held-out glasses: give test glasses")
+    draft = ModelCard.from_dict({**card_data, "metrics": {"evaluated_on": None, "values": {}}, "demo": True},
+                                directory=directory)
+    draft = dataclasses.replace(draft, demo=False)  # in memory only: evaluated before the card is written
+    from ..inference.runtime import load_model
+
+    metrics = evaluate_model(load_model(draft), test_glasses, output_dir=directory, **evaluate_kw)
+    card = ModelCard.from_dict({**card_data, "metrics": _card_metrics(metrics)}, directory=directory)
+    card.save(directory)
+    return card, metrics

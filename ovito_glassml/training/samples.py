@@ -1,0 +1,414 @@
+"""Labelled glasses: the in-memory unit that every trainer and the evaluator work on.
+
+A :class:`LabelledGlass` is one simulated glass: its inherent structure (a
+:class:`~ovito_glassml.descriptors.geometry.Configuration` in the lab frame, atoms in the order of
+the labels) and its per-atom labels:
+
+* ``d2min[orientation][strain]`` (N,): D2min (Falk-Langer, OVITO's AtomicStrainModifier) after
+  AQS shear to ``strain`` along the loading ``orientation`` (a cube-orientation name such as
+  ``"xy"`` or a 2D protocol name, :func:`~ovito_glassml.descriptors.geometry.orientation_frame`),
+  against the undeformed inherent structure; NaN where OVITO could not fit (too few neighbours);
+* ``msd`` (N,): vibrational mean squared displacement at 50 K; ``voronoi_volume`` (N,);
+  ``v_flex`` (N,) = MSD * Omega^(1/d) (DESIGN section 5);
+* ``provenance``: what was simulated (system, potential, quench rate, protocol, versions), cited
+  by the model cards.
+
+Helpers: :func:`split_by_glass` (atoms of one glass never on both sides of a split), the label
+functions :func:`top_fraction_labels` (CNN: top f_thres of D2min) and :func:`threshold_labels`
+(QS: D2min > threshold), and :func:`balanced_indices` (equal undersampling).  Labels are int8 with
+``-1`` for atoms without a finite D2min (never used for training or metrics).
+
+Files: :func:`load_glasses` reads the test format written by :meth:`LabelledGlass.save_npz` (one
+``.npz`` per glass, marker key ``glassml_labelled_glass``) and, for anything else, hands the path
+to ``ovito_glassml.training.dataset.load_dataset`` (the generator's loader) and converts what it
+returns with :func:`glass_from_mapping`; see that function for the keys it expects.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..descriptors.geometry import Configuration, ConfigurationError
+
+__all__ = [
+    "LabelledGlass",
+    "GlassSplit",
+    "split_by_glass",
+    "top_fraction_labels",
+    "threshold_labels",
+    "balanced_indices",
+    "load_glasses",
+    "glass_from_mapping",
+    "provenance_summary",
+    "species_of",
+    "NPZ_MARKER",
+]
+
+NPZ_MARKER = "glassml_labelled_glass"
+_STRAIN_TOL = 1e-9
+
+
+def _per_atom(values: Any, n: int, what: str) -> np.ndarray:
+    arr = np.array(values, dtype=np.float64, copy=True).reshape(-1)
+    if len(arr) != n:
+        raise ConfigurationError(f"{what} has {len(arr)} values but the glass has {n} atoms")
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True)
+class LabelledGlass:
+    """One glass with its per-atom labels (see the module docstring)."""
+
+    name: str
+    config: Configuration
+    d2min: Mapping[str, Mapping[float, np.ndarray]] = field(default_factory=dict)
+    v_flex: np.ndarray | None = None
+    msd: np.ndarray | None = None
+    voronoi_volume: np.ndarray | None = None
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.config, Configuration):
+            raise ConfigurationError(f"glass {self.name!r}: config must be a Configuration")
+        n = self.config.count
+        d2 = {}
+        for orientation, by_strain in dict(self.d2min).items():
+            d2[str(orientation)] = {float(s): _per_atom(v, n, f"glass {self.name!r}: D2min[{orientation}][{s}]")
+                                    for s, v in sorted(dict(by_strain).items(), key=lambda kv: float(kv[0]))}
+        object.__setattr__(self, "name", str(self.name))
+        object.__setattr__(self, "d2min", d2)
+        for key in ("v_flex", "msd", "voronoi_volume"):
+            value = getattr(self, key)
+            if value is not None:
+                object.__setattr__(self, key, _per_atom(value, n, f"glass {self.name!r}: {key}"))
+        object.__setattr__(self, "provenance", dict(self.provenance or {}))
+
+    # -- access ------------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return self.config.count
+
+    @property
+    def orientations(self) -> list[str]:
+        """Loading orientations with D2min, in file order."""
+        return list(self.d2min)
+
+    def strains(self, orientation: str | None = None) -> list[float]:
+        """Strains with D2min in ``orientation`` (default: those common to all orientations)."""
+        if orientation is not None:
+            return list(self.d2min.get(orientation, {}))
+        sets = [set(v) for v in self.d2min.values()]
+        return sorted(set.intersection(*sets)) if sets else []
+
+    def d2min_at(self, orientation: str, strain: float) -> np.ndarray:
+        """D2min (N,) after ``strain`` along ``orientation`` (strain matched within 1e-9)."""
+        if orientation not in self.d2min:
+            raise ConfigurationError(f"glass {self.name!r} has no D2min for orientation {orientation!r}; it has "
+                                     f"{self.orientations}")
+        for s, values in self.d2min[orientation].items():
+            if abs(s - float(strain)) <= _STRAIN_TOL * max(1.0, abs(s)):
+                return values
+        raise ConfigurationError(f"glass {self.name!r} has no D2min at strain {strain} in orientation "
+                                 f"{orientation!r}; available strains: {self.strains(orientation)}")
+
+    def species_counts(self) -> dict[str, int]:
+        names = self.config.type_names
+        return {names[t]: int(c) for t, c in zip(*np.unique(self.config.types, return_counts=True))}
+
+    # -- files -------------------------------------------------------------------------------
+    def save_npz(self, path: str | Path) -> Path:
+        """Write the glass as one ``.npz`` (the format :func:`load_glasses` reads; used by tests)."""
+        path = Path(path)
+        c = self.config
+        arrays: dict[str, Any] = {
+            NPZ_MARKER: np.array(1), "name": np.array(self.name), "positions": c.positions, "cell": c.cell,
+            "origin": c.origin, "types": c.types, "type_names": np.array(list(c.type_names)),
+            "pbc": np.array(c.pbc), "is_2d": np.array(c.is_2d),
+            "provenance": np.array(json.dumps(self.provenance)),
+        }
+        table = []
+        for o, by_strain in self.d2min.items():
+            for s, v in by_strain.items():
+                key = f"d2min_{len(table)}"
+                table.append([o, repr(float(s)), key])
+                arrays[key] = v
+        arrays["d2min_table"] = np.array(json.dumps(table))
+        for key in ("v_flex", "msd", "voronoi_volume"):
+            if getattr(self, key) is not None:
+                arrays[key] = getattr(self, key)
+        np.savez_compressed(path, **arrays)
+        return path
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "LabelledGlass":
+        """One glass from a file (see :func:`load_glasses`); a file holding several glasses is refused."""
+        glasses = _read_path(Path(path))
+        if len(glasses) != 1:
+            raise ConfigurationError(f"{path} holds {len(glasses)} glasses; use load_glasses() to read them all")
+        return glasses[0]
+
+
+def _from_npz(path: Path) -> LabelledGlass:
+    with np.load(path, allow_pickle=False) as z:
+        config = Configuration(z["positions"], z["cell"], z["types"], tuple(str(s) for s in z["type_names"]),
+                               pbc=tuple(bool(b) for b in z["pbc"]), origin=z["origin"], is_2d=bool(z["is_2d"]))
+        d2: dict[str, dict[float, np.ndarray]] = {}
+        for o, s, key in json.loads(str(z["d2min_table"])):
+            d2.setdefault(o, {})[float(s)] = z[key]
+        extra = {k: z[k] for k in ("v_flex", "msd", "voronoi_volume") if k in z.files}
+        return LabelledGlass(str(z["name"]), config, d2, provenance=json.loads(str(z["provenance"])), **extra)
+
+
+def _get(data: Any, *keys: str, default: Any = None) -> Any:
+    for k in keys:
+        try:
+            if k in data:
+                return data[k]
+        except TypeError:
+            pass
+        if hasattr(data, k):
+            return getattr(data, k)
+    return default
+
+
+def glass_from_mapping(data: Any, name: str | None = None) -> LabelledGlass:
+    """Convert one glass as returned by the generator's loader (dict-like or attributes).
+
+    Expected keys (aliases in brackets):
+
+    * ``positions`` (N, 3) lab frame, inherent structure; ``cell`` (3, 3) columns = cell vectors;
+      ``types`` (N,) indices into ``type_names`` [``species``]; optional ``origin``, ``pbc``,
+      ``is_2d`` (default: 3D, periodic); ``name`` (else the ``name`` argument);
+    * D2min, either ``d2min`` as a nested mapping ``{orientation: {strain: (N,)}}`` or the arrays
+      ``orientations`` (O,), ``strains`` [``snapshot_strains``] (K,) and ``d2min`` (O, K, N);
+      or ``shear`` = ``{orientation: {"snapshot_strains": (K,), "d2min": (K, N)}}`` (the shear
+      results of ``protocol.shear_aqs``);
+    * optional ``msd`` (N,) [``msd_mean``], ``voronoi_volume`` (N,) [``omega``], ``v_flex`` (N,);
+    * optional ``provenance`` [``info``] (dict or JSON string).
+    """
+    pos = _get(data, "positions")
+    if pos is None:
+        raise ConfigurationError("the dataset entry has no 'positions'; see glass_from_mapping() for the keys expected")
+    names = _get(data, "type_names", "species")
+    if names is None:
+        raise ConfigurationError("the dataset entry has no 'type_names': species must be matched by name")
+    names = tuple(str(s) for s in (json.loads(names) if isinstance(names, str) else np.asarray(names).tolist()))
+    is_2d = bool(np.asarray(_get(data, "is_2d", default=False)))
+    config = Configuration(np.asarray(pos), np.asarray(_get(data, "cell")), np.asarray(_get(data, "types")), names,
+                           pbc=tuple(bool(b) for b in np.asarray(_get(data, "pbc", default=(True, True, True)))),
+                           origin=np.asarray(_get(data, "origin", default=np.zeros(3))), is_2d=is_2d)
+    d2: dict[str, dict[float, np.ndarray]] = {}
+    raw = _get(data, "d2min")
+    shear = _get(data, "shear")
+    if isinstance(raw, Mapping):
+        d2 = {str(o): {float(s): np.asarray(v) for s, v in dict(by).items()} for o, by in raw.items()}
+    elif raw is not None:
+        arr = np.asarray(raw, dtype=np.float64)
+        orients = [str(o) for o in np.asarray(_get(data, "orientations")).tolist()]
+        strains = np.asarray(_get(data, "strains", "snapshot_strains"), dtype=np.float64).reshape(-1)
+        if arr.shape != (len(orients), len(strains), config.count):
+            raise ConfigurationError(f"d2min has shape {arr.shape}; expected (orientations {len(orients)}, strains "
+                                     f"{len(strains)}, atoms {config.count})")
+        d2 = {o: {float(s): arr[a, k] for k, s in enumerate(strains)} for a, o in enumerate(orients)}
+    elif isinstance(shear, Mapping):
+        for o, res in shear.items():
+            strains = np.asarray(_get(res, "snapshot_strains", "strains"), dtype=np.float64).reshape(-1)
+            arr = np.asarray(_get(res, "d2min"), dtype=np.float64)
+            d2[str(o)] = {float(s): arr[k] for k, s in enumerate(strains)}
+    prov = _get(data, "provenance", "info", default={})
+    if isinstance(prov, (str, np.ndarray)):
+        prov = json.loads(str(prov))
+    return LabelledGlass(str(_get(data, "name", default=None) or name or "glass"), config, d2,
+                         v_flex=_get(data, "v_flex"), msd=_get(data, "msd", "msd_mean"),
+                         voronoi_volume=_get(data, "voronoi_volume", "omega"), provenance=dict(prov or {}))
+
+
+def _read_path(path: Path) -> list[LabelledGlass]:
+    if not path.exists():
+        raise ConfigurationError(f"no dataset at {path}")
+    if path.is_file() and path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            ours = NPZ_MARKER in z.files
+        if ours:
+            return [_from_npz(path)]
+    try:
+        module = importlib.import_module("ovito_glassml.training.dataset")
+        loader = getattr(module, "load_dataset")
+    except (ImportError, AttributeError):
+        raise ConfigurationError(
+            f"{path}: the training-data format of the generator is not available in this version "
+            f"(ovito_glassml.training.dataset.load_dataset is missing); only .npz files written by "
+            f"LabelledGlass.save_npz can be read") from None
+    loaded = loader(path)
+    entries = loaded if isinstance(loaded, (list, tuple)) else [loaded]
+    return [e if isinstance(e, LabelledGlass) else glass_from_mapping(e, name=f"{path.stem}_{k}" if len(entries) > 1
+                                                                      else path.stem)
+            for k, e in enumerate(entries)]
+
+
+def load_glasses(paths: Iterable[str | Path]) -> list[LabelledGlass]:
+    """All glasses of ``paths`` (files; a folder is expanded to its ``*.npz`` files if the
+    generator's loader is unavailable).  Glass names must be unique (splits are by name)."""
+    out: list[LabelledGlass] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            try:
+                out.extend(_read_path(p))
+                continue
+            except ConfigurationError:
+                files = sorted(p.glob("*.npz"))
+                if not files:
+                    raise
+                for f in files:
+                    out.extend(_read_path(f))
+                continue
+        out.extend(_read_path(p))
+    names = [g.name for g in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigurationError(f"glass names must be unique (splits are by glass); repeated: {dup}")
+    if not out:
+        raise ConfigurationError("no glasses were given")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# splits
+@dataclass(frozen=True)
+class GlassSplit:
+    """Glasses for training, validation (early stopping / model choice) and test (card metrics)."""
+
+    train: tuple[LabelledGlass, ...]
+    validation: tuple[LabelledGlass, ...]
+    test: tuple[LabelledGlass, ...]
+
+    def names(self) -> dict[str, list[str]]:
+        return {k: [g.name for g in getattr(self, k)] for k in ("train", "validation", "test")}
+
+
+def split_by_glass(glasses: Sequence[LabelledGlass], test: float | int | Sequence[str] = 0.2,
+                   validation: float | int | Sequence[str] = 0.2, seed: int = 0) -> GlassSplit:
+    """Split whole glasses (never atoms) into train / validation / test.
+
+    ``test`` and ``validation`` are fractions of the glasses (rounded, at least 1 when > 0), counts,
+    or explicit lists of glass names.  At least one glass must remain for training.
+    """
+    glasses = list(glasses)
+    names = [g.name for g in glasses]
+    if len(set(names)) != len(names):
+        raise ConfigurationError("glass names must be unique to split by glass")
+    rng = np.random.default_rng(seed)
+    order = [glasses[k] for k in rng.permutation(len(glasses))]
+
+    def take(spec, pool: list[LabelledGlass], what: str) -> tuple[list, list]:
+        if isinstance(spec, (list, tuple)) and all(isinstance(s, str) for s in spec):
+            unknown = [s for s in spec if s not in names]
+            if unknown:
+                raise ConfigurationError(f"{what} glasses {unknown} are not among {names}")
+            chosen = [g for g in pool if g.name in set(spec)]
+            return chosen, [g for g in pool if g.name not in set(spec)]
+        if isinstance(spec, float):  # a fraction of all glasses
+            if not 0 <= spec < 1:
+                raise ConfigurationError(f"{what} fraction must lie in [0, 1); got {spec} (give an int for a count)")
+            k = max(1, int(round(spec * len(glasses)))) if spec > 0 else 0
+        else:
+            k = int(spec)
+        if k < 0:
+            raise ConfigurationError(f"{what} count must be >= 0; got {spec}")
+        return pool[:k], pool[k:]
+
+    test_set, rest = take(test, order, "test")
+    val_set, train_set = take(validation, rest, "validation")
+    if not train_set:
+        raise ConfigurationError(
+            f"{len(glasses)} glass(es) cannot be split into training, validation ({len(val_set)}) and test "
+            f"({len(test_set)}) glasses with at least one for training: give more glasses (splits are by glass, "
+            "never by atom) or lower --test / --validation")
+    return GlassSplit(tuple(train_set), tuple(val_set), tuple(test_set))
+
+
+# ----------------------------------------------------------------------------------------------
+# labels
+def top_fraction_labels(d2min: np.ndarray, fraction: float) -> np.ndarray:
+    """1 for the ``max(1, round(f * M))`` largest finite D2min (M finite values), 0 for the other
+    finite ones, -1 for NaN (ties broken by index, as :func:`~ovito_glassml.analysis.metrics.top_fraction_mask`)."""
+    d = np.asarray(d2min, dtype=np.float64).reshape(-1)
+    if not 0 < fraction < 1:
+        raise ConfigurationError(f"the top fraction f_thres must lie in (0, 1); got {fraction}")
+    ok = np.isfinite(d)
+    out = np.full(len(d), -1, dtype=np.int8)
+    idx = np.flatnonzero(ok)
+    if len(idx) == 0:
+        return out
+    k = max(1, int(round(fraction * len(idx))))
+    order = idx[np.argsort(-d[idx], kind="stable")]
+    out[idx] = 0
+    out[order[:k]] = 1
+    return out
+
+
+def threshold_labels(d2min: np.ndarray, threshold: float) -> np.ndarray:
+    """1 where D2min > ``threshold``, 0 where finite and <= it, -1 where NaN."""
+    d = np.asarray(d2min, dtype=np.float64).reshape(-1)
+    out = np.full(len(d), -1, dtype=np.int8)
+    ok = np.isfinite(d)
+    out[ok] = (d[ok] > float(threshold)).astype(np.int8)
+    return out
+
+
+def balanced_indices(labels: np.ndarray, rng: np.random.Generator | int | None = None,
+                     max_per_class: int | None = None) -> np.ndarray:
+    """Equal undersampling: all of the minority class (at most ``max_per_class``) and as many
+    random members of the majority class; ``-1`` labels are skipped.  Returns shuffled indices."""
+    rng = np.random.default_rng(rng)
+    y = np.asarray(labels).reshape(-1)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    k = min(len(pos), len(neg))
+    if max_per_class is not None:
+        k = min(k, int(max_per_class))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    chosen = np.concatenate([rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)])
+    return chosen[rng.permutation(len(chosen))].astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------------------
+def provenance_summary(glasses: Sequence[LabelledGlass]) -> dict[str, Any]:
+    """What a card cites about its data: glass names, atoms, species, and the provenance entries
+    common to all glasses (differing ones are listed per glass under ``per_glass``)."""
+    glasses = list(glasses)
+    common: dict[str, Any] = {}
+    if glasses:
+        keys = set.intersection(*(set(g.provenance) for g in glasses))
+        for k in sorted(keys):
+            vals = [json.dumps(g.provenance[k], sort_keys=True, default=str) for g in glasses]
+            if len(set(vals)) == 1:
+                common[k] = json.loads(vals[0])
+    differing = {g.name: {k: v for k, v in g.provenance.items() if k not in common} for g in glasses}
+    species: dict[str, int] = {}
+    for g in glasses:
+        for s, c in g.species_counts().items():
+            species[s] = species.get(s, 0) + c
+    out = {"glasses": [g.name for g in glasses], "n_glasses": len(glasses),
+           "atoms_per_glass": sorted({g.count for g in glasses}), "n_atoms": int(sum(g.count for g in glasses)),
+           "species_counts": species, "common": common}
+    if any(differing.values()):
+        out["per_glass"] = differing
+    return out
+
+
+def species_of(glasses: Sequence[LabelledGlass]) -> list[str]:
+    """Type names of the glasses in order of first appearance (the default species order of a model)."""
+    names: list[str] = []
+    for g in glasses:
+        for s in g.config.type_names:
+            if s not in names:
+                names.append(s)
+    return names

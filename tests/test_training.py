@@ -1,0 +1,279 @@
+"""Training and evaluation end to end on tiny synthetic glasses (seconds).
+
+The synthetic "D2min" and "v_flex" are deterministic functions of the local structure (plus a
+little noise), so the trainers have something to learn; every trained model is exported, reloaded
+through the runtime and must give the trained model's own predictions.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ovito_glassml.descriptors.geometry import Configuration, ConfigurationError, neighbor_list, orientation_frame
+from ovito_glassml.inference import load_model
+from ovito_glassml.inference.cards import load_card
+from ovito_glassml.training.samples import (LabelledGlass, balanced_indices, load_glasses, split_by_glass,
+                                            threshold_labels, top_fraction_labels)
+
+ORIENTATIONS = ("xy", "zx")
+STRAINS = (0.03, 0.05)
+
+
+def _packing(n: int, seed: int, density: float = 0.06) -> Configuration:
+    rng = np.random.default_rng(seed)
+    side = (n / density) ** (1 / 3)
+    dmin2 = 2.1 ** 2
+    pos = np.zeros((n, 3))
+    count = 0
+    while count < n:
+        p = rng.random(3) * side
+        d = pos[:count] - p
+        d -= side * np.round(d / side)
+        if count == 0 or np.einsum("ij,ij->i", d, d).min() >= dmin2:
+            pos[count] = p
+            count += 1
+    return Configuration(pos, np.eye(3) * side, (rng.random(n) < 0.5).astype(int), ("Cu", "Zr"))
+
+
+def synthetic_glass(k: int, n: int = 200) -> LabelledGlass:
+    """D2min grows with local free volume and with the shear-aligned neighbour anisotropy x*y in
+    the loading frame; ln v_flex falls with the number of close neighbours."""
+    config = _packing(n, seed=100 + k)
+    rng = np.random.default_rng(k)
+    nl = neighbor_list(config, 3.6)
+    close = np.bincount(nl.center, weights=np.exp(-((nl.distances - 2.2) / 0.5) ** 2), minlength=n)
+    d2 = {}
+    for o in ORIENTATIONS:
+        v = nl.vectors @ orientation_frame(o).T
+        aniso = np.bincount(nl.center, weights=v[:, 0] * v[:, 1] / nl.distances ** 2, minlength=n)
+        base = np.exp(-0.6 * close + 0.8 * aniso + 0.05 * rng.standard_normal(n))
+        d2[o] = {s: s * base for s in STRAINS}
+        d2[o][STRAINS[0]][0] = np.nan  # an atom without a D2min fit
+    v_flex = np.exp(-0.3 * close + 0.1 * config.types + 0.02 * rng.standard_normal(n))
+    return LabelledGlass(f"g{k}", config, d2, v_flex=v_flex, msd=v_flex / 2.5,
+                         provenance={"system": "synthetic", "seed": k})
+
+
+@pytest.fixture(scope="module")
+def glasses():
+    return [synthetic_glass(k) for k in range(5)]
+
+
+# ----------------------------------------------------------------------------------------------
+def test_labels_and_balanced_indices():
+    d = np.array([0.1, 5.0, np.nan, 3.0, 0.2, 4.0, 0.0, 1.0, 2.0, 0.5, 0.3])
+    top = top_fraction_labels(d, 0.2)  # 10 finite -> 2 largest
+    assert top.tolist() == [0, 1, -1, 0, 0, 1, 0, 0, 0, 0, 0]
+    thr = threshold_labels(d, 2.0)
+    assert thr.tolist() == [0, 1, -1, 1, 0, 1, 0, 0, 0, 0, 0]
+    idx = balanced_indices(thr, 0)
+    assert len(idx) == 6 and thr[idx].sum() == 3 and -1 not in thr[idx].tolist()
+    with pytest.raises(ConfigurationError):
+        top_fraction_labels(d, 1.5)
+
+
+def test_split_never_shares_a_glass(glasses):
+    for seed in range(4):
+        s = split_by_glass(glasses, test=0.2, validation=0.2, seed=seed)
+        names = s.names()
+        sets = [set(v) for v in names.values()]
+        assert sum(len(x) for x in sets) == len(glasses) == len(set.union(*sets))
+        assert all(not (a & b) for i, a in enumerate(sets) for b in sets[i + 1:])
+        assert len(names["test"]) == 1 and len(names["validation"]) == 1
+    explicit = split_by_glass(glasses, test=["g0", "g3"], validation=1, seed=0)
+    assert {g.name for g in explicit.test} == {"g0", "g3"} and len(explicit.validation) == 1
+    with pytest.raises(ConfigurationError, match="at least one for training"):
+        split_by_glass(glasses[:2], test=1, validation=1)
+
+
+def test_npz_round_trip(tmp_path, glasses):
+    g = glasses[0]
+    path = g.save_npz(tmp_path / "g0.npz")
+    (back,) = load_glasses([path])
+    assert back.name == g.name and back.orientations == list(ORIENTATIONS)
+    np.testing.assert_array_equal(back.config.positions, g.config.positions)
+    np.testing.assert_array_equal(back.d2min_at("zx", 0.05), g.d2min_at("zx", 0.05))
+    np.testing.assert_array_equal(back.v_flex, g.v_flex)
+    assert back.provenance == g.provenance
+    with pytest.raises(ConfigurationError, match="no D2min at strain"):
+        g.d2min_at("xy", 0.07)
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    try:
+        import ovito_glassml.training.dataset  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigurationError, match="not available"):
+            load_glasses([tmp_path / "other.npz"])
+
+
+# ----------------------------------------------------------------------------------------------
+# CNN
+def test_mirror_batch_matches_numpy_mirrors():
+    torch = pytest.importorskip("torch")
+    from ovito_glassml.descriptors.sdm import mirror_images
+    from ovito_glassml.training.cnn import mirror_batch
+
+    for dims, n_ops in ((3, 8), (2, 4)):
+        x = np.random.default_rng(dims).random((n_ops, 2) + (6,) * dims).astype(np.float32)
+        ops = np.arange(n_ops)
+        got = mirror_batch(torch.from_numpy(x), ops, dims).numpy()
+        want = np.stack([mirror_images(x[k], k, dimensions=dims) for k in ops])
+        np.testing.assert_array_equal(got, want)
+
+
+def test_network_shapes_and_sizes():
+    torch = pytest.importorskip("torch")
+    from ovito_glassml.training.cnn import build_network, count_parameters
+
+    paper = build_network("paper", 2, 32, 3)
+    assert sum(isinstance(m, torch.nn.Conv3d) for m in paper.modules()) == 20
+    assert sum(isinstance(m, torch.nn.MaxPool3d) for m in paper.modules()) == 3
+    assert {m.out_channels for m in paper.modules() if isinstance(m, torch.nn.Conv3d)} == {60}
+    compact = build_network("compact", 2, 16, 3)
+    assert [m.out_channels for m in compact.modules() if isinstance(m, torch.nn.Conv3d)] == [16, 16, 32, 32, 64, 64]
+    assert count_parameters(compact) < count_parameters(paper)
+    net2d = build_network("paper", 2, 50, 2).eval()
+    assert net2d(torch.zeros(3, 2, 50, 50)).shape == (3, 1)
+    with pytest.raises(ConfigurationError):
+        build_network("huge")
+
+
+@pytest.fixture(scope="module")
+def cnn_result(glasses, tmp_path_factory):
+    pytest.importorskip("torch")
+    from ovito_glassml.descriptors.sdm import SDMSettings
+    from ovito_glassml.training.cnn import train_cnn
+
+    out = tmp_path_factory.mktemp("models") / "susceptibility"
+    return train_cnn(glasses, out, strain=0.05, fraction=0.1, settings=SDMSettings(cutoff=3.0, spacing=0.6),
+                     epochs=2, batch_size=32, seed=0)
+
+
+def test_cnn_end_to_end(cnn_result, glasses):
+    import torch
+
+    from ovito_glassml.descriptors.sdm import spatial_density_map
+
+    r = cnn_result
+    card = load_card(r.directory)
+    assert card.kind == "onnx-cnn" and not card.demo and card.input_shape == (2, 10, 10, 10)
+    assert card.settings.cutoff == 3.0 and card.label["f_thres"] == 0.1 and card.label["strain"] == 0.05
+    split = card.training["data"]["split"]
+    assert not set(split["test"]) & set(split["train"] + split["validation"])
+    assert card.training["data"]["glasses"] == split["train"] + split["validation"]
+    assert 1 <= card.training["protocol"]["epochs_run"] <= 2 and len(r.history) == card.training["protocol"]["epochs_run"]
+    # ONNX vs PyTorch, through the runtime, on a held-out glass
+    assert r.onnx_max_abs_diff < 1e-5
+    test_glass = next(g for g in glasses if g.name == split["test"][0])
+    idx = np.arange(0, test_glass.count, 7)
+    got = load_model(r.directory).predict(test_glass.config, idx, frame="zx")
+    images = spatial_density_map(test_glass.config, card.settings, "zx", idx)
+    with torch.no_grad():
+        want = torch.sigmoid(r.net(torch.from_numpy(images))).numpy().reshape(-1)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # metrics measured on the one test glass, both orientations, both strains
+    v = card.metrics["values"]
+    assert v["n_glasses"] == 1 and v["n_pairs"] == 2 and v["n_atoms"] == 2 * test_glass.count
+    assert {"auc_roc@strain=0.03", "c_rank@strain=0.05", "baseline_voronoi_volume_c_rank"} <= set(v)
+    assert v["auc_roc"] > 0.6  # the synthetic D2min is learnable even after 2 epochs
+    assert (r.directory / "roc.png").stat().st_size > 1000 and (r.directory / "c_rank_vs_strain.png").is_file()
+    saved = json.loads((r.directory / "metrics.json").read_text())
+    assert saved["values"]["c_rank"] == pytest.approx(v["c_rank"])
+
+
+def test_evaluate_reproduces_card_and_updates_it(cnn_result, glasses, tmp_path):
+    from ovito_glassml.training.evaluate import evaluate_model, update_card_metrics
+
+    card = load_card(cnn_result.directory)
+    test_glasses = [g for g in glasses if g.name in card.training["data"]["split"]["test"]]
+    m = evaluate_model(cnn_result.directory, test_glasses, tmp_path / "eval")
+    for k in ("balanced_accuracy", "auc_roc", "c_rank", "overlap_ratio"):
+        assert m["values"][k] == pytest.approx(card.metrics["values"][k], abs=1e-6)
+    sub = evaluate_model(cnn_result.directory, test_glasses, strains=[0.05], orientations=["xy"], max_atoms=50)
+    assert sub["values"]["n_atoms"] == 50 and sub["values"]["strain"] == 0.05
+    copy_dir = tmp_path / "copy"
+    copy_dir.mkdir()
+    for f in ("card.json", "model.onnx"):
+        (copy_dir / f).write_bytes((cnn_result.directory / f).read_bytes())
+    new = update_card_metrics(copy_dir, sub)
+    assert new.metrics["values"]["n_atoms"] == 50 and load_card(copy_dir).metrics["evaluated_on"] == sub["evaluated_on"]
+
+
+# ----------------------------------------------------------------------------------------------
+# QS
+def test_choose_threshold_and_folds():
+    from ovito_glassml.training.gbdt import choose_threshold, fold_assignment
+
+    d = np.r_[np.arange(100.0), np.nan]
+    t = choose_threshold(d, 0.05)
+    assert (d[np.isfinite(d)] > t).sum() == 5
+    folds, how = fold_assignment(np.repeat(np.arange(6), 10), 5, seed=1)
+    for g in range(6):  # grouped: a glass lies in one fold
+        assert len(np.unique(folds[g * 10:(g + 1) * 10])) == 1
+    assert "glass" in how
+    folds, how = fold_assignment(np.repeat(np.arange(3), 10), 5)
+    assert np.bincount(folds).tolist() == [6] * 5 and "atom" in how
+
+
+def test_qs_end_to_end(glasses, tmp_path):
+    from ovito_glassml.descriptors.interstice import INTERSTICE_FEATURE_NAMES, interstice_features
+    from ovito_glassml.training.gbdt import train_qs
+
+    grid = {"num_leaves": (4, 8), "learning_rate": (0.1,), "n_estimators": (20,)}
+    r = train_qs(glasses, tmp_path / "qs", strain=0.05, target_fraction=0.1, grid=grid, folds=3, min_data_in_leaf=5)
+    card = load_card(r.directory)
+    assert card.kind == "lightgbm" and card.files["folds"] == ["fold0.txt", "fold1.txt", "fold2.txt"]
+    assert card.label["threshold"] == r.threshold and card.label["orientation"] == "xy"
+    assert card.label["plastic_fraction_train"] == pytest.approx(0.1, abs=0.01)
+    search = card.training["protocol"]["search"]
+    assert len(search["results"]) == 2 and search["best"]["cv_auc_mean"] == max(x["cv_auc_mean"] for x in search["results"])
+    assert card.training["protocol"]["cv"] == "grouped by glass (4 glasses)"  # 4 training glasses >= 3 folds
+    test_glass = next(g for g in glasses if g.name == card.training["data"]["split"]["test"][0])
+    x = interstice_features(test_glass.config, card.settings)
+    want = np.mean([b.predict(x) for b in r.boosters], axis=0)
+    np.testing.assert_array_equal(load_model(r.directory).predict(test_glass.config), want)
+    assert r.boosters[0].feature_name() == list(INTERSTICE_FEATURE_NAMES)
+    v = card.metrics["values"]
+    assert v["n_glasses"] == 1 and v["n_atoms"] == test_glass.count - 0  # NaN atom is at strain 0.03 only
+    assert v["auc_roc"] > 0.7 and 0 <= v["recall"] <= 1 and "baseline_voronoi_volume_auc_roc" in v
+
+
+# ----------------------------------------------------------------------------------------------
+# SF
+def test_sf_end_to_end(glasses, tmp_path):
+    from ovito_glassml.descriptors.radial import radial_features
+    from ovito_glassml.training.linear import train_sf
+
+    r = train_sf(glasses, tmp_path / "sf", c_grid=(1e-3, 1.0), folds=3)
+    card = load_card(r.directory)
+    assert card.kind == "linear" and set(card.settings.peak_positions) == {"Cu-Cu", "Cu-Zr", "Zr-Zr"}
+    assert card.training["protocol"]["peak_positions"]["values"] == card.settings.peak_positions
+    test_glass = next(g for g in glasses if g.name == card.training["data"]["split"]["test"][0])
+    got = load_model(r.directory).predict(test_glass.config)
+    x = radial_features(test_glass.config, card.settings, dtype=np.float64)
+    names = np.asarray(test_glass.config.type_names)[test_glass.config.types]
+    for sp, model in r.models.items():
+        sel = names == sp
+        assert model.intercept_ == 0.0
+        np.testing.assert_allclose(got[sel], model.predict(x[sel]), rtol=1e-12, atol=1e-12)
+    v = card.metrics["values"]
+    assert v["pearson_ln_vflex_Cu"] > 0.8 and v["pearson_ln_vflex_Zr"] > 0.8
+    assert v["n_atoms"] == test_glass.count and (r.directory / "sf_scatter.png").is_file()
+
+
+# ----------------------------------------------------------------------------------------------
+# command line
+def test_cli_train_and_evaluate(glasses, tmp_path, capsys):
+    from ovito_glassml.training.cli_train import main
+
+    files = [str(g.save_npz(tmp_path / f"{g.name}.npz")) for g in glasses]
+    out = tmp_path / "models" / "sf"
+    assert main(["train", "sf", *files, "-o", str(out), "--test", "g1", "--folds", "3", "--c-grid", "0.1", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "pearson_ln_vflex_Cu" in text and load_card(out).training["data"]["split"]["test"] == ["g1"]
+    assert main(["evaluate", str(out), files[1], "-o", str(tmp_path / "ev"), "-q"]) == 0
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["values"]["pearson_ln_vflex_Cu"] == pytest.approx(load_card(out).metrics["values"]["pearson_ln_vflex_Cu"])
+    assert main(["train", "sf", files[0], "-o", str(tmp_path / "x"), "-q"]) == 2  # one glass: cannot split
+    assert "at least one for training" in capsys.readouterr().err
