@@ -100,11 +100,35 @@ def test_npz_round_trip(tmp_path, glasses):
     with pytest.raises(ConfigurationError, match="no D2min at strain"):
         g.d2min_at("xy", 0.07)
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
-    try:
-        import ovito_glassml.training.dataset  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigurationError, match="not available"):
-            load_glasses([tmp_path / "other.npz"])
+    with pytest.raises(ConfigurationError, match="other.npz"):
+        load_glasses([tmp_path / "other.npz"])
+
+
+def test_generator_dataset_adapter(tmp_path, glasses):
+    """The generator's per-glass file (training.dataset) is read through LabelledGlass.from_file."""
+    dataset = pytest.importorskip("ovito_glassml.training.dataset")
+    g = glasses[1]
+    c = g.config
+    orients = {o: {"rotation": orientation_frame(o), "strain": np.array([0.0, 0.03, 0.05]),
+                   "stress": np.zeros(3), "energy": np.zeros(3), "snapshot_strains": np.array(STRAINS),
+                   "d2min": np.stack([g.d2min_at(o, s) for s in STRAINS]), "snapshot_cells": np.stack([c.cell] * 2)}
+               for o in g.orientations}
+    prov = {"system": {"name": "synthetic", "dimensions": 3}, "glass": {"seed": 1}, "lammps_version": 0,
+            "stages": {"msd": True}, "orientations_done": g.orientations, "complete": True}
+    ds = dataset.GlassDataset(positions=c.positions, types=c.types, type_names=c.type_names, cell=c.cell,
+                              origin=c.origin, pbc=c.pbc, provenance=prov, voronoi_volume=np.full(c.count, 16.0),
+                              orientations=orients, msd=g.msd, msd_runs=np.stack([g.msd, g.msd]),
+                              msd_temperature=np.array([50.0, 50.0]), v_flex=g.v_flex)
+    for folder in ("a", "b"):
+        dataset.save_dataset(tmp_path / folder / "glass_000.npz", ds)
+    back = LabelledGlass.from_file(tmp_path / "a" / "glass_000.npz")
+    assert back.name == "glass_000" and back.orientations == g.orientations and back.provenance == prov
+    np.testing.assert_allclose(back.config.positions, c.positions, atol=1e-4)  # stored as float32
+    np.testing.assert_allclose(back.d2min_at("zx", 0.05), g.d2min_at("zx", 0.05), rtol=1e-6)
+    assert np.isnan(back.d2min_at("xy", 0.03)[0]) and back.voronoi_volume[0] == 16.0
+    np.testing.assert_allclose(back.v_flex, g.v_flex, rtol=1e-6)
+    both = load_glasses([tmp_path])  # a folder, searched recursively; equal file names get the folder prefixed
+    assert [x.name for x in both] == ["a/glass_000", "b/glass_000"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -147,7 +171,7 @@ def cnn_result(glasses, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("models") / "susceptibility"
     return train_cnn(glasses, out, strain=0.05, fraction=0.1, settings=SDMSettings(cutoff=3.0, spacing=0.6),
-                     epochs=2, batch_size=32, seed=0)
+                     epochs=2, batch_size=32, seed=0, radial_baseline=True)
 
 
 def test_cnn_end_to_end(cnn_result, glasses):
@@ -162,7 +186,8 @@ def test_cnn_end_to_end(cnn_result, glasses):
     split = card.training["data"]["split"]
     assert not set(split["test"]) & set(split["train"] + split["validation"])
     assert card.training["data"]["glasses"] == split["train"] + split["validation"]
-    assert 1 <= card.training["protocol"]["epochs_run"] <= 2 and len(r.history) == card.training["protocol"]["epochs_run"]
+    epochs_run = card.training["protocol"]["epochs_run"]
+    assert 1 <= epochs_run <= 2 and len(r.history) == epochs_run
     # ONNX vs PyTorch, through the runtime, on a held-out glass
     assert r.onnx_max_abs_diff < 1e-5
     test_glass = next(g for g in glasses if g.name == split["test"][0])
@@ -175,7 +200,8 @@ def test_cnn_end_to_end(cnn_result, glasses):
     # metrics measured on the one test glass, both orientations, both strains
     v = card.metrics["values"]
     assert v["n_glasses"] == 1 and v["n_pairs"] == 2 and v["n_atoms"] == 2 * test_glass.count
-    assert {"auc_roc@strain=0.03", "c_rank@strain=0.05", "baseline_voronoi_volume_c_rank"} <= set(v)
+    assert {"auc_roc@strain=0.03", "c_rank@strain=0.05", "baseline_voronoi_volume_c_rank",
+            "baseline_radial_svm_auc_roc"} <= set(v)
     assert v["auc_roc"] > 0.6  # the synthetic D2min is learnable even after 2 epochs
     assert (r.directory / "roc.png").stat().st_size > 1000 and (r.directory / "c_rank_vs_strain.png").is_file()
     saved = json.loads((r.directory / "metrics.json").read_text())
@@ -227,7 +253,8 @@ def test_qs_end_to_end(glasses, tmp_path):
     assert card.label["threshold"] == r.threshold and card.label["orientation"] == "xy"
     assert card.label["plastic_fraction_train"] == pytest.approx(0.1, abs=0.01)
     search = card.training["protocol"]["search"]
-    assert len(search["results"]) == 2 and search["best"]["cv_auc_mean"] == max(x["cv_auc_mean"] for x in search["results"])
+    assert len(search["results"]) == 2
+    assert search["best"]["cv_auc_mean"] == max(x["cv_auc_mean"] for x in search["results"])
     assert card.training["protocol"]["cv"] == "grouped by glass (4 glasses)"  # 4 training glasses >= 3 folds
     test_glass = next(g for g in glasses if g.name == card.training["data"]["split"]["test"][0])
     x = interstice_features(test_glass.config, card.settings)

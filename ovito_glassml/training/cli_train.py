@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                            augment=not args.no_augment, validation=validation, device=args.device,
                            max_per_class=args.max_per_class, min_positives=args.min_positives,
                            eval_strains=_floats(args.eval_strains), eval_max_atoms=args.eval_max_atoms,
-                           baselines=_baselines(args.baseline), **common)
+                           baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline, **common)
     elif args.kind == "qs":
         from .gbdt import DEFAULT_GRID, train_qs
 
@@ -127,7 +127,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def add_parser(subparsers) -> None:
     """Register ``train`` and ``evaluate`` on an argparse sub-parser collection."""
     p = subparsers.add_parser("train", help="train a model (cnn, qs, sf) on labelled glasses and write it with its "
-                                            "card", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                            "card", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("kind", choices=["cnn", "qs", "sf"], help="cnn: plastic susceptibility; qs: quench-in softness; "
                                                              "sf: structural flexibility")
     p.add_argument("datasets", nargs="+", metavar="DATASET", help="labelled glasses (files or folders)")
@@ -157,6 +158,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eval-strains", help="cnn: strains to evaluate (default all in the data)")
     p.add_argument("--eval-max-atoms", type=int, help="cnn: atoms per test glass to evaluate (default all)")
     p.add_argument("--baseline", action="append", metavar="NAME=MODEL", help="cnn: extra baseline model (repeatable)")
+    p.add_argument("--radial-baseline", action="store_true",
+                   help="cnn: also fit a linear SVM on radial features as a baseline on the same test atoms")
     p.add_argument("--folds", type=int, default=5, help="qs/sf: cross-validation folds (5)")
     p.add_argument("--grid", help='qs: JSON grid, e.g. \'{"num_leaves": [15, 31], "learning_rate": [0.05], '
                                   '"n_estimators": [200]}\'')

@@ -47,7 +47,8 @@ from torch import nn
 
 from ..descriptors.geometry import ConfigurationError, orientation_frame
 from ..descriptors.sdm import SDMSettings, iter_spatial_density_maps, sdm_mirror_operations
-from .samples import LabelledGlass, species_of, balanced_indices, provenance_summary, split_by_glass, top_fraction_labels
+from .samples import (LabelledGlass, balanced_indices, provenance_summary, species_of, split_by_glass,
+                      top_fraction_labels)
 
 __all__ = ["ARCHITECTURES", "build_network", "count_parameters", "mirror_batch", "sdm_samples", "CNNResult",
            "train_cnn", "export_onnx", "choose_device"]
@@ -156,6 +157,9 @@ def sdm_samples(glasses: Sequence[LabelledGlass], settings: SDMSettings, strain:
     positives_available = 0
     for g in glasses:
         for o in (orientations or g.orientations):
+            if o not in g.d2min or not any(abs(s - strain) < 1e-9 for s in g.strains(o)):
+                log.info("glass %s has no D2min at strain %g in %s: skipped", g.name, strain, o)
+                continue
             labels = top_fraction_labels(g.d2min_at(o, strain), fraction)
             positives_available += int((labels == 1).sum())
             idx = balanced_indices(labels, rng, max_per_class)
@@ -294,13 +298,15 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
               seed: int = 0, device: str | None = None, max_per_class: int | None = None,
               min_positives: int = 10, eval_strains: Sequence[float] | None = None,
               eval_max_atoms: int | None = None, baselines: dict[str, Any] | None = None,
-              progress: Progress = None) -> CNNResult:
+              radial_baseline: bool = False, progress: Progress = None) -> CNNResult:
     """Train, export and evaluate a susceptibility CNN; writes ``model.onnx``, ``card.json``,
     ``metrics.json`` and plots into ``output`` (the model folder).
 
     Glasses are split by glass (:func:`~.samples.split_by_glass`); the card's metrics are measured
     on the test glasses only, through the ONNX runtime (:func:`~.evaluate.evaluate_model`).
     ``settings`` default: compact 16^3 (r_c 4.8 A, Delta 0.6 A) or the paper's 32^3 for ``arch="paper"``.
+    ``baselines``: further models scored on the same test atoms (e.g. ``{"qs": path, "sf": path}``);
+    ``radial_baseline``: also fit :class:`~.linear.RadialSVMBaseline` on the training glasses.
     """
     from .evaluate import finalize_model, software_versions
 
@@ -359,7 +365,8 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
                                                                    "without validation-accuracy gain",
                 "early_stopping": f"validation accuracy, patience {stop_patience}, best weights kept",
                 "best_epoch": best_epoch, "epochs_run": len(history), "max_epochs": epochs,
-                "batch_size": batch_size, "augmentation": "random SDM mirror operation per image" if augment else "none",
+                "batch_size": batch_size,
+                "augmentation": "random SDM mirror operation per image" if augment else "none",
                 "balanced_sets": "equal undersampling per glass and orientation", "seed": seed,
                 "device": str(dev), "fit_seconds": round(fit_seconds, 3),
                 "split": "by glass (no glass contributes atoms to two sets)",
@@ -374,6 +381,13 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
         "software": software_versions("torch", "onnx", "onnxruntime"), "demo": False,
         "notes": "Metrics measured on the test glasses only (never seen in training or early stopping).",
     }
+    baselines = dict(baselines or {})
+    if radial_baseline:
+        from .linear import RadialSVMBaseline
+
+        baselines["radial_svm"] = RadialSVMBaseline.fit(split.train, strain, fraction, orientations, seed=seed)
+        card["training"]["protocol"]["baselines"] = {"radial_svm": "LinearSVC on standardised reduced radial features "
+                                                                   "(r_p from the training glasses), same labels"}
     final, metrics = finalize_model(out, card, split.test, strains=eval_strains, max_atoms=eval_max_atoms,
                                     baselines=baselines, orientations=orientations, seed=seed, progress=progress)
     _note(progress, f"CNN {name}: done in {time.perf_counter() - t_start:.1f} s")

@@ -79,7 +79,9 @@ def _note(progress: Progress, msg: str) -> None:
 def _load(model: Any):
     from ..inference.runtime import Model, load_model
 
-    return model if isinstance(model, Model) else load_model(model)
+    if isinstance(model, Model) or (not isinstance(model, (str, Path, ModelCard)) and hasattr(model, "predict")):
+        return model  # a loaded model, or an in-memory baseline with predict(config, centers)
+    return load_model(model)
 
 
 def _centers(glass: LabelledGlass, max_atoms: int | None, seed: int) -> np.ndarray:
@@ -324,7 +326,8 @@ def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
     total = 0
     for sp, d in per.items():
         pred, v = np.concatenate(d["pred"]), np.concatenate(d["v"])
-        row = {"pearson_ln_vflex": _safe(M.pearson, pred, np.log(v)), "pearson_vflex": _safe(M.pearson, np.exp(pred), v),
+        row = {"pearson_ln_vflex": _safe(M.pearson, pred, np.log(v)),
+               "pearson_vflex": _safe(M.pearson, np.exp(pred), v),
                "n_atoms": len(v), "n_glasses": len(d["glasses"])}
         if d["vol"]:
             vol = np.concatenate(d["vol"])

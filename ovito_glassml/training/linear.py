@@ -34,9 +34,10 @@ from ..analysis.metrics import pearson
 from ..descriptors.geometry import ConfigurationError
 from ..descriptors.radial import RadialSettings, first_peak_positions, radial_feature_names, radial_features
 from .gbdt import fold_assignment
-from .samples import LabelledGlass, species_of, provenance_summary, split_by_glass
+from .samples import (LabelledGlass, balanced_indices, provenance_summary, species_of, split_by_glass,
+                      top_fraction_labels)
 
-__all__ = ["DEFAULT_C_GRID", "fit_svr", "SFResult", "train_sf"]
+__all__ = ["DEFAULT_C_GRID", "fit_svr", "SFResult", "train_sf", "RadialSVMBaseline"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], Any] | None
@@ -153,3 +154,54 @@ def train_sf(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
     }
     final, metrics = finalize_model(out, card, split.test, progress=progress)
     return SFResult(out, final, metrics, weights, models, search, settings)
+
+
+class RadialSVMBaseline:
+    """Paper 000's rotation-invariant baseline: a linear SVM on the radial features.
+
+    Fitted (:meth:`fit`) on the same labels as the CNN (top f_thres of D2min at ``strain``, balanced
+    per glass and orientation, pooled over orientations: the features cannot tell orientations
+    apart), standardised features, ``sklearn.svm.LinearSVC``.  :meth:`predict` returns the decision
+    function, a score for AUC / C_rank (used as a baseline by :func:`~.evaluate.evaluate_model`).
+    """
+
+    name = "radial_svm"
+
+    def __init__(self, settings: RadialSettings, pipeline: Any):
+        self.settings = settings
+        self.pipeline = pipeline
+
+    @classmethod
+    def fit(cls, glasses: Sequence[LabelledGlass], strain: float, fraction: float,
+            orientations: Sequence[str] | None = None, settings: RadialSettings | None = None, c: float = 1.0,
+            seed: int = 0) -> "RadialSVMBaseline":
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import LinearSVC
+
+        glasses = list(glasses)
+        species = tuple(species_of(glasses))
+        if settings is None:
+            settings = RadialSettings(species=species,
+                                      peak_positions=first_peak_positions([g.config for g in glasses], species))
+        rng = np.random.default_rng(seed)
+        xs, ys = [], []
+        for g in glasses:
+            x = radial_features(g.config, settings, dtype=np.float64)
+            for o in (orientations or g.orientations):
+                if o not in g.d2min or not any(abs(s - strain) < 1e-9 for s in g.strains(o)):
+                    continue
+                y = top_fraction_labels(g.d2min_at(o, strain), fraction)
+                idx = balanced_indices(y, rng)
+                xs.append(x[idx])
+                ys.append(y[idx])
+        if not xs or len(np.unique(np.concatenate(ys))) < 2:
+            raise ConfigurationError("the radial SVM baseline needs labelled atoms of both classes")
+        pipe = make_pipeline(StandardScaler(), LinearSVC(C=float(c), dual="auto", max_iter=20000))
+        pipe.fit(np.concatenate(xs), np.concatenate(ys))
+        return cls(settings, pipe)
+
+    def predict(self, config, centers=None, frame=None) -> np.ndarray:
+        """Decision-function score of ``centers`` (default all); ``frame`` is ignored (rotation invariant)."""
+        x = radial_features(config, self.settings, centers, dtype=np.float64)
+        return np.asarray(self.pipeline.decision_function(x), dtype=np.float64)

@@ -18,13 +18,17 @@ functions :func:`top_fraction_labels` (CNN: top f_thres of D2min) and :func:`thr
 (QS: D2min > threshold), and :func:`balanced_indices` (equal undersampling).  Labels are int8 with
 ``-1`` for atoms without a finite D2min (never used for training or metrics).
 
-Files: :func:`load_glasses` reads the test format written by :meth:`LabelledGlass.save_npz` (one
-``.npz`` per glass, marker key ``glassml_labelled_glass``) and, for anything else, hands the path
-to ``ovito_glassml.training.dataset.load_dataset`` (the generator's loader) and converts what it
-returns with :func:`glass_from_mapping`; see that function for the keys it expects.
+Files: :func:`load_glasses` / :meth:`LabelledGlass.from_file` read (a) the generator's per-glass
+data-set files (``ovito_glassml.training.dataset.load_dataset``, format ``glassml-dataset-1``:
+inherent structure in the lab frame, ``orient/<o>/snapshot_strains`` and ``orient/<o>/d2min``
+(K, N) per orientation, ``voronoi_volume``, ``msd``, ``v_flex`` once the MSD stage is done,
+provenance JSON), converted by :func:`glass_from_mapping`, and (b) the compact test format
+written by :meth:`LabelledGlass.save_npz` (marker key ``glassml_labelled_glass``).  Partially
+labelled glasses are fine: a trainer uses the orientations and strains present.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from dataclasses import dataclass, field
@@ -192,6 +196,8 @@ def glass_from_mapping(data: Any, name: str | None = None) -> LabelledGlass:
     * optional ``msd`` (N,) [``msd_mean``], ``voronoi_volume`` (N,) [``omega``], ``v_flex`` (N,);
     * optional ``provenance`` [``info``] (dict or JSON string).
     """
+    if isinstance(getattr(data, "orientations", None), Mapping) and hasattr(data, "configuration"):
+        return _from_glass_dataset(data, name)
     pos = _get(data, "positions")
     if pos is None:
         raise ConfigurationError("the dataset entry has no 'positions'; see glass_from_mapping() for the keys expected")
@@ -229,12 +235,26 @@ def glass_from_mapping(data: Any, name: str | None = None) -> LabelledGlass:
                          voronoi_volume=_get(data, "voronoi_volume", "omega"), provenance=dict(prov or {}))
 
 
+def _from_glass_dataset(ds: Any, name: str | None) -> LabelledGlass:
+    """A :class:`ovito_glassml.training.dataset.GlassDataset` (the generator's per-glass file)."""
+    config = ds.configuration()
+    d2 = {str(o): {float(s): np.asarray(fields["d2min"][k], dtype=np.float64)
+                   for k, s in enumerate(np.asarray(fields["snapshot_strains"], dtype=np.float64).reshape(-1))}
+          for o, fields in ds.orientations.items()}
+    return LabelledGlass(name or (Path(ds.path).stem if getattr(ds, "path", None) else "glass"), config, d2,
+                         v_flex=ds.v_flex, msd=ds.msd, voronoi_volume=ds.voronoi_volume,
+                         provenance=dict(ds.provenance or {}))
+
+
 def _read_path(path: Path) -> list[LabelledGlass]:
     if not path.exists():
         raise ConfigurationError(f"no dataset at {path}")
     if path.is_file() and path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            ours = NPZ_MARKER in z.files
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                ours = NPZ_MARKER in z.files
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{path} cannot be read as npz ({exc})") from exc
         if ours:
             return [_from_npz(path)]
     try:
@@ -245,7 +265,10 @@ def _read_path(path: Path) -> list[LabelledGlass]:
             f"{path}: the training-data format of the generator is not available in this version "
             f"(ovito_glassml.training.dataset.load_dataset is missing); only .npz files written by "
             f"LabelledGlass.save_npz can be read") from None
-    loaded = loader(path)
+    try:
+        loaded = loader(path)
+    except ValueError as exc:  # dataset.DatasetError: corrupt, truncated or not a data set
+        raise ConfigurationError(str(exc)) from exc
     entries = loaded if isinstance(loaded, (list, tuple)) else [loaded]
     return [e if isinstance(e, LabelledGlass) else glass_from_mapping(e, name=f"{path.stem}_{k}" if len(entries) > 1
                                                                       else path.stem)
@@ -253,23 +276,22 @@ def _read_path(path: Path) -> list[LabelledGlass]:
 
 
 def load_glasses(paths: Iterable[str | Path]) -> list[LabelledGlass]:
-    """All glasses of ``paths`` (files; a folder is expanded to its ``*.npz`` files if the
-    generator's loader is unavailable).  Glass names must be unique (splits are by name)."""
-    out: list[LabelledGlass] = []
+    """All glasses of ``paths``: files, or folders (searched recursively for ``*.npz``, temporary
+    ``*.tmp.npz`` skipped).  A glass is named after its file; when two files share a name the
+    parent folder is prefixed (``folder/stem``).  Names must be unique (splits are by name)."""
+    found: list[tuple[LabelledGlass, Path]] = []
     for p in paths:
         p = Path(p)
+        files = [p]
         if p.is_dir():
-            try:
-                out.extend(_read_path(p))
-                continue
-            except ConfigurationError:
-                files = sorted(p.glob("*.npz"))
-                if not files:
-                    raise
-                for f in files:
-                    out.extend(_read_path(f))
-                continue
-        out.extend(_read_path(p))
+            files = sorted(f for f in p.rglob("*.npz") if not f.name.endswith(".tmp.npz"))
+            if not files:
+                raise ConfigurationError(f"no .npz data-set files under {p}")
+        for f in files:
+            found.extend((g, f) for g in _read_path(f))
+    names = [g.name for g, _ in found]
+    out = [dataclasses.replace(g, name=f"{f.parent.name}/{g.name}") if names.count(g.name) > 1 else g
+           for g, f in found]
     names = [g.name for g in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
