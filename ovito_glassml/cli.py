@@ -343,12 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_models)
 
-    try:
-        from .training.cli_generate import add_parser as add_generate  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - data generation not available
-        add_generate = None
-    if add_generate is not None:
-        add_generate(sub)
+    from .training.cli_train import add_parser as add_train  # noqa: PLC0415
+
+    add_train(sub)
     return parser
 
 
