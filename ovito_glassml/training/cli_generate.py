@@ -1,0 +1,149 @@
+"""``glassml generate``: make (or resume) a labelled training-data campaign with LAMMPS.
+
+    glassml generate --name cuzr4k --system CuZr --atoms 4000 --glasses 16 --jobs 1 \\
+        --workdir runs --data-dir data --git-commit
+
+Run the same command again to resume: finished tasks are skipped and interrupted ones continue
+from their last checkpoint.  ``--status`` prints progress without running anything.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["add_parser", "build_config", "main"]
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(",") if x.strip())
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("generate", help="generate labelled glasses with LAMMPS (resumable)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="JSON campaign config (e.g. <workdir>/<name>/campaign.json); "
+                                    "other options are ignored except --workdir/--data-dir/--jobs/--git-commit")
+    p.add_argument("--name", default="cuzr", help="campaign name: work directory and data-set prefix")
+    p.add_argument("--system", default="CuZr", choices=["CuZr", "FeP", "LJ2D"])
+    p.add_argument("--cu-fraction", type=float, default=0.5, help="Cu number fraction (CuZr)")
+    p.add_argument("--p-fraction", type=float, default=0.2, help="P number fraction (FeP)")
+    p.add_argument("--atoms", type=int, default=4000)
+    p.add_argument("--glasses", type=int, default=16)
+    p.add_argument("--first-seed", type=int, default=1)
+    p.add_argument("--test-glasses", type=int, default=4, help="the last N glasses are marked split=test")
+    p.add_argument("--quench-rate", type=float, default=None,
+                   help="K/s (metal; default 1e13) or T/tau (LJ; default 1e-3)")
+    p.add_argument("--melt-time", type=float, default=None, help="ps (default 10) or tau (default 50)")
+    p.add_argument("--orientations", default=None,
+                   help="comma-separated cube orientations (default xy,yz,zx,xz,yx,zy) or 2D protocols")
+    p.add_argument("--max-strain", type=float, default=0.10)
+    p.add_argument("--strain-step", type=float, default=1e-3)
+    p.add_argument("--snapshots", type=_floats, default=(0.02, 0.04, 0.05, 0.10), help="D2min strains")
+    p.add_argument("--min-ftol", type=float, default=1e-8, help="CG force tolerance after each AQS step")
+    p.add_argument("--min-etol", type=float, default=0.0, help="CG relative energy tolerance after each AQS step")
+    p.add_argument("--msd-seeds", type=int, default=10, help="0: no MSD stage")
+    p.add_argument("--msd-temperature", type=float, default=None, help="default 50 K (metal) / 0.01 (LJ)")
+    p.add_argument("--msd-duration", type=float, default=2.0)
+    p.add_argument("--workdir", default="runs", help="checkpoints and LAMMPS scratch (keep out of git)")
+    p.add_argument("--data-dir", default="data", help="where the per-glass npz files go")
+    p.add_argument("--jobs", type=int, default=1, help="parallel single-rank LAMMPS processes")
+    p.add_argument("--max-tasks", type=int, default=None, help="stop after this many tasks")
+    p.add_argument("--git-commit", action="store_true",
+                   help="git add + commit each data-set file as soon as it is written")
+    p.add_argument("--status", action="store_true", help="print progress and exit")
+    p.add_argument("--dry-run", action="store_true", help="print the task plan and exit")
+
+
+def build_config(args):
+    from .generate import CampaignConfig  # noqa: PLC0415
+    from .protocol import GlassParams, MsdParams, ShearParams  # noqa: PLC0415
+
+    if args.config:
+        return CampaignConfig.from_dict(json.loads(Path(args.config).read_text()))
+    kwargs = {}
+    if args.system == "CuZr":
+        kwargs = {"cu_fraction": args.cu_fraction}
+    elif args.system == "FeP":
+        kwargs = {"p_fraction": args.p_fraction}
+    glass = GlassParams(n_atoms=args.atoms, quench_rate=args.quench_rate)
+    if args.melt_time is not None:
+        glass.melt_time = args.melt_time
+    shear = ShearParams(max_strain=args.max_strain, strain_step=args.strain_step,
+                        snapshot_strains=tuple(s for s in args.snapshots if s <= args.max_strain + 1e-12),
+                        min_ftol=args.min_ftol, min_etol=args.min_etol)
+    msd = None
+    if args.msd_seeds > 0:
+        t = args.msd_temperature if args.msd_temperature is not None else (0.01 if args.system == "LJ2D" else 50.0)
+        msd = MsdParams(temperature=t, n_seeds=args.msd_seeds, duration=args.msd_duration)
+    orients = tuple(o.strip() for o in args.orientations.split(",")) if args.orientations else None
+    return CampaignConfig(name=args.name, system=args.system, system_kwargs=kwargs, n_glasses=args.glasses,
+                          first_seed=args.first_seed, n_test=args.test_glasses, orientations=orients,
+                          glass=glass, shear=shear, msd=msd)
+
+
+def _git_commit(path: Path) -> None:
+    for attempt in range(20):
+        a = subprocess.run(["git", "add", str(path)], capture_output=True, text=True)
+        c = subprocess.run(["git", "commit", "-q", "-m", f"data: {path.name} (glassml generate)", "--", str(path)],
+                           capture_output=True, text=True) if a.returncode == 0 else a
+        if c.returncode == 0 or "nothing to commit" in (c.stdout + c.stderr) \
+                or "no changes added" in (c.stdout + c.stderr):
+            return
+        if "index.lock" in c.stderr:
+            time.sleep(3)
+            continue
+        print(f"git commit of {path} failed: {c.stderr.strip()}", file=sys.stderr, flush=True)
+        return
+
+
+def run(args) -> int:
+    from .generate import campaign_status, plan_tasks, run_campaign  # noqa: PLC0415
+
+    cfg = build_config(args)
+    if args.dry_run:
+        for t in plan_tasks(cfg):
+            print(t.label)
+        return 0
+    if args.status:
+        st = campaign_status(cfg, args.workdir)
+        print(f"{cfg.name}: {st['done']}/{st['total']} tasks done; glasses {st['glasses_made']}, "
+              f"msd {st['msd_done']}, shear {st['shear_done']}; next: {', '.join(st['pending'][:3])}")
+        return 0
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def progress(msg: str) -> None:
+        print(time.strftime("%Y-%m-%d %H:%M:%S"), msg, flush=True)
+
+    def on_dataset(path: Path) -> None:
+        progress(f"wrote {path}")
+        if args.git_commit:
+            _git_commit(path)
+
+    print(f"campaign {cfg.name}: {json.dumps(cfg.to_dict())}", flush=True)
+    st = run_campaign(cfg, workdir=args.workdir, data_dir=args.data_dir, jobs=args.jobs, progress=progress,
+                      on_dataset=on_dataset, max_tasks=args.max_tasks)
+    progress(f"finished: {st['done']}/{st['total']} tasks done")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="glassml")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""Resumable data-generation campaigns: many glasses x loading orientations, one data-set file
+per glass, rewritten as soon as any of its stages finishes.
+
+Python API::
+
+    from ovito_glassml.training.generate import CampaignConfig, run_campaign
+    cfg = CampaignConfig(name="cuzr4k", system="CuZr", n_glasses=16)
+    cfg.glass.n_atoms = 4000
+    run_campaign(cfg, workdir="runs", data_dir="data", jobs=1)
+
+Every task (glass, msd, shear in one orientation) keeps its checkpoints under
+``<workdir>/<name>/g<seed>/``; running the same campaign again skips what is done and continues
+interrupted tasks from their last checkpoint.  Task order puts useful data first: for each
+orientation in turn, every glass is made (inherent structure, then its MSD) and sheared in that
+orientation, so all glasses get the first orientation before any gets the second.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import platform
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .dataset import GlassDataset, save_dataset
+from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs, vibrational_msd
+from .systems import get_system, potential_sha256
+
+__all__ = ["CampaignConfig", "Task", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
+           "DEFAULT_ORIENTATIONS_3D", "PROTOCOLS_2D_ORDER"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ORIENTATIONS_3D = ("xy", "yz", "zx", "xz", "yx", "zy")
+PROTOCOLS_2D_ORDER = ("positive_simple_shear", "negative_simple_shear", "positive_pure_shear", "negative_pure_shear")
+
+
+@dataclass
+class CampaignConfig:
+    name: str = "cuzr"
+    system: str = "CuZr"
+    system_kwargs: dict = field(default_factory=dict)
+    n_glasses: int = 16
+    first_seed: int = 1
+    n_test: int = 4                   # the last n_test glasses are marked split="test"
+    orientations: tuple[str, ...] | None = None   # None: 6 cube orientations (3D) / 4 protocols (2D)
+    glass: GlassParams = field(default_factory=GlassParams)
+    shear: ShearParams = field(default_factory=ShearParams)
+    msd: MsdParams | None = field(default_factory=MsdParams)
+
+    def spec(self):
+        return get_system(self.system, **self.system_kwargs)
+
+    def resolved_orientations(self) -> tuple[str, ...]:
+        if self.orientations:
+            return tuple(self.orientations)
+        return PROTOCOLS_2D_ORDER if self.spec().is_2d else DEFAULT_ORIENTATIONS_3D
+
+    def seeds(self) -> list[int]:
+        return [self.first_seed + i for i in range(self.n_glasses)]
+
+    def protocol_dict(self) -> dict:
+        """The parameters that define every glass's data (changing them needs a new campaign)."""
+        return json.loads(json.dumps({
+            "system": self.system, "system_kwargs": self.system_kwargs,
+            "glass": {k: v for k, v in dataclasses.asdict(self.glass.resolved(self.spec())).items() if k != "seed"},
+            "shear": dataclasses.asdict(self.shear),
+            "msd": None if self.msd is None else dataclasses.asdict(self.msd)}))
+
+    def to_dict(self) -> dict:
+        d = self.protocol_dict()
+        d.update(name=self.name, n_glasses=self.n_glasses, first_seed=self.first_seed, n_test=self.n_test,
+                 orientations=list(self.resolved_orientations()))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CampaignConfig":
+        return cls(name=d["name"], system=d["system"], system_kwargs=d.get("system_kwargs") or {},
+                   n_glasses=d["n_glasses"], first_seed=d["first_seed"], n_test=d.get("n_test", 0),
+                   orientations=tuple(d["orientations"]), glass=GlassParams(**d["glass"]),
+                   shear=ShearParams(**{**d["shear"], "snapshot_strains": tuple(d["shear"]["snapshot_strains"])}),
+                   msd=None if d.get("msd") is None else MsdParams(**d["msd"]))
+
+
+@dataclass(frozen=True)
+class Task:
+    seed: int
+    kind: str                 # "glass", "msd" or "shear"
+    orientation: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"g{self.seed:04d}:{self.kind}" + (f":{self.orientation}" if self.orientation else "")
+
+
+def plan_tasks(cfg: CampaignConfig) -> list[Task]:
+    """All tasks in the order that gets useful data first (see the module doc)."""
+    tasks: list[Task] = []
+    for i, o in enumerate(cfg.resolved_orientations()):
+        for seed in cfg.seeds():
+            if i == 0:
+                tasks.append(Task(seed, "glass"))
+                if cfg.msd is not None:
+                    tasks.append(Task(seed, "msd"))
+            tasks.append(Task(seed, "shear", o))
+    return tasks
+
+
+def _glass_dir(root: Path, cfg: CampaignConfig, seed: int) -> Path:
+    return root / cfg.name / f"g{seed:04d}"
+
+
+def dataset_path(data_dir: str | Path, cfg: CampaignConfig, seed: int) -> Path:
+    return Path(data_dir) / cfg.name / f"{cfg.name}_g{seed:04d}.npz"
+
+
+def _task_done(root: Path, cfg: CampaignConfig, t: Task) -> bool:
+    g = _glass_dir(root, cfg, t.seed)
+    if t.kind == "glass":
+        return (g / "glass_is.npz").exists()
+    if t.kind == "msd":
+        return (g / "msd" / "msd.npz").exists()
+    return (g / f"shear_{t.orientation}" / "result.npz").exists()
+
+
+def run_task(cfg_dict: dict, root: str, task: Task, progress: Callable[[str], None] | None = None) -> Task:
+    """Run one task (in this process); its outputs land in the glass's work directory."""
+    cfg = CampaignConfig.from_dict(cfg_dict)
+    system = cfg.spec()
+    g = _glass_dir(Path(root), cfg, task.seed)
+    gp = dataclasses.replace(cfg.glass, seed=task.seed)
+    inherent = make_glass(system, gp, g, progress=progress)
+    if task.kind == "msd":
+        vibrational_msd(system, inherent, dataclasses.replace(cfg.msd, seed=cfg.msd.seed + 100 * task.seed),
+                        g / "msd", progress=progress)
+    elif task.kind == "shear":
+        shear_aqs(system, inherent, task.orientation, cfg.shear, g / f"shear_{task.orientation}", progress=progress)
+    return task
+
+
+def _worker(cfg_dict: dict, root: str, task: Task) -> Task:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    return run_task(cfg_dict, root, task)
+
+
+def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path, seed: int) -> Path | None:
+    """Write (or rewrite) the data-set file of one glass from whatever stages are done."""
+    from . import labels  # noqa: PLC0415
+    from .lammps_runtime import potential_path  # noqa: PLC0415
+
+    root = Path(root)
+    system = cfg.spec()
+    g = _glass_dir(root, cfg, seed)
+    if not (g / "glass_is.npz").exists():
+        return None
+    with np.load(g / "glass_is.npz") as z:
+        inh = {k: z[k] for k in z.files}
+    ginfo = json.loads(str(inh["info"]))
+    pbc = (True, True, not system.is_2d)
+    vor_file = g / "voronoi.npy"
+    if vor_file.exists():
+        vor = np.load(vor_file)
+    else:
+        vor = labels.voronoi_volume(inh["positions"], inh["cell"], inh["origin"], pbc=pbc, is_2d=system.is_2d)
+        np.save(vor_file, vor)
+    stages = {"glass": True, "msd": False}
+    timings = {"glass": ginfo["wall_s"]}
+    msd_kw = {}
+    msd_info = None
+    if cfg.msd is not None and (g / "msd" / "msd.npz").exists():
+        with np.load(g / "msd" / "msd.npz") as z:
+            runs, msd, temp = z["runs"], z["msd"], z["temperature"]
+            msd_info = json.loads(str(z["info"]))
+        stages["msd"] = True
+        timings["msd"] = msd_info["wall_s"]
+        msd_kw = dict(msd=msd, msd_runs=runs, msd_temperature=temp,
+                      v_flex=labels.v_flex(msd, vor, dimensions=system.dimensions))
+    orients = {}
+    shear_infos = {}
+    for o in cfg.resolved_orientations():
+        f = g / f"shear_{o}" / "result.npz"
+        if f.exists():
+            with np.load(f) as z:
+                orients[o] = {k: z[k] for k in ("rotation", "strain", "stress", "energy", "snapshot_strains",
+                                                 "d2min", "snapshot_cells")}
+                shear_infos[o] = json.loads(str(z["info"]))
+            timings[f"shear_{o}"] = shear_infos[o]["wall_s"]
+    stages["shear"] = list(orients)
+    planned = cfg.resolved_orientations()
+    complete = len(orients) == len(planned) and (cfg.msd is None or stages["msd"])
+    pot = None
+    if system.potential_file:
+        pp = potential_path(system.potential_file)
+        pot = {"file": system.potential_file, "sha256": potential_sha256(pp), "citation": system.potential_citation}
+    try:
+        import ovito  # noqa: PLC0415
+        ovito_version = ovito.version_string
+    except Exception:  # noqa: BLE001
+        ovito_version = None
+    from .. import __version__ as glassml_version  # noqa: PLC0415
+    seeds_index = cfg.seeds().index(seed) if seed in cfg.seeds() else -1
+    split = "test" if seeds_index >= cfg.n_glasses - cfg.n_test else "train"
+    prov = {
+        "campaign": cfg.name, "system": system.to_dict(), "glass": ginfo["params"], "glass_seed": seed,
+        "glass_result": {k: ginfo[k] for k in ("total_md_steps", "potential_energy_per_atom", "pressure")},
+        "glass_segments": len(ginfo["segments"]),
+        "shear": cfg.protocol_dict()["shear"], "msd": cfg.protocol_dict()["msd"],
+        "msd_info": msd_info, "msd_quality": labels.msd_quality(msd_kw["msd_runs"]) if msd_kw else None,
+        "shear_info": shear_infos,
+        "d2min": {"method": "OVITO AtomicStrainModifier, output_nonaffine_squared_displacements; Falk-Langer "
+                            "sum over neighbours (not a mean); affine mapping off; reference = undeformed "
+                            "inherent structure in the same loading frame", "cutoff": system.d2min_cutoff,
+                  "note": "OVITO's default cutoff is 3.0"},
+        "voronoi": "OVITO VoronoiAnalysisModifier, no radii (plain Voronoi)",
+        "v_flex": f"MSD * Omega^(1/{system.dimensions})",
+        "potential": pot, "lammps_version": ginfo["lammps_version"], "ovito_version": ovito_version,
+        "glassml_version": glassml_version, "numpy_version": np.__version__, "python": platform.python_version(),
+        "timings_s": timings, "stages": stages, "orientations_done": list(orients),
+        "orientations_planned": list(planned), "complete": bool(complete), "split": split,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "regenerate": f"glassml generate --config {cfg.name}.json (campaign config in the provenance 'campaign_config')",
+        "campaign_config": cfg.to_dict(),
+    }
+    ds = GlassDataset(positions=inh["positions"], types=inh["types"], type_names=system.type_names,
+                      cell=inh["cell"], origin=inh["origin"], pbc=pbc, provenance=prov, voronoi_volume=vor,
+                      orientations=orients, **msd_kw)
+    return save_dataset(dataset_path(data_dir, cfg, seed), ds)
+
+
+def _check_config(root: Path, cfg: CampaignConfig) -> None:
+    f = root / cfg.name / "campaign.json"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    if f.exists():
+        old = json.loads(f.read_text())
+        new = cfg.to_dict()
+        for key in ("system", "system_kwargs", "glass", "shear", "msd"):
+            if old.get(key) != new.get(key):
+                raise ValueError(f"campaign {cfg.name!r} in {root} was started with other {key} parameters "
+                                 f"({old.get(key)} vs {new.get(key)}); use another --name")
+    f.write_text(json.dumps(cfg.to_dict(), indent=1))
+
+
+def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs") -> dict:
+    """Counts of tasks done / pending, and the tasks in progress (with checkpoints)."""
+    root = Path(workdir)
+    tasks = plan_tasks(cfg)
+    done = [t for t in tasks if _task_done(root, cfg, t)]
+    return {"total": len(tasks), "done": len(done), "pending": [t.label for t in tasks if t not in done],
+            "glasses_made": sum(t.kind == "glass" for t in done),
+            "shear_done": sum(t.kind == "shear" for t in done), "msd_done": sum(t.kind == "msd" for t in done)}
+
+
+def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: str | Path = "data", jobs: int = 1,
+                 progress: Callable[[str], None] | None = None,
+                 on_dataset: Callable[[Path], None] | None = None, max_tasks: int | None = None) -> dict:
+    """Run (or resume) a campaign.  ``jobs`` > 1 runs independent tasks in parallel processes
+    (one LAMMPS rank each).  After every finished task the glass's data-set file is rewritten and
+    ``on_dataset(path)`` is called.  Returns :func:`campaign_status`."""
+    root = Path(workdir)
+    _check_config(root, cfg)
+    tasks = plan_tasks(cfg)
+    say = progress or (lambda m: None)
+    pending = [t for t in tasks if not _task_done(root, cfg, t)]
+    total = len(tasks)
+    n_done = total - len(pending)
+    # data sets for glasses whose work is done but whose file is missing (e.g. a fresh data dir)
+    for seed in cfg.seeds():
+        if (_glass_dir(root, cfg, seed) / "glass_is.npz").exists() and not dataset_path(data_dir, cfg, seed).exists():
+            p = assemble_dataset(cfg, root, data_dir, seed)
+            if p and on_dataset:
+                on_dataset(p)
+    if max_tasks is not None:
+        pending = pending[:max_tasks]
+    cfg_dict = cfg.to_dict()
+
+    def finished(t: Task, dt: float) -> None:
+        nonlocal n_done
+        n_done += 1
+        say(f"[{n_done}/{total}] done {t.label} in {dt:.0f} s")
+        p = assemble_dataset(cfg, root, data_dir, t.seed)
+        if p is not None and on_dataset is not None:
+            on_dataset(p)
+
+    if jobs <= 1:
+        for t in pending:
+            say(f"[{n_done}/{total}] start {t.label}")
+            t0 = time.time()
+            run_task(cfg_dict, str(root), t, progress=progress)
+            finished(t, time.time() - t0)
+        return campaign_status(cfg, root)
+
+    import multiprocessing as mp  # noqa: PLC0415
+    done_glass = {t.seed for t in tasks if t.kind == "glass" and _task_done(root, cfg, t)}
+    queue = list(pending)
+    running: dict = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        while queue or running:
+            busy_glass = {t.seed for t, _ in running.values() if t.kind == "glass"}
+            for t in list(queue):
+                if len(running) >= jobs:
+                    break
+                ready = t.kind == "glass" or t.seed in done_glass
+                if t.kind == "glass" and t.seed in busy_glass:
+                    ready = False
+                if ready:
+                    queue.remove(t)
+                    say(f"[{n_done}/{total}] start {t.label}")
+                    running[pool.submit(_worker, cfg_dict, str(root), t)] = (t, time.time())
+                    if t.kind == "glass":
+                        busy_glass.add(t.seed)
+            if not running:
+                raise RuntimeError("no runnable task: a glass task failed?")
+            fin, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in fin:
+                t, t0 = running.pop(fut)
+                fut.result()
+                if t.kind == "glass":
+                    done_glass.add(t.seed)
+                finished(t, time.time() - t0)
+    return campaign_status(cfg, root)

@@ -1,0 +1,87 @@
+"""Per-atom labels: D2min (OVITO's AtomicStrainModifier), Voronoi volume, v_flex, and the
+between-seed quality figures of the vibrational MSD."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["d2min", "voronoi_volume", "v_flex", "msd_quality"]
+
+
+def _data_collection(positions, cell, origin, pbc, is_2d):
+    from ovito.data import DataCollection  # noqa: PLC0415
+
+    dc = DataCollection()
+    m = np.zeros((3, 4))
+    m[:, :3] = np.asarray(cell, float)
+    m[:, 3] = np.zeros(3) if origin is None else np.asarray(origin, float)
+    c = dc.create_cell(m, pbc=tuple(bool(p) for p in pbc))
+    c.is2D = bool(is_2d)
+    parts = dc.create_particles(count=len(positions))
+    parts.create_property("Position", data=np.asarray(positions, float))
+    return dc
+
+
+def d2min(ref_positions, ref_cell, cur_positions, cur_cell, cutoff: float, origin=None, cur_origin=None,
+          pbc=(True, True, True), is_2d: bool = False) -> np.ndarray:
+    """Per-atom D2min of the current configuration against the reference (same atom order).
+
+    Computed by OVITO's ``AtomicStrainModifier`` (``output_nonaffine_squared_displacements``,
+    affine mapping off, minimum image in the respective cell): the Falk-Langer sum over the
+    neighbours within ``cutoff`` in the reference configuration of the squared residual of the
+    best local affine map -- a sum, not a mean.  Atoms with too few neighbours to fit a
+    deformation gradient get NaN.
+    """
+    from ovito.modifiers import AtomicStrainModifier  # noqa: PLC0415
+    from ovito.pipeline import Pipeline, StaticSource  # noqa: PLC0415
+
+    if len(ref_positions) != len(cur_positions):
+        raise ValueError("reference and current configurations have different numbers of atoms")
+    pbc = (pbc[0], pbc[1], False) if is_2d else pbc
+    ref = _data_collection(ref_positions, ref_cell, origin, pbc, is_2d)
+    cur = _data_collection(cur_positions, cur_cell, cur_origin if cur_origin is not None else origin, pbc, is_2d)
+    mod = AtomicStrainModifier(cutoff=float(cutoff), output_nonaffine_squared_displacements=True,
+                               select_invalid_particles=True)
+    mod.reference = StaticSource(data=ref)
+    pipe = Pipeline(source=StaticSource(data=cur))
+    pipe.modifiers.append(mod)
+    data = pipe.compute()
+    out = np.array(data.particles["Nonaffine Squared Displacement"], dtype=np.float64)
+    if "Selection" in data.particles:
+        out[np.asarray(data.particles["Selection"]) != 0] = np.nan
+    return out
+
+
+def voronoi_volume(positions, cell, origin=None, pbc=(True, True, True), is_2d: bool = False) -> np.ndarray:
+    """Per-atom Voronoi volume (area in 2D), OVITO's ``VoronoiAnalysisModifier`` without radii."""
+    from ovito.modifiers import VoronoiAnalysisModifier  # noqa: PLC0415
+    from ovito.pipeline import Pipeline, StaticSource  # noqa: PLC0415
+
+    dc = _data_collection(positions, cell, origin, pbc, is_2d)
+    pipe = Pipeline(source=StaticSource(data=dc))
+    pipe.modifiers.append(VoronoiAnalysisModifier(compute_indices=False, use_radii=False))
+    return np.array(pipe.compute().particles["Atomic Volume"], dtype=np.float64)
+
+
+def v_flex(msd, omega, dimensions: int = 3) -> np.ndarray:
+    """Structural flexibility v_flex = MSD * Omega^(1/d) (d = 3; 2 for areas in 2D)."""
+    return np.asarray(msd, float) * np.asarray(omega, float) ** (1.0 / dimensions)
+
+
+def msd_quality(runs) -> dict:
+    """Between-seed agreement of per-atom MSD runs (S, N): the mean Pearson correlation between
+    pairs of single runs, and the correlation between the means of two halves of the seeds."""
+    runs = np.asarray(runs, float)
+    s = len(runs)
+    out = {"n_seeds": int(s)}
+    if s >= 2:
+        c = np.corrcoef(runs)
+        iu = np.triu_indices(s, 1)
+        out["pairwise_pearson_mean"] = float(np.mean(c[iu]))
+        out["pairwise_pearson_min"] = float(np.min(c[iu]))
+        out["pairwise_pearson_max"] = float(np.max(c[iu]))
+    if s >= 4:
+        h = s // 2
+        out["split_half_pearson"] = float(np.corrcoef(runs[:h].mean(0), runs[h:2 * h].mean(0))[0, 1])
+        r = out["split_half_pearson"]
+        out["spearman_brown_full"] = float(2 * r / (1 + r))
+    return out
