@@ -178,6 +178,8 @@ def _interaction(lmp, system: SystemSpec) -> None:
                 a, b = system.type_names[i], system.type_names[j]
                 eps, sig = system.lj_params.get((a, b)) or system.lj_params[(b, a)]
                 lmp.command(f"pair_coeff {i + 1} {j + 1} {eps!r} {sig!r} {sig * system.lj_cutoff_sigma!r}")
+        if system.lj_shift:
+            lmp.command("pair_modify shift yes")
         lmp.command("neighbor 0.3 bin")
     else:
         raise ValueError(f"unknown system kind {system.kind!r}")
