@@ -246,6 +246,7 @@ def test_interrupted_shear_resumes(tmp_path, tiny_campaign):
     r = shear_aqs(cuzr(), inh, "yz", ShearParams(**TINY_SHEAR), tmp_path / "s", progress=msgs.append)
     assert any("resuming at step 1" in m for m in msgs)
     assert r["strain"].shape == (3,) and r["d2min"].shape == (2, 200)
+    assert r["info"]["fnorm_after_min_max"] < 1e-7  # CG converged (eV/A)
 
 
 def test_lj2d_and_fep_tiny(tmp_path, lammps_ok):
@@ -261,6 +262,7 @@ def test_lj2d_and_fep_tiny(tmp_path, lammps_ok):
                       tmp_path / "lj" / prot)
         assert r["d2min"].shape == (1, 200) and np.all(np.isfinite(r["d2min"]))
         assert r["rotation"].shape == (2, 2)
+        assert r["info"]["fnorm_after_min_max"] < 1e-7  # CG converged (|F| 2-norm, epsilon/sigma)
         c = r["snapshot_cells"][0]
         if "pure" in prot:
             sign = 1 if prot.startswith("positive") else -1

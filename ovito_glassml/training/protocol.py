@@ -499,6 +499,7 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
             lmp.command("min_style cg")
             lmp.command(f"minimize {params.min_etol!r} {params.min_ftol!r} {params.min_maxiter} {params.min_maxeval}")
             iters = int(lmp.get_thermo("step")) - step0
+            state.setdefault("fnorm", []).append(float(lmp.get_thermo("fnorm")))
             measure(k)
             state["min_iterations"].append(iters)
             if k in snap_steps:
@@ -527,6 +528,8 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
     info = {"params": state["params"], "orientation": orientation, "mode": mode, "sign": sign,
             "wall_s": state["wall_s"], "d2min_wall_s": time.time() - t0, "lammps_version": version,
             "min_iterations_total": int(sum(state["min_iterations"])),
+            "fnorm_after_min_max": float(max(state.get("fnorm") or [0.0])),
+            "fnorm_after_min_median": float(np.median(state.get("fnorm") or [0.0])),
             "stress_unit": "GPa" if system.units == "metal" else "epsilon/sigma^2",
             "stress_definition": "-s.P.n (resolved shear stress, LAMMPS pressure tensor P)",
             "reference": "undeformed inherent structure mapped to the loading frame"}

@@ -1,0 +1,242 @@
+"""Write docs/data-report.md and docs/figures/data_*.png from the data sets under data/.
+
+    python scripts/data_report.py            # after (or during) scripts/run_campaign.sh
+
+Every number in the report is read from the data-set files (their provenance holds the
+parameters and the measured timings); nothing is typed in by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ovito_glassml.training.dataset import DatasetError, load_dataset  # noqa: E402
+
+TARGETS = {
+    "lj2d_2k": "at least 20 samples of the 2D LJ glass, four protocols",
+    "cuzr50_4k": "16 glasses >= 4,000 atoms (4 test), 6 orientations to 10 %, MSD",
+    "cuzr50_16k": "2 glasses >= 16,000 atoms sheared to 20 %",
+}
+
+
+def _fmt_s(x):
+    if x is None or not np.isfinite(x):
+        return "-"
+    if x < 10:
+        return f"{x:.1f} s"
+    return f"{x:.0f} s" if x < 120 else f"{x / 60:.1f} min"
+
+
+def _stage_times(dsets):
+    t = defaultdict(list)
+    for d in dsets:
+        ts = d.provenance["timings_s"]
+        g = ts.get("glass", {})
+        t["glass (all stages)"].append(sum(g.values()))
+        for k, v in g.items():
+            t[f"glass: {k}"].append(v)
+        if "msd" in ts:
+            t["MSD (all seeds)"].append(ts["msd"])
+        for k, v in ts.items():
+            if k.startswith("shear_"):
+                t["shear, one orientation"].append(v)
+        for o, info in (d.provenance.get("shear_info") or {}).items():
+            t["D2min (OVITO), one orientation"].append(info.get("d2min_wall_s", np.nan))
+    return t
+
+
+def campaign_section(name, files, figdir):
+    dsets, bad = [], []
+    for f in files:
+        try:
+            dsets.append(load_dataset(f))
+        except DatasetError as exc:
+            bad.append(str(exc))
+    lines = [f"## `{name}`", ""]
+    if not dsets:
+        return lines + ["No valid data set yet.", ""] + [f"- refused: {b}" for b in bad]
+    p0 = dsets[0].provenance
+    sysd = p0["system"]
+    cfg = p0["campaign_config"]
+    planned_o = cfg["orientations"]
+    n_planned = cfg["n_glasses"]
+    n_orient = [len(d.orientations) for d in dsets]
+    n_msd = sum(d.msd is not None for d in dsets)
+    complete = sum(d.complete for d in dsets)
+    per_orient = {o: sum(o in d.orientations for d in dsets) for o in planned_o}
+    split = defaultdict(int)
+    for d in dsets:
+        split[d.provenance["split"]] += 1
+    lines += [f"Target: {TARGETS.get(name, '-')}.", "",
+              "| | made so far | planned |", "|---|---|---|",
+              f"| glasses (inherent structures) | {len(dsets)} ({split['train']} train, {split['test']} test) | {n_planned} |",
+              f"| atoms per glass | {dsets[0].count} | {cfg['glass']['n_atoms']} |"]
+    if cfg.get("msd"):
+        lines.append(f"| glasses with vibrational MSD | {n_msd} | {n_planned} |")
+    lines += [f"| sheared (glass, orientation) pairs | {sum(n_orient)} | {n_planned * len(planned_o)} |",
+              f"| glasses with every planned label | {complete} | {n_planned} |", ""]
+    lines.append("Per orientation (glasses done): " + ", ".join(f"`{o}` {c}" for o, c in per_orient.items()) + ".")
+    lines.append("")
+    g = p0["glass"]
+    sh = p0["shear"]
+    unit_t = "K/s" if sysd["units"] == "metal" else "T/tau"
+    lines += ["Protocol (from the provenance):", "",
+              f"- system {sysd['name']} ({sysd['units']} units, {sysd['dimensions']}D), types "
+              f"{', '.join(sysd['type_names'])} with number fractions {', '.join(f'{x:.3f}' for x in sysd['fractions'])}",
+              ]
+    if p0.get("potential"):
+        lines.append(f"- potential `{p0['potential']['file']}` (SHA-256 `{p0['potential']['sha256'][:16]}...`): "
+                     f"{p0['potential']['citation']}")
+    else:
+        lines.append(f"- {sysd['notes']}")
+    lines += [f"- random alloy ({sysd['number_density']:.4g} atoms per unit {'volume' if sysd['dimensions'] == 3 else 'area'}), "
+              f"melt {g['melt_time']:g} {'ps' if sysd['units'] == 'metal' else 'tau'} at {sysd['t_melt']:g}, "
+              f"{'NPT (P = %g bar)' % g['pressure'] if sysd['dimensions'] == 3 else 'NVT at fixed density'} "
+              f"quench to {sysd['t_low']:g} at {g['quench_rate']:g} {unit_t} (time step {sysd['timestep']:g}), "
+              + ("CG with isotropic box relaxation (quadratic line search, ftol %g) then CG at fixed box "
+                 "(etol %g, ftol %g)" % (g["box_relax_ftol"], g["min_etol"], g["min_ftol"])
+                 if sysd["dimensions"] == 3 else "CG at fixed box (etol %g, ftol %g)" % (g["min_etol"], g["min_ftol"])),
+              f"- AQS: strain step {sh['strain_step']:g} to {sh['max_strain']:g}, CG after every step "
+              f"(etol {sh['min_etol']:g}, ftol {sh['min_ftol']:g}, at most {sh['min_maxiter']} iterations), "
+              f"D2min snapshots at {', '.join(f'{s:g}' for s in sh['snapshot_strains'])}; D2min cutoff "
+              f"{p0['d2min']['cutoff']:g} (OVITO AtomicStrainModifier, Falk-Langer sum)",
+              f"- LAMMPS {p0['lammps_version']}, OVITO {p0['ovito_version']}", ""]
+    if p0.get("msd"):
+        m = p0["msd"]
+        lines += [f"- MSD: {m['n_seeds']} NVE runs, velocities drawn at {m['velocity_factor']:g} x {m['temperature']:g} K, "
+                  f"{m['equilibration']:g} ps discarded, {m['duration']:g} ps sampled every {m['sample_every']} steps; "
+                  "v_flex = MSD * Omega^(1/3) with the Voronoi volume Omega", ""]
+    # timings
+    t = _stage_times(dsets)
+    lines += ["Measured wall-clock times on this machine (one core per LAMMPS process; the other core was busy "
+              "with other work, so these are upper bounds):", "", "| stage | median | min | max | n |", "|---|---|---|---|---|"]
+    for k in sorted(t):
+        v = np.array([x for x in t[k] if x is not None and np.isfinite(x)])
+        if len(v):
+            lines.append(f"| {k} | {_fmt_s(np.median(v))} | {_fmt_s(v.min())} | {_fmt_s(v.max())} | {len(v)} |")
+    lines.append("")
+    # remaining work estimate from measured medians
+    med = {k: float(np.median(v)) for k, v in t.items() if len(v)}
+    missing_glass = n_planned - len(dsets)
+    missing_msd = (n_planned - n_msd) if cfg.get("msd") else 0
+    missing_shear = n_planned * len(planned_o) - sum(n_orient)
+    est = missing_glass * med.get("glass (all stages)", np.nan) + missing_msd * med.get("MSD (all seeds)", 0) \
+        + missing_shear * med.get("shear, one orientation", np.nan)
+    if missing_glass + missing_msd + missing_shear:
+        lines += [f"Remaining: {missing_glass} glasses, {missing_msd} MSD stages, {missing_shear} sheared orientations; "
+                  f"at the measured medians that is about {est / 3600:.1f} core-hours "
+                  + ("(no orientation measured yet, so the shear part is unknown)" if not np.isfinite(est) else
+                     f"(about {est / 3600 / 16:.1f} h on the 16-core device machine with `--jobs 16`)") + ".", ""]
+    # figures
+    figs = []
+    if any(d.orientations for d in dsets):
+        orients = [o for o in planned_o if per_orient[o]]
+        fig, axes = plt.subplots(1, len(orients), figsize=(4.2 * len(orients), 3.4), squeeze=False)
+        for ax, o in zip(axes[0], orients):
+            for d in dsets:
+                if o in d.orientations:
+                    oo = d.orientations[o]
+                    ax.plot(oo["strain"] * 100, oo["stress"], lw=0.8, alpha=0.8)
+            ax.set_title(f"{name}: {o}")
+            ax.set_xlabel("shear strain (%)")
+            ax.set_ylabel("shear stress (" + ("GPa" if sysd["units"] == "metal" else "eps/sigma^2") + ")")
+        fig.tight_layout()
+        fn = figdir / f"data_{name}_stress_strain.png"
+        fig.savefig(fn, dpi=90)
+        plt.close(fig)
+        figs.append((fn, f"Stress-strain curves of {name} (one line per glass)"))
+        fig, axes = plt.subplots(1, len(orients), figsize=(4.2 * len(orients), 3.4), squeeze=False)
+        rows = []
+        for ax, o in zip(axes[0], orients):
+            by_strain = defaultdict(list)
+            for d in dsets:
+                if o in d.orientations:
+                    oo = d.orientations[o]
+                    for s, v in zip(oo["snapshot_strains"], oo["d2min"]):
+                        by_strain[round(float(s), 6)].append(v)
+            for s in sorted(by_strain):
+                v = np.concatenate(by_strain[s])
+                v = v[np.isfinite(v) & (v > 0)]
+                ax.hist(np.log10(v), bins=80, histtype="step", density=True, label=f"{s * 100:g} %")
+                rows.append((o, s, len(by_strain[s]), np.median(v), np.quantile(v, 0.95)))
+            ax.set_title(f"{name}: {o}")
+            ax.set_xlabel("log10 D2min" + (" (A^2)" if sysd["units"] == "metal" else " (sigma^2)"))
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fn = figdir / f"data_{name}_d2min.png"
+        fig.savefig(fn, dpi=90)
+        plt.close(fig)
+        figs.append((fn, f"D2min distributions of {name} at the snapshot strains"))
+        unit = "A^2" if sysd["units"] == "metal" else "sigma^2"
+        lines += [f"D2min ({unit}) over all atoms of the glasses done:", "",
+                  "| orientation | strain | glasses | median | 95th percentile |", "|---|---|---|---|---|"]
+        lines += [f"| `{o}` | {s * 100:g} % | {n} | {med_:.4g} | {q:.4g} |" for o, s, n, med_, q in rows]
+        lines.append("")
+    if n_msd:
+        q = [d.provenance["msd_quality"] for d in dsets if d.msd is not None]
+        pm = np.array([x["pairwise_pearson_mean"] for x in q])
+        sh_ = np.array([x.get("split_half_pearson", np.nan) for x in q])
+        sb = np.array([x.get("spearman_brown_full", np.nan) for x in q])
+        temps = np.concatenate([d.msd_temperature for d in dsets if d.msd is not None])
+        lines += ["Vibrational MSD quality (between velocity seeds, per glass, averaged over glasses): "
+                  f"mean Pearson correlation between two single runs {pm.mean():.3f} (range {pm.min():.3f}-{pm.max():.3f}); "
+                  f"between the means of two halves of the seeds {np.nanmean(sh_):.3f}; "
+                  f"Spearman-Brown estimate for the full {q[0]['n_seeds']}-seed mean {np.nanmean(sb):.3f}. "
+                  f"Mean run temperature {temps.mean():.1f} K (range {temps.min():.1f}-{temps.max():.1f}).", ""]
+        fig, ax = plt.subplots(figsize=(4.5, 3.4))
+        for d in dsets:
+            if d.msd is not None:
+                ax.hist(np.log10(d.v_flex), bins=60, histtype="step", density=True, lw=0.7)
+        ax.set_xlabel("log10 v_flex (A^3)")
+        ax.set_title(f"{name}: v_flex per glass")
+        fig.tight_layout()
+        fn = figdir / f"data_{name}_vflex.png"
+        fig.savefig(fn, dpi=90)
+        plt.close(fig)
+        figs.append((fn, f"v_flex = MSD * Omega^(1/3) distributions of {name}"))
+    for fn, cap in figs:
+        lines += [f"![{cap}](figures/{fn.name})", ""]
+    if bad:
+        lines += ["Refused files:", ""] + [f"- {b}" for b in bad] + [""]
+    size = sum(os.path.getsize(f) for f in files)
+    lines += [f"Files: `data/{name}/` ({len(files)} files, {size / 1e6:.2f} MB in all).", ""]
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", default="data")
+    ap.add_argument("--out", default="docs/data-report.md")
+    ap.add_argument("--intro", default="docs/data-report.intro.md")
+    args = ap.parse_args()
+    figdir = Path(args.out).parent / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    if Path(args.intro).exists():
+        lines += Path(args.intro).read_text().rstrip().splitlines() + [""]
+    lines += [f"_Tables and figures below generated by `python scripts/data_report.py` on "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from the files under `{args.data_dir}/`._", ""]
+    for name in ("lj2d_2k", "cuzr50_4k", "cuzr50_16k"):
+        files = sorted(glob.glob(f"{args.data_dir}/{name}/*.npz"))
+        if files:
+            lines += campaign_section(name, files, figdir)
+        else:
+            lines += [f"## `{name}`", "", f"Target: {TARGETS[name]}. Not started yet (see the campaign order above).", ""]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
