@@ -9,12 +9,16 @@ cd "$(dirname "$0")/.."
 . .venv/bin/activate
 EXTRA=("$@")
 run() { python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"; }
-# 1. 2D binary LJ (Falk & Langer): 24 glasses x 2000 particles (last 4 = test), the four
-#    protocols of paper 000 to 10 % strain; about a minute per glass on one core.
+CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 4 --git-commit)
+# 1. Cu50Zr50 (priority): the next 3 pending tasks of the 4,000-atom campaign (in the first
+#    session: glass 1's quench, MSD and xy shear), so Cu-Zr labels exist early.
+run "${CUZR4K[@]}" --max-tasks 3
+# 2. 2D binary LJ (Falk & Langer): 24 glasses x 2000 particles (last 4 = test), the four
+#    protocols of paper 000 to 10 % strain; about 3 minutes per glass on one core.
 run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --msd-seeds 0 --git-commit
-# 2. Cu50Zr50: 16 glasses x 4000 atoms (last 4 = test), quench 1e13 K/s, 10 MSD seeds at 50 K,
+# 3. Cu50Zr50: 16 glasses x 4000 atoms (last 4 = test), quench 1e13 K/s, 10 MSD seeds at 50 K,
 #    AQS in 6 orientations to 10 % (xy first for every glass), D2min at 2, 4, 5, 10 %.
-run --name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 4 --git-commit
-# 3. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003).
+run "${CUZR4K[@]}"
+# 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003).
 run --name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0 \
     --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --git-commit

@@ -224,7 +224,7 @@ def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path
         "timings_s": timings, "stages": stages, "orientations_done": list(orients),
         "orientations_planned": list(planned), "complete": bool(complete), "split": split,
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "regenerate": f"glassml generate --config {cfg.name}.json (campaign config in the provenance 'campaign_config')",
+        "regenerate": "save provenance['campaign_config'] as JSON, then: glassml generate --config <that file>",
         "campaign_config": cfg.to_dict(),
     }
     ds = GlassDataset(positions=inh["positions"], types=inh["types"], type_names=system.type_names,
