@@ -25,9 +25,9 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -237,16 +237,6 @@ def _notify(progress: Progress, msg: str) -> None:
     log.info(msg)
     if progress is not None:
         progress(msg)
-
-
-def _minimize(lmp, etol, ftol, maxiter, maxeval) -> int:
-    """CG minimisation; returns the number of force evaluations (from LAMMPS's counters)."""
-    lmp.command("min_style cg")
-    lmp.command(f"minimize {etol!r} {ftol!r} {int(maxiter)} {int(maxeval)}")
-    try:
-        return int(lmp.extract_global("neval") or 0)  # not exposed in every build
-    except Exception:  # noqa: BLE001
-        return 0
 
 
 # -- glass --------------------------------------------------------------------------------------
@@ -462,7 +452,6 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
         _notify(progress, f"shear {workdir}: resuming at step {state['step']}/{params.n_steps}")
     lx0, ly0 = float(ref_cell[0, 0]), float(ref_cell[1, 1])
     cx, cy = float(ref_origin[0]) + 0.5 * lx0, float(ref_origin[1]) + 0.5 * ly0
-    R2 = R[:2, :2] if system.is_2d else R[:2, :2]
     s_vec, n_vec = (R[0], R[1]) if system.is_2d else (np.array([1.0, 0, 0]), np.array([0, 1.0, 0]))
     stress_factor = 1e-4 if system.units == "metal" else 1.0  # bar -> GPa
     natoms = len(ref_pos)
