@@ -1,4 +1,4 @@
-"""The ``glassml`` command line: descriptors (and, as they land, predictions, data generation, training)."""
+"""The ``glassml`` command line: descriptors, predictions, data generation, training and evaluation."""
 from __future__ import annotations
 
 import argparse
@@ -343,8 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_models)
 
+    from .training.cli_generate import add_parser as add_generate  # noqa: PLC0415
     from .training.cli_train import add_parser as add_train  # noqa: PLC0415
 
+    add_generate(sub)
     add_train(sub)
     return parser
 
