@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+from importlib import metadata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
@@ -347,3 +348,14 @@ def load_card(path: str | Path) -> ModelCard:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardError(f"model card {card_path} is not valid JSON: {exc}") from exc
     return ModelCard.from_dict(data, directory=card_path.parent, source=card_path)
+
+
+def software_versions(*packages: str) -> dict[str, str]:
+    """Installed versions of ovito-glassml, numpy and ``packages`` (``"unknown"`` if not installed), for cards."""
+    out = {}
+    for name in ("ovito-glassml", "numpy", *packages):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out

@@ -18,7 +18,6 @@ extra) for the CNN; inference itself does not.
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -29,7 +28,7 @@ from ..descriptors.interstice import INTERSTICE_FEATURE_NAMES, IntersticeSetting
 from ..descriptors.radial import RadialSettings, pair_key, radial_feature_names
 from ..descriptors.sdm import SDMSettings
 from ..descriptors.species import MIRACLE_RADII
-from .cards import ModelCard
+from .cards import ModelCard, software_versions
 
 __all__ = ["build_demo_models", "build_demo_cnn", "build_demo_lightgbm", "build_demo_linear", "DEMO_NOTE"]
 
@@ -37,16 +36,6 @@ DEMO_NOTE = ("DEMO MODEL: untrained (random weights or fitted to random numbers)
              "It exists to exercise the prediction path until trained models ship (see models/README.md).")
 _NO_METRICS = {"evaluated_on": None, "values": {},
                "note": "none: demo model, not trained on glasses and not evaluated"}
-
-
-def _versions(*packages: str) -> dict[str, str]:
-    out = {}
-    for name in ("ovito-glassml", "numpy", *packages):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out
 
 
 def _write_card(directory: Path, data: dict) -> ModelCard:
@@ -158,7 +147,7 @@ def build_demo_cnn(directory: str | Path, settings: SDMSettings | None = None, s
         "training": {"data": "none (random weights, seed %d)" % seed, "protocol": "none: not trained"},
         "label": {"definition": "would be: D2min after shear along the loading orientation in the top fraction; "
                                 "this demo model was never trained"},
-        "metrics": dict(_NO_METRICS), "software": _versions("onnx"), "demo": True, "notes": DEMO_NOTE,
+        "metrics": dict(_NO_METRICS), "software": software_versions("onnx"), "demo": True, "notes": DEMO_NOTE,
     })
 
 

@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -35,7 +34,7 @@ import numpy as np
 
 from ..analysis import metrics as M
 from ..descriptors.geometry import ConfigurationError
-from ..inference.cards import CARD_FILE, ModelCard
+from ..inference.cards import CARD_FILE, ModelCard, software_versions
 from .samples import LabelledGlass, threshold_labels, top_fraction_labels
 
 __all__ = ["evaluate_model", "update_card_metrics", "finalize_model", "software_versions", "roc_curve",
@@ -44,17 +43,6 @@ __all__ = ["evaluate_model", "update_card_metrics", "finalize_model", "software_
 log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
 Progress = Callable[[str], Any] | None
-
-
-def software_versions(*packages: str) -> dict[str, str]:
-    """Installed versions of ovito-glassml, numpy and ``packages`` (``"unknown"`` if not installed)."""
-    out = {}
-    for name in ("ovito-glassml", "numpy", *packages):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out
 
 
 def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray]:
