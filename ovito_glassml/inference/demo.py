@@ -193,7 +193,7 @@ def build_demo_lightgbm(directory: str | Path, species: Sequence[str] = ("Cu", "
         "training": {"data": f"none: {n_samples} feature vectors resampled from a random packing, seed {seed}",
                      "protocol": f"{folds}-fold split, binary objective, 15 rounds, on a planted toy signal"},
         "label": {"definition": "would be: D2min above a threshold at a given strain; here a toy label"},
-        "metrics": dict(_NO_METRICS), "software": _versions("lightgbm"), "demo": True, "notes": DEMO_NOTE,
+        "metrics": dict(_NO_METRICS), "software": software_versions("lightgbm"), "demo": True, "notes": DEMO_NOTE,
     })
 
 
@@ -233,7 +233,7 @@ def build_demo_linear(directory: str | Path, species: Sequence[str] = ("Cu", "Zr
         "files": {"weights": "weights.json"},
         "training": {"data": f"none (random weights, seed {seed})", "protocol": "none: not trained"},
         "label": {"definition": "would be: ln(v_flex), v_flex = MSD at 50 K times the Voronoi volume^(1/3)"},
-        "metrics": dict(_NO_METRICS), "software": _versions(), "demo": True, "notes": DEMO_NOTE,
+        "metrics": dict(_NO_METRICS), "software": software_versions(), "demo": True, "notes": DEMO_NOTE,
     })
 
 
