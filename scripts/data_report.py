@@ -91,6 +91,7 @@ def campaign_section(name, files, figdir):
     g = p0["glass"]
     sh = p0["shear"]
     unit_t = "K/s" if sysd["units"] == "metal" else "T/tau"
+    kel = " K" if sysd["units"] == "metal" else ""
     lines += ["Protocol (from the provenance):", "",
               f"- system {sysd['name']} ({sysd['units']} units, {sysd['dimensions']}D), types "
               f"{', '.join(sysd['type_names'])} with number fractions {', '.join(f'{x:.3f}' for x in sysd['fractions'])}",
@@ -101,9 +102,9 @@ def campaign_section(name, files, figdir):
     else:
         lines.append(f"- {sysd['notes']}")
     lines += [f"- random alloy ({sysd['number_density']:.4g} atoms per unit {'volume' if sysd['dimensions'] == 3 else 'area'}), "
-              f"melt {g['melt_time']:g} {'ps' if sysd['units'] == 'metal' else 'tau'} at {sysd['t_melt']:g}, "
+              f"melt {g['melt_time']:g} {'ps' if sysd['units'] == 'metal' else 'tau'} at {sysd['t_melt']:g}{kel}, "
               f"{'NPT (P = %g bar)' % g['pressure'] if sysd['dimensions'] == 3 else 'NVT at fixed density'} "
-              f"quench to {sysd['t_low']:g} at {g['quench_rate']:g} {unit_t} (time step {sysd['timestep']:g}), "
+              f"quench to {sysd['t_low']:g}{kel} at {g['quench_rate']:g} {unit_t} (time step {sysd['timestep']:g}), "
               + ("CG with isotropic box relaxation (quadratic line search, ftol %g) then CG at fixed box "
                  "(etol %g, ftol %g)" % (g["box_relax_ftol"], g["min_etol"], g["min_ftol"])
                  if sysd["dimensions"] == 3 else "CG at fixed box (etol %g, ftol %g)" % (g["min_etol"], g["min_ftol"])),
@@ -137,7 +138,7 @@ def campaign_section(name, files, figdir):
         lines += [f"Remaining: {missing_glass} glasses, {missing_msd} MSD stages, {missing_shear} sheared orientations; "
                   f"at the measured medians that is about {est / 3600:.1f} core-hours "
                   + ("(no orientation measured yet, so the shear part is unknown)" if not np.isfinite(est) else
-                     f"(about {est / 3600 / 16:.1f} h on the 16-core device machine with `--jobs 16`)") + ".", ""]
+                     f"(ideally, with the tasks spread evenly over 16 cores with `--jobs 16`, about {est / 3600 / 16:.1f} h)") + ".", ""]
     # figures
     figs = []
     if any(d.orientations for d in dsets):
