@@ -19,6 +19,6 @@ run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --ms
 # 3. Cu50Zr50: 16 glasses x 4000 atoms (last 4 = test), quench 1e13 K/s, 10 MSD seeds at 50 K,
 #    AQS in 6 orientations to 10 % (xy first for every glass), D2min at 2, 4, 5, 10 %.
 run "${CUZR4K[@]}"
-# 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003).
+# 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003; no MSD).
 run --name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0 \
-    --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --git-commit
+    --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit
