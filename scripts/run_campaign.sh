@@ -8,7 +8,16 @@ set -uo pipefail  # a failed campaign does not stop the next one
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
 EXTRA=("$@")
-run() { python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"; }
+run() {
+  python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
+  if [ ${#EXTRA[@]} -eq 0 ]; then report; fi
+}
+# refresh docs/data-report.md (+ figures) from the committed data sets and commit it
+report() {
+  python scripts/data_report.py && git add docs/data-report.md docs/figures/data_*.png \
+    && git commit -q -m "docs: data report refreshed by scripts/run_campaign.sh" -- docs/data-report.md docs/figures \
+    || true
+}
 CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 4 --git-commit)
 # 1. Cu50Zr50 (priority): the next 3 pending tasks of the 4,000-atom campaign (in the first
 #    session: glass 1's quench, MSD and xy shear), so Cu-Zr labels exist early.
