@@ -15,7 +15,7 @@ run() {
 # refresh docs/data-report.md (+ figures) from the committed data sets and commit it
 report() {
   python scripts/data_report.py && git add docs/data-report.md docs/figures/data_*.png \
-    && git commit -q -m "docs: data report refreshed by scripts/run_campaign.sh" -- docs/data-report.md docs/figures \
+    && git commit -q -m "docs: data report refreshed by scripts/run_campaign.sh" -- docs/data-report.md docs/figures/data_*.png \
     || true
 }
 CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 4 --git-commit)
