@@ -31,3 +31,6 @@ run "${CUZR4K[@]}"
 # 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003; no MSD).
 run --name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0 \
     --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit
+# 5. Fe80P20 (the cross-system transfer test of paper 001): 4 glasses x 4000 atoms, all test
+#    glasses, sheared in xy to 10 % (D2min labels for the QS AUC; no MSD needed).
+run --name fep80_4k --system FeP --atoms 4000 --glasses 4 --test-glasses 4 --orientations xy --msd-seeds 0 --git-commit
