@@ -34,3 +34,6 @@ run --name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 -
 # 5. Fe80P20 (the cross-system transfer test of paper 001): 4 glasses x 4000 atoms, all test
 #    glasses, sheared in xy to 10 % (D2min labels for the QS AUC; no MSD needed).
 run --name fep80_4k --system FeP --atoms 4000 --glasses 4 --test-glasses 4 --orientations xy --msd-seeds 0 --git-commit
+# 6. Cu64Zr36 (composition transfer test of paper 001): 4 glasses x 4000 atoms, all test glasses,
+#    sheared in xy to 10 %.
+run --name cuzr64_4k --system CuZr --cu-fraction 0.64 --atoms 4000 --glasses 4 --test-glasses 4 --orientations xy --msd-seeds 0 --git-commit
