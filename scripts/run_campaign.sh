@@ -19,9 +19,8 @@ report() {
     || true
 }
 CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 4 --git-commit)
-# 1. Cu50Zr50 (priority): the next 3 pending tasks of the 4,000-atom campaign (in the first
-#    session: glass 1's quench, MSD and xy shear), so Cu-Zr labels exist early.
-run "${CUZR4K[@]}" --max-tasks 3
+# 1. (session 1 ran the first Cu-Zr glass here, before the LJ set, so that Cu-Zr labels existed
+#    early; the LJ set is nearly done, so it now goes first.)
 # 2. 2D binary LJ (Falk & Langer): 24 glasses x 2000 particles (last 4 = test), the four
 #    protocols of paper 000 to 10 % strain; about 3 minutes per glass on one core.
 run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --msd-seeds 0 --git-commit

@@ -305,3 +305,20 @@ def test_parallel_jobs_make_the_same_files(tmp_path, lammps_ok):
     for seed in (1, 2):
         ds = load_dataset(tmp_path / "data" / "par" / f"par_g{seed:04d}.npz")
         assert ds.complete and set(ds.orientations) == {"xy", "zy"} and ds.msd is None
+
+
+def test_task_order_spreads_test_glasses_and_covers_every_task_once():
+    from ovito_glassml.training.generate import CampaignConfig, plan_tasks
+    cfg = CampaignConfig(n_glasses=16, n_test=4, first_seed=1)
+    order = cfg.task_seed_order()
+    assert sorted(order) == list(range(1, 17))
+    # one test glass after every three training glasses, so a partial campaign has test data
+    assert [order.index(s) for s in (13, 14, 15, 16)] == [3, 7, 11, 15]
+    tasks = plan_tasks(cfg)
+    assert len(tasks) == len(set(tasks)) == 16 * 2 + 16 * 6
+    # every glass's inherent structure comes before any of its other tasks
+    for seed in order:
+        first = [t.kind for t in tasks if t.seed == seed][0]
+        assert first == "glass"
+    assert CampaignConfig(n_glasses=4, n_test=4).task_seed_order() == [1, 2, 3, 4]
+    assert CampaignConfig(n_glasses=3, n_test=0).task_seed_order() == [1, 2, 3]

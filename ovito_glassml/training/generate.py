@@ -12,7 +12,10 @@ Every task (glass, msd, shear in one orientation) keeps its checkpoints under
 ``<workdir>/<name>/g<seed>/``; running the same campaign again skips what is done and continues
 interrupted tasks from their last checkpoint.  Task order puts useful data first: for each
 orientation in turn, every glass is made (inherent structure, then its MSD) and sheared in that
-orientation, so all glasses get the first orientation before any gets the second.
+orientation, so all glasses get the first orientation before any gets the second.  Within an
+orientation the test glasses are spread evenly among the training glasses
+(:meth:`CampaignConfig.task_seed_order`), so a campaign stopped part-way already has held-out
+glasses to measure on.
 """
 from __future__ import annotations
 
@@ -65,6 +68,21 @@ class CampaignConfig:
     def seeds(self) -> list[int]:
         return [self.first_seed + i for i in range(self.n_glasses)]
 
+    def task_seed_order(self) -> list[int]:
+        """Seeds in the order they are worked on: the last ``n_test`` seeds (the test glasses)
+        spread evenly among the others, e.g. 16 glasses with 4 test: 1 2 3 13 4 5 6 14 ..."""
+        seeds = self.seeds()
+        n_test = min(max(self.n_test, 0), len(seeds))
+        train, test = seeds[:len(seeds) - n_test], seeds[len(seeds) - n_test:]
+        if not test or not train:
+            return seeds
+        order: list[int] = []
+        per = len(train) / len(test)
+        for k, s in enumerate(test):
+            order.extend(train[round(k * per):round((k + 1) * per)])
+            order.append(s)
+        return order
+
     def protocol_dict(self) -> dict:
         """The parameters that define every glass's data (changing them needs a new campaign)."""
         return json.loads(json.dumps({
@@ -103,7 +121,7 @@ def plan_tasks(cfg: CampaignConfig) -> list[Task]:
     """All tasks in the order that gets useful data first (see the module doc)."""
     tasks: list[Task] = []
     for i, o in enumerate(cfg.resolved_orientations()):
-        for seed in cfg.seeds():
+        for seed in cfg.task_seed_order():
             if i == 0:
                 tasks.append(Task(seed, "glass"))
                 if cfg.msd is not None:
