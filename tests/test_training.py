@@ -86,6 +86,17 @@ def test_split_never_shares_a_glass(glasses):
     assert {g.name for g in explicit.test} == {"g0", "g3"} and len(explicit.validation) == 1
     with pytest.raises(ConfigurationError, match="at least one for training"):
         split_by_glass(glasses[:2], test=1, validation=1)
+    # 'auto' takes the glasses the generator marked as test glasses, else 20 %
+    import dataclasses
+    marked = [dataclasses.replace(g, provenance={**g.provenance, "split": "test" if g.name in ("g1", "g4") else "train"})
+              for g in glasses]
+    for spec in ("auto", "marked"):
+        assert {g.name for g in split_by_glass(marked, test=spec, validation=0).test} == {"g1", "g4"}
+    assert len(split_by_glass(glasses, test="auto", validation=0).test) == 1
+    with pytest.raises(ConfigurationError, match="no glass is marked"):
+        split_by_glass(glasses, test="marked")
+    # strains stored as float32 are still found
+    assert glasses[0].d2min_at("xy", np.float32(0.05)) is glasses[0].d2min_at("xy", 0.05)
 
 
 def test_npz_round_trip(tmp_path, glasses):

@@ -25,7 +25,9 @@ def _floats(text: str | None) -> list[float] | None:
 
 
 def _split_arg(text: str) -> Any:
-    """'0.2' -> fraction, '2' -> count, 'g1,g2' -> glass names."""
+    """'0.2' -> fraction, '2' -> count, 'g1,g2' -> glass names, 'auto' / 'marked' kept."""
+    if text in ("auto", "marked"):
+        return text
     try:
         return int(text)
     except ValueError:
@@ -134,7 +136,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("datasets", nargs="+", metavar="DATASET", help="labelled glasses (files or folders)")
     p.add_argument("-o", "--output", required=True, help="model folder to write, e.g. models/susceptibility")
     p.add_argument("--name", help="model name in the card (default: the folder name)")
-    p.add_argument("--test", default="0.2", help="test glasses: fraction, count or comma list of names (0.2)")
+    p.add_argument("--test", default="auto", help="test glasses: 'auto' (the glasses the generator marked as test, "
+                                                 "else 20 %%), 'marked', a fraction, a count or a comma list of names")
     p.add_argument("--validation", default="0.2", help="CNN validation glasses: fraction, count or names (0.2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strain", type=float, help="label strain (cnn 0.05, qs 0.04)")

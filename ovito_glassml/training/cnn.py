@@ -294,7 +294,7 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
               strain: float = 0.05, fraction: float = 0.005, orientations: Sequence[str] | None = None,
               arch: str = "compact", settings: SDMSettings | None = None, species: Sequence[str] | None = None,
               epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, lr_patience: int = 2,
-              stop_patience: int = 5, augment: bool = True, test: Any = 0.2, validation: Any = 0.2,
+              stop_patience: int = 5, augment: bool = True, test: Any = "auto", validation: Any = 0.2,
               seed: int = 0, device: str | None = None, max_per_class: int | None = None,
               min_positives: int = 10, eval_strains: Sequence[float] | None = None,
               eval_max_atoms: int | None = None, baselines: dict[str, Any] | None = None,

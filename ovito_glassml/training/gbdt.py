@@ -97,7 +97,7 @@ def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
              strain: float = 0.04, orientation: str | None = None, threshold: float | None = None,
              target_fraction: float = 0.05, folds: int = 5, grid: dict[str, Sequence] | None = None,
              settings: IntersticeSettings | None = None, species: Sequence[str] | None = None,
-             test: Any = 0.2, seed: int = 0, min_data_in_leaf: int = 20, num_threads: int = 0,
+             test: Any = "auto", seed: int = 0, min_data_in_leaf: int = 20, num_threads: int = 0,
              progress: Progress = None) -> QSResult:
     """Train and evaluate a QS model; writes ``fold*.txt``, ``card.json``, ``metrics.json``, plots.
 

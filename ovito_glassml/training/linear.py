@@ -67,7 +67,7 @@ class SFResult:
 def train_sf(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str | None = None,
              c_grid: Sequence[float] = DEFAULT_C_GRID, folds: int = 5, species: Sequence[str] | None = None,
              peak_positions: Mapping[str, float] | None = None, r_min: float = 0.6, r_max: float = 3.0,
-             sigma: float = 0.05, test: Any = 0.2, seed: int = 0, progress: Progress = None) -> SFResult:
+             sigma: float = 0.05, test: Any = "auto", seed: int = 0, progress: Progress = None) -> SFResult:
     """Train and evaluate the SF model; writes ``weights.json``, ``card.json``, ``metrics.json``, plots."""
     from .evaluate import finalize_model, software_versions
 

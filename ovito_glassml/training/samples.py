@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 NPZ_MARKER = "glassml_labelled_glass"
-_STRAIN_TOL = 1e-9
+_STRAIN_TOL = 1e-6  # strains are stored as float32 (0.1 -> 0.10000000149)
 
 
 def _per_atom(values: Any, n: int, what: str) -> np.ndarray:
@@ -315,15 +315,25 @@ class GlassSplit:
         return {k: [g.name for g in getattr(self, k)] for k in ("train", "validation", "test")}
 
 
-def split_by_glass(glasses: Sequence[LabelledGlass], test: float | int | Sequence[str] = 0.2,
+def split_by_glass(glasses: Sequence[LabelledGlass], test: float | int | str | Sequence[str] = "auto",
                    validation: float | int | Sequence[str] = 0.2, seed: int = 0) -> GlassSplit:
     """Split whole glasses (never atoms) into train / validation / test.
 
     ``test`` and ``validation`` are fractions of the glasses (rounded, at least 1 when > 0), counts,
-    or explicit lists of glass names.  At least one glass must remain for training.
+    or explicit lists of glass names.  ``test="auto"`` takes the glasses that the generator marked
+    as test glasses (provenance ``split == "test"``) when there are any, else 20 %.  At least one
+    glass must remain for training.
     """
     glasses = list(glasses)
     names = [g.name for g in glasses]
+    if isinstance(test, str):
+        if test not in ("auto", "marked"):
+            raise ConfigurationError(f"test split {test!r}: give 'auto', 'marked', a fraction, a count or names")
+        marked = [g.name for g in glasses if g.provenance.get("split") == "test"]
+        if test == "marked" and not marked:
+            raise ConfigurationError("no glass is marked as a test glass (provenance split == 'test'); give the "
+                                     "test glasses by name, count or fraction")
+        test = marked if marked else 0.2
     if len(set(names)) != len(names):
         raise ConfigurationError("glass names must be unique to split by glass")
     rng = np.random.default_rng(seed)
