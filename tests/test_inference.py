@@ -139,6 +139,17 @@ def test_wrong_dimensions_and_species_are_refused(models, glass):
     alloy = glass.replace(type_names=("Cu", "Al"))
     with pytest.raises(ConfigurationError, match=r"particle type\(s\) \['Al'\]"):
         models["sf"].predict(alloy)
+    with pytest.raises(ConfigurationError, match=r"particle type\(s\) \['Al'\]"):
+        models["susceptibility"].predict(alloy)
+    # QS sees species only through radii: it transfers to other elements (paper 001); an element
+    # without a radius is refused by name
+    fep = glass.replace(type_names=("Fe", "P"))
+    qs = models["qs"].predict(fep)
+    assert np.all(np.isfinite(qs))
+    nb = glass.replace(type_names=("Cu", "Nb"))  # Nb's Miracle radius differs from Zr's: a different answer
+    assert not np.allclose(models["qs"].predict(nb), models["qs"].predict(glass))
+    with pytest.raises(ConfigurationError, match="Xx"):
+        models["qs"].predict(glass.replace(type_names=("Cu", "Xx")))
 
 
 def test_2d_demo_models(tmp_path):

@@ -23,6 +23,7 @@ unpickled: cards and linear weights are JSON, LightGBM models text, CNNs ONNX pr
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -48,6 +49,7 @@ __all__ = [
     "default_providers",
 ]
 
+log = logging.getLogger(__name__)
 MODELS_ENV = "GLASSML_MODELS"
 _README = "models/README.md"
 
@@ -408,7 +410,25 @@ def _frame_matrix(frame: Any, dimensions: int) -> np.ndarray:
 
 
 class LightGBMModel(Model):
-    """Quench-in softness: the mean probability of the fold boosters on the interstice features."""
+    """Quench-in softness: the mean probability of the fold boosters on the interstice features.
+
+    The interstice features see species only through their atomic radii, so a QS model applies to
+    any 3D glass whose elements have a radius (the card's ``descriptor.settings.radii`` or the
+    Miracle table), not only to the species it was trained on: this is paper 001's transfer test
+    (a Cu-Zr model on Fe-P glasses).  Species outside the training set are logged, not refused;
+    an element without a radius is refused by the descriptor.
+    """
+
+    def check_configuration(self, config: Configuration) -> None:
+        if not isinstance(config, Configuration):
+            raise ConfigurationError(f"expected a Configuration; got {type(config).__name__}")
+        if config.dimensions != self.dimensions:
+            super().check_configuration(config)  # the dimensionality message
+        present = [config.type_names[t] for t in np.unique(config.types)]
+        other = [name for name in present if name not in self.species]
+        if other:
+            log.info("model %s was trained on %s; applying it to %s (interstice features depend on species only "
+                     "through the atomic radii)", self.name, list(self.species), other)
 
     def __init__(self, card: ModelCard):
         super().__init__(card)
