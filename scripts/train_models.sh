@@ -18,10 +18,13 @@ train() {  # train NAME ARGS...
   glassml train "$@" -o models/$name 2>&1 | tee -a runs/logs/train_$name.log
 }
 
-# 2D binary Lennard-Jones (paper 000's 2D setting): 50x50x2 SDM images (r_c 5 sigma, Delta 0.2 sigma),
-# the four protocols, top 0.5 % of D2min at 2 % strain (the paper: 3 %; our snapshots are 2/4/5/10 %).
-train susceptibility_2d cnn data/lj2d_2k --strain 0.02 --fraction 0.005 --arch compact --epochs 40 \
-    --radial-baseline
+# 2D binary Lennard-Jones (paper 000's 2D setting, the four protocols).  The paper's 50x50x2 images
+# (r_c 5 sigma, Delta 0.2 sigma) and f_thres 0.5 % at 3 % strain need its 4,900 training glasses of
+# 10,000 particles; on our 24 x 2,000 the validation accuracy stayed at 0.50-0.58.  Chosen on the
+# validation glasses (never the test glasses): r_c 2.5 sigma (25x25x2), top 5 % of D2min at 4 %
+# strain, lr 3e-4.  The measured comparison is in models/README.md.
+train susceptibility_2d cnn data/lj2d_2k --strain 0.04 --fraction 0.05 --sdm-cutoff 2.5 --arch compact \
+    --epochs 25 --lr 3e-4 --max-per-class 100 --radial-baseline
 
 # Cu50Zr50, 4,000-atom glasses quenched at 1e13 K/s.
 # Quench-in softness (paper 001): LightGBM on the 80 interstice features, xy shear, 4 % strain,

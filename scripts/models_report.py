@@ -1,0 +1,132 @@
+"""Write the table of shipped models (from their cards) into models/README.md and README.md.
+
+    python scripts/models_report.py [--check]
+
+Every figure comes from a card's ``metrics`` (measured on held-out glasses by ``glassml train`` /
+``glassml evaluate --update-card``); nothing is typed in by hand.  The table sits between the
+markers ``<!-- models-table:start -->`` and ``<!-- models-table:end -->`` of both files.
+``--check`` exits 1 when a file's table differs from the cards (used by the tests).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- models-table:start -->", "<!-- models-table:end -->"
+
+TARGETS = {  # issue 5's targets, quoted beside the measured figures
+    "Plastic Susceptibility": "balanced accuracy >= 0.85, C_rank >= 0.9 at 5 %",
+    "Quench-in Softness": "AUC >= 0.75",
+    "Structural Flexibility": "Pearson rho >= 0.8",
+}
+
+
+def _f(x, digits=3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _cards(models_dir: Path) -> list[dict]:
+    out = []
+    for card_path in sorted(models_dir.glob("*/card.json")):
+        card = json.loads(card_path.read_text())
+        if card.get("demo"):
+            continue
+        card["_dir"] = card_path.parent.name
+        out.append(card)
+    order = {"susceptibility": 0, "dfs": 1, "qs": 2, "sf": 3, "susceptibility_2d": 4}
+    return sorted(out, key=lambda c: (order.get(c["_dir"], 9), c["_dir"]))
+
+
+def _data(card: dict) -> str:
+    d = card["training"]["data"]
+    common = d.get("common", {})
+    system = common.get("system") or {}
+    name = system.get("name") if isinstance(system, dict) else system
+    glass = common.get("glass", {})
+    rate = glass.get("quench_rate")
+    rate_text = f", quench {rate:.0e} K/s" if rate and card.get("dimensions") == 3 else ""
+    return (f"{name or common.get('campaign', '?')}: {d.get('n_glasses', '?')} glasses, "
+            f"{d.get('n_atoms', 0):,} atoms{rate_text}")
+
+
+def _measured(card: dict) -> tuple[str, str]:
+    v = card["metrics"]["values"]
+    prop = card["property"]
+    if prop == "Plastic Susceptibility":
+        s = card["label"]["strain"]
+        main = (f"at {100 * s:g} %: balanced accuracy {_f(v.get('balanced_accuracy'))}, AUC {_f(v.get('auc_roc'))}, "
+                f"C_rank {_f(v.get('c_rank'))}, overlap {_f(v.get('overlap_ratio'))}")
+        base = [f"{k[len('baseline_'):-len('_c_rank')]} C_rank {_f(x)}" for k, x in v.items()
+                if k.startswith("baseline_") and k.endswith("_c_rank") and "@" not in k]
+    elif prop == "Quench-in Softness":
+        main = (f"AUC {_f(v.get('auc_roc'))}, balanced accuracy {_f(v.get('balanced_accuracy'))}, "
+                f"C_rank {_f(v.get('c_rank'))} ({v.get('n_plastic', 0):.0f} plastic atoms)")
+        base = [f"{k[len('baseline_'):-len('_auc_roc')]} AUC {_f(x)}" for k, x in v.items()
+                if k.startswith("baseline_") and k.endswith("_auc_roc")]
+        extra = [f"{k[len('transfer_'):-len('_auc_roc')]} AUC {_f(x)}" for k, x in v.items()
+                 if k.startswith("transfer_") and k.endswith("_auc_roc")]
+        if extra:
+            main += "; transfer: " + ", ".join(extra)
+    else:
+        rhos = {k[len("pearson_ln_vflex_"):]: x for k, x in v.items() if k.startswith("pearson_ln_vflex_")}
+        main = "Pearson rho (ln v_flex) " + ", ".join(f"{sp} {_f(x)}" for sp, x in sorted(rhos.items()))
+        base = [f"{k[len('baseline_'):]} {_f(x)}" for k, x in v.items() if k.startswith("baseline_")]
+    return main, "; ".join(base) or "–"
+
+
+def table(models_dir: Path) -> str:
+    cards = _cards(models_dir)
+    if not cards:
+        return "**No trained model ships yet.**\n"
+    lines = ["| model | property | trained on | label | held-out test set | measured (held-out glasses) | "
+             "baselines, same atoms | target |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in cards:
+        v = c["metrics"]["values"]
+        label = c["label"]
+        if c["property"] == "Plastic Susceptibility":
+            lab = f"top {100 * label['f_thres']:g} % D2min at {100 * label['strain']:g} %"
+        elif c["property"] == "Quench-in Softness":
+            lab = f"D2min > {label['threshold']:.2f} Å² at {100 * label['strain']:g} % ({label.get('orientation', 'xy')})"
+        else:
+            lab = "ln v_flex = ln(MSD Ω^(1/3))"
+        test = f"{v.get('n_glasses', 0):.0f} glasses, {v.get('n_atoms', 0):,.0f} atoms"
+        main, base = _measured(c)
+        dims = f"{c['dimensions']}D " if c["dimensions"] == 2 else ""
+        lines.append(f"| `{c['_dir']}` | {dims}{c['property']} | {_data(c)} | {lab} | {test} | {main} | {base} | "
+                     f"{TARGETS.get(c['property'], '–')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _replace(text: str, block: str, path: Path) -> str:
+    if START not in text or END not in text:
+        raise SystemExit(f"{path}: markers {START} / {END} are missing")
+    a, b = text.index(START) + len(START), text.index(END)
+    return text[:a] + "\n" + block + text[b:]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args(argv)
+    block = table(ROOT / "models")
+    stale = []
+    for path in (ROOT / "models" / "README.md", ROOT / "README.md"):
+        text = path.read_text(encoding="utf-8")
+        new = _replace(text, block, path)
+        if new != text:
+            stale.append(str(path.relative_to(ROOT)))
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    if args.check and stale:
+        print("the model table is out of date in " + ", ".join(stale) + ": run python scripts/models_report.py")
+        return 1
+    print(block)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
