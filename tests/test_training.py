@@ -276,6 +276,26 @@ def test_qs_end_to_end(glasses, tmp_path):
     assert v["n_glasses"] == 1 and v["n_atoms"] == test_glass.count - 0  # NaN atom is at strain 0.03 only
     assert v["auc_roc"] > 0.7 and 0 <= v["recall"] <= 1 and "baseline_voronoi_volume_auc_roc" in v
 
+    # transfer test: the same model on other glasses, labels by plastic fraction; goes into the card
+    # beside the held-out figures, which stay
+    from ovito_glassml.training.evaluate import evaluate_model, update_card_metrics
+
+    other = [glasses[k] for k in range(2)]
+    t = evaluate_model(r.directory, other, plastic_fraction=0.1)
+    frac = t["values"]["plastic_fraction"]
+    assert frac == pytest.approx(0.1, abs=0.01) and t["label"]["threshold_rule"].startswith("chosen so that 0.1")
+    with pytest.raises(ConfigurationError, match="not both"):
+        evaluate_model(r.directory, other, plastic_fraction=0.1, threshold=1.0)
+    fixed = evaluate_model(r.directory, other, threshold=t["label"]["threshold"])
+    assert fixed["values"]["auc_roc"] == pytest.approx(t["values"]["auc_roc"])
+    new = update_card_metrics(r.directory, t, transfer="other")
+    assert new.metrics["values"]["auc_roc"] == v["auc_roc"]
+    assert new.metrics["values"]["transfer_other_auc_roc"] == pytest.approx(t["values"]["auc_roc"])
+    assert new.metrics["transfer"]["other"]["label"]["threshold"] == pytest.approx(t["label"]["threshold"])
+    again = update_card_metrics(r.directory, evaluate_model(r.directory, [test_glass]))
+    assert again.metrics["values"]["transfer_other_auc_roc"] == pytest.approx(t["values"]["auc_roc"])
+    assert again.metrics["values"]["auc_roc"] == pytest.approx(v["auc_roc"])
+
 
 # ----------------------------------------------------------------------------------------------
 # SF

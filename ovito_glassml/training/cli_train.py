@@ -117,12 +117,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_model(args.model, glasses, args.output, strains=_floats(args.strains),
                              orientations=args.orientations.split(",") if args.orientations else None,
                              baselines=_baselines(args.baseline), max_atoms=args.max_atoms, seed=args.seed,
+                             threshold=args.threshold, plastic_fraction=args.plastic_fraction,
                              progress=_progress(args.quiet))
     print(f"{metrics['model']} on {metrics['evaluated_on']}: {_summary(metrics)}")
     print("wrote " + ", ".join(metrics["files"]))
-    if args.update_card:
-        card = update_card_metrics(Path(args.model), metrics)
-        print(f"updated the metrics of {card.directory}")
+    if args.update_card or args.transfer:
+        card = update_card_metrics(Path(args.model), metrics, transfer=args.transfer)
+        what = f"the transfer test {args.transfer!r}" if args.transfer else "the metrics"
+        print(f"updated {what} of {card.directory}")
     return 0
 
 
@@ -182,6 +184,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-atoms", type=int, help="random atoms per glass (default all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--update-card", action="store_true", help="write the measured metrics into the model's card")
+    p.add_argument("--transfer", metavar="NAME", help="the glasses are another system or composition: write the "
+                                                      "figures into the card as transfer test NAME (keeps the "
+                                                      "held-out metrics)")
+    p.add_argument("--threshold", type=float, help="qs: D2min threshold for 'plastic' (default: the card's)")
+    p.add_argument("--plastic-fraction", type=float, help="qs: label the top fraction of D2min plastic instead "
+                                                          "of a threshold (for another system's D2min scale)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

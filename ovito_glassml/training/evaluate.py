@@ -116,12 +116,15 @@ def _evaluated_on(glasses: Sequence[LabelledGlass], n_atoms: int) -> str:
 def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str | Path | None = None, *,
                    strains: Sequence[float] | None = None, orientations: Sequence[str] | None = None,
                    baselines: Mapping[str, Any] | None = None, max_atoms: int | None = None, seed: int = 0,
+                   threshold: float | None = None, plastic_fraction: float | None = None,
                    progress: Progress = None) -> dict[str, Any]:
     """Metrics of ``model`` (name, path, card or loaded model) on ``glasses`` (module docstring).
 
     ``strains`` (CNN): strains to evaluate (default: every strain of the glasses); ``orientations``:
     loading orientations (default: each glass's; QS: the card's); ``max_atoms``: a random subset of
-    atoms per glass (seeded) to bound the cost.  Returns a JSON-ready dict with ``values`` (flat
+    atoms per glass (seeded) to bound the cost.  QS only: ``threshold`` replaces the card's D2min
+    threshold, or ``plastic_fraction`` labels the top fraction of the evaluated atoms plastic (for
+    another system, whose D2min scale differs: paper 001's transfer test).  Returns a JSON-ready dict with ``values`` (flat
     numbers for the card), details, and the written files under ``files``.
     """
     glasses = list(glasses)
@@ -133,7 +136,7 @@ def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str
     if kind == "onnx-cnn":
         result = _evaluate_cnn(mdl, glasses, strains, orientations, baselines, max_atoms, seed, progress)
     elif kind == "lightgbm":
-        result = _evaluate_qs(mdl, glasses, orientations, max_atoms, seed, progress)
+        result = _evaluate_qs(mdl, glasses, orientations, max_atoms, seed, progress, threshold, plastic_fraction)
     else:
         result = _evaluate_sf(mdl, glasses, max_atoms, seed, progress)
     result = {"model": mdl.card.name, "kind": kind, "property": mdl.card.property,
@@ -243,9 +246,26 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
             "_roc": {k: np.concatenate(v) for k, v in pooled.items() if v}}
 
 
-def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress) -> dict[str, Any]:
+def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, threshold=None,
+                 plastic_fraction=None) -> dict[str, Any]:
     label = model.card.label
-    strain, threshold = float(label["strain"]), float(label["threshold"])
+    strain = float(label["strain"])
+    rule = "the card's threshold"
+    if threshold is not None and plastic_fraction is not None:
+        raise ConfigurationError("give a D2min threshold or a plastic fraction, not both")
+    if plastic_fraction is not None:
+        from .gbdt import choose_threshold
+
+        d_all = [g.d2min_at(o, strain)[_centers(g, max_atoms, seed)] for g in glasses
+                 for o in (orientations or [label.get("orientation")]) if o in g.d2min]
+        if not d_all:
+            raise ConfigurationError(f"no glass has D2min in orientation {label.get('orientation')!r} at strain "
+                                     f"{strain}")
+        threshold = choose_threshold(np.concatenate(d_all), plastic_fraction)
+        rule = f"chosen so that {plastic_fraction:g} of the evaluated atoms are plastic"
+    elif threshold is not None:
+        rule = "given"
+    threshold = float(label["threshold"]) if threshold is None else float(threshold)
     pooled: dict[str, list] = {"labels": [], "model": [], "d2min": []}
     n_glasses = 0
     for g in glasses:
@@ -285,7 +305,7 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress) -> dic
             values[f"baseline_voronoi_volume_{k}"] = val
     roc = {k: cat[k] for k in ("labels", "model", "voronoi_volume") if k in cat}
     return {"evaluated_on": _evaluated_on(glasses, len(y)), "values": values, "baselines": baselines,
-            "label": {"strain": strain, "threshold": threshold}, "_roc": roc}
+            "label": {"strain": strain, "threshold": threshold, "threshold_rule": rule}, "_roc": roc}
 
 
 def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
@@ -409,12 +429,31 @@ def _card_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def update_card_metrics(model_dir: str | Path, metrics: Mapping[str, Any]) -> ModelCard:
+def update_card_metrics(model_dir: str | Path, metrics: Mapping[str, Any], transfer: str | None = None) -> ModelCard:
     """Replace the ``metrics`` of the card in ``model_dir`` with ``metrics`` (from :func:`evaluate_model`);
-    the card is validated before it is written."""
+    the card is validated before it is written.  With ``transfer=NAME`` the metrics are a transfer
+    test on another system instead: they go to ``metrics.transfer[NAME]`` (and the headline values
+    to ``metrics.values["transfer_NAME_<metric>"]``), the held-out figures stay."""
     path = Path(model_dir) / CARD_FILE if Path(model_dir).is_dir() else Path(model_dir)
     data = json.loads(path.read_text(encoding="utf-8"))
-    data["metrics"] = _card_metrics(metrics)
+    if transfer:
+        if not data.get("metrics", {}).get("values"):
+            raise ConfigurationError("the card has no held-out metrics yet: evaluate on its own test glasses first")
+        entry = _card_metrics(metrics)
+        entry["label"] = _jsonable(metrics.get("label", {}))
+        data["metrics"].setdefault("transfer", {})[transfer] = entry
+        values = {k: v for k, v in data["metrics"]["values"].items() if not k.startswith(f"transfer_{transfer}_")}
+        for key in ("auc_roc", "balanced_accuracy", "c_rank", "n_atoms", "n_glasses"):
+            if key in entry["values"]:
+                values[f"transfer_{transfer}_{key}"] = entry["values"][key]
+        data["metrics"]["values"] = values
+    else:
+        old = data.get("metrics", {})
+        data["metrics"] = _card_metrics(metrics)
+        if old.get("transfer"):  # a re-evaluation on the own test glasses keeps the transfer tests
+            data["metrics"]["transfer"] = old["transfer"]
+            data["metrics"]["values"].update({k: v for k, v in old.get("values", {}).items()
+                                              if k.startswith("transfer_")})
     card = ModelCard.from_dict(data, directory=path.parent, source=path)
     card.save(path.parent)
     return card
