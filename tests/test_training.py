@@ -97,6 +97,9 @@ def test_split_never_shares_a_glass(glasses):
         split_by_glass(glasses, test="marked")
     # strains stored as float32 are still found
     assert glasses[0].d2min_at("xy", np.float32(0.05)) is glasses[0].d2min_at("xy", 0.05)
+    f32 = LabelledGlass("f32", glasses[0].config, {"xy": {float(np.float32(0.1)): glasses[0].d2min_at("xy", 0.05)}})
+    assert f32.has_d2min("xy", 0.1) and not f32.has_d2min("xy", 0.099) and not f32.has_d2min("zx", 0.1)
+    assert f32.d2min_at("xy", 0.1) is f32.d2min["xy"][float(np.float32(0.1))]
 
 
 def test_npz_round_trip(tmp_path, glasses):

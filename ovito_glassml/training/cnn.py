@@ -163,7 +163,7 @@ def sdm_samples(glasses: Sequence[LabelledGlass], settings: SDMSettings, strain:
     positives_available = 0
     for g in glasses:
         for o in (orientations or g.orientations):
-            if o not in g.d2min or not any(abs(s - strain) < 1e-9 for s in g.strains(o)):
+            if not g.has_d2min(o, strain):
                 log.info("glass %s has no D2min at strain %g in %s: skipped", g.name, strain, o)
                 continue
             labels = top_fraction_labels(g.d2min_at(o, strain), fraction)

@@ -90,6 +90,11 @@ def _voronoi_volume(glass: LabelledGlass) -> np.ndarray | None:
     return voronoi_neighbors(glass.config, face_fraction=0.0).volumes
 
 
+def _same_strain(a: float, b: float) -> bool:
+    """Strains are stored as float32 (0.04 -> 0.03999999910593033): compare within 1e-6."""
+    return abs(float(a) - float(b)) <= 1e-6
+
+
 def _mean(rows: list[dict], key: str) -> float:
     vals = [r[key] for r in rows if key in r and math.isfinite(r[key])]
     return float(np.mean(vals)) if vals else math.nan
@@ -202,13 +207,13 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
             p = model.predict(g.config, idx, frame=o)
             _note(progress, f"evaluated {g.name} / {o} ({len(idx)} atoms)")
             for s in wanted:
-                if s not in [float(x) for x in g.strains(o)]:
+                if not any(_same_strain(s, x) for x in g.strains(o)):
                     continue
                 d = g.d2min_at(o, s)[idx]
                 labels = top_fraction_labels(d, f)
                 row = {"glass": g.name, "orientation": o, **_score_rows(p, d, labels, f, True)}
                 rows[s].append(row)
-                if math.isclose(s, card_strain):
+                if _same_strain(s, card_strain):
                     ok = labels >= 0
                     pooled["labels"].append(labels[ok])
                     pooled["model"].append(p[ok])

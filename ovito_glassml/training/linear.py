@@ -189,7 +189,7 @@ class RadialSVMBaseline:
         for g in glasses:
             x = radial_features(g.config, settings, dtype=np.float64)
             for o in (orientations or g.orientations):
-                if o not in g.d2min or not any(abs(s - strain) < 1e-9 for s in g.strains(o)):
+                if not g.has_d2min(o, strain):
                     continue
                 y = top_fraction_labels(g.d2min_at(o, strain), fraction)
                 idx = balanced_indices(y, rng)

@@ -110,6 +110,10 @@ class LabelledGlass:
         sets = [set(v) for v in self.d2min.values()]
         return sorted(set.intersection(*sets)) if sets else []
 
+    def has_d2min(self, orientation: str, strain: float) -> bool:
+        """Whether D2min after ``strain`` along ``orientation`` is stored (strain matched within 1e-6)."""
+        return any(abs(s - float(strain)) <= _STRAIN_TOL * max(1.0, abs(s)) for s in self.d2min.get(orientation, {}))
+
     def d2min_at(self, orientation: str, strain: float) -> np.ndarray:
         """D2min (N,) after ``strain`` along ``orientation`` (strain matched within 1e-9)."""
         if orientation not in self.d2min:
