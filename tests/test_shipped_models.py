@@ -1,0 +1,103 @@
+"""The trained models in models/: cards complete, found by name after installation, their figures
+reproduced by `glassml evaluate` on the committed held-out glasses, and the tables current."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ovito_glassml.inference import available_models, load_model
+from ovito_glassml.inference.cards import load_card
+from ovito_glassml.training.evaluate import evaluate_model
+from ovito_glassml.training.samples import load_glasses
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p.parent for p in (ROOT / "models").glob("*/card.json"))
+DATA = ROOT / "data"
+
+
+def _held_out(card) -> list[Path]:
+    names = card.metrics["glasses"]
+    files = []
+    for name in names:
+        hits = list(DATA.rglob(f"{name.split('/')[-1]}.npz"))
+        if len(hits) != 1:
+            pytest.skip(f"held-out glass {name} is not in data/")
+        files.append(hits[0])
+    return files
+
+
+def test_models_ship_with_cards():
+    assert SHIPPED, "no trained model in models/"
+    for folder in SHIPPED:
+        card = load_card(folder)
+        assert not card.demo and card.name == folder.name
+        assert card.metrics["values"] and card.metrics["glasses"]
+        split = card.training["data"]["split"]
+        # the held-out glasses were never trained on
+        assert not set(card.metrics["glasses"]) & set(split["train"] + split.get("validation", []))
+        load_model(folder)  # the card matches the files
+
+
+def test_shipped_models_are_found_by_name(monkeypatch):
+    monkeypatch.delenv("GLASSML_MODELS", raising=False)
+    names = {c.name for c in available_models()}
+    assert {p.name for p in SHIPPED} <= names
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_evaluate_reproduces_the_card(folder, tmp_path):
+    card = load_card(folder)
+    glasses = load_glasses(_held_out(card))
+    m = evaluate_model(folder, glasses)
+    for key, want in card.metrics["values"].items():
+        if key.startswith(("transfer_", "baseline_radial_svm", "baseline_qs", "baseline_sf")):
+            continue  # other glasses, or baselines fitted during training only
+        assert m["values"][key] == pytest.approx(want, rel=1e-6, abs=1e-9), key
+    # the QS transfer tests are reproduced from their own glasses too
+    for name, entry in (card.metrics.get("transfer") or {}).items():
+        other = load_glasses([f for g in entry["glasses"] for f in DATA.rglob(f"{g.split('/')[-1]}.npz")])
+        t = evaluate_model(folder, other, threshold=entry["label"]["threshold"])
+        assert t["values"]["auc_roc"] == pytest.approx(entry["values"]["auc_roc"], rel=1e-6), name
+
+
+def test_model_tables_are_current():
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "models_report.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_wheel_contains_the_models(tmp_path):
+    pytest.importorskip("setuptools")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                        str(tmp_path), str(ROOT)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {r.stderr[-300:]}")
+    (wheel,) = tmp_path.glob("ovito_glassml-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder in SHIPPED:
+        for f in folder.iterdir():
+            if f.suffix in (".json", ".onnx", ".txt"):
+                assert f"ovito_glassml/_shipped_models/{folder.name}/{f.name}" in names
+    assert not any(n.startswith("ovito_glassml/_shipped_models/") and n.endswith(".png") for n in names)
+
+
+def test_2d_model_is_orientation_dependent_and_refuses_3d_glasses():
+    folder = ROOT / "models" / "susceptibility_2d"
+    if not folder.is_dir():
+        pytest.skip("no 2D model")
+    model = load_model(folder)
+    glass = load_glasses([DATA / "lj2d_2k" / "lj2d_2k_g0021.npz"])[0]
+    # the same atoms under the four protocols get different predictions (orientation dependence)
+    p = np.stack([model.predict(glass.config, np.arange(200), frame=o) for o in glass.orientations])
+    assert p.shape == (4, 200) and np.all((p >= 0) & (p <= 1))
+    assert np.abs(p[0] - p[1]).mean() > 0.01
+    with pytest.raises(Exception, match="2D"):
+        load_model(ROOT / "models" / "susceptibility_2d").predict(
+            load_glasses([next(DATA.rglob("cuzr50_4k_g0001.npz"))])[0].config)
+    json.dumps(model.card.metrics)  # JSON-clean
