@@ -45,7 +45,7 @@ def _data(card: dict) -> str:
     common = d.get("common", {})
     system = common.get("system") or {}
     name = system.get("name") if isinstance(system, dict) else system
-    glass = common.get("glass", {})
+    glass = common.get("glass") or (common.get("campaign_config") or {}).get("glass") or {}
     rate = glass.get("quench_rate")
     rate_text = f", quench {rate:.0e} K/s" if rate and card.get("dimensions") == 3 else ""
     return (f"{name or common.get('campaign', '?')}: {d.get('n_glasses', '?')} glasses, "
@@ -73,7 +73,8 @@ def _measured(card: dict) -> tuple[str, str]:
     else:
         rhos = {k[len("pearson_ln_vflex_"):]: x for k, x in v.items() if k.startswith("pearson_ln_vflex_")}
         main = "Pearson rho (ln v_flex) " + ", ".join(f"{sp} {_f(x)}" for sp, x in sorted(rhos.items()))
-        base = [f"{k[len('baseline_'):]} {_f(x)}" for k, x in v.items() if k.startswith("baseline_")]
+        base = [f"{k.split('_pearson_ln_vflex_')[0][len('baseline_'):]} rho {k.rsplit('_', 1)[1]} {_f(x)}"
+                for k, x in v.items() if k.startswith("baseline_") and "_pearson_ln_vflex_" in k]
     return main, "; ".join(base) or "–"
 
 
