@@ -167,7 +167,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from ovito.io import export_file, import_file  # noqa: PLC0415
 
-    from .inference import MODELS_ENV, find_model  # noqa: PLC0415
+    from .inference import MODELS_ENV, ModelNotFoundError, find_model  # noqa: PLC0415
     from .modifiers.prediction import (PlasticSusceptibilityModifier, QuenchInSoftnessModifier,  # noqa: PLC0415
                                        StructuralFlexibilityModifier)
     from .modifiers.shear_band import FertileSiteDensityModifier  # noqa: PLC0415
@@ -177,9 +177,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
         os.environ[MODELS_ENV] = os.pathsep.join([str(Path(args.models).resolve()),
                                                   os.environ.get(MODELS_ENV, "")]).strip(os.pathsep)
     names = {"susceptibility": "susceptibility", "qs": "qs", "sf": "sf"}
-    names.update(_parse_models(args.model))
+    explicit = _parse_models(args.model)
+    names.update(explicit)
     skip = {s.strip().lower() for s in (args.skip or "").split(",") if s.strip()}
-    cards = {kind: find_model(name) for kind, name in names.items() if kind not in skip}  # fails early, clearly
+    cards, missing = {}, {}
+    for kind, name in names.items():
+        if kind in skip:
+            continue
+        try:
+            cards[kind] = find_model(name)  # fails early, clearly
+        except ModelNotFoundError as exc:
+            if kind in explicit:
+                raise
+            missing[kind] = str(exc)  # a default model that is not installed: predict the others
+    if not cards:
+        raise ConfigurationError(next(iter(missing.values()), "nothing to predict: every model was skipped"))
+    for kind in missing:
+        print(f"note: no '{names[kind]}' model is installed: {kind} is not predicted"
+              + (" (and no DFS analysis)" if kind == "susceptibility" else "") + "; see models/README.md",
+              file=sys.stderr)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     stages = []
@@ -200,7 +216,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     summary = {"version": __version__,
                "models": {k: {"name": c.name, "property": c.property, "kind": c.kind, "demo": c.demo,
                               "folder": str(c.directory)} for k, c in cards.items()},
-               "orientation": args.orientation, "inputs": []}
+               "not_installed": sorted(missing), "orientation": args.orientation, "inputs": []}
     done = 0
     for file, pipeline in pipelines:
         multi = pipeline.num_frames > 1
@@ -254,6 +270,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 png = render_property_png(data, susceptibility, out_dir / f"{stem}.susceptibility.png",
                                           title=susceptibility + (" (DEMO model)" if cards["susceptibility"].demo
                                                                   else ""))
+                entry["outputs"].append(str(png))
+            elif not args.no_pictures and "Quench-in Softness" in data.particles:  # no CNN: colour by QS
+                png = render_property_png(data, "Quench-in Softness", out_dir / f"{stem}.qs.png",
+                                          title="Quench-in Softness" + (" (DEMO model)" if cards["qs"].demo else ""))
                 entry["outputs"].append(str(png))
             done += 1
             bar.update(done, f"{Path(file).name} frame {frame}: done")

@@ -94,7 +94,8 @@ def table(models_dir: Path) -> str:
             lab = f"D2min > {label['threshold']:.2f} Å² at {100 * label['strain']:g} % ({label.get('orientation', 'xy')})"
         else:
             lab = "ln v_flex = ln(MSD Ω^(1/3))"
-        test = f"{v.get('n_glasses', 0):.0f} glasses, {v.get('n_atoms', 0):,.0f} atoms"
+        n = int(v.get("n_glasses", 0))
+        test = f"{n} glass{'es' if n != 1 else ''}, {v.get('n_atoms', 0):,.0f} atoms"
         main, base = _measured(c)
         dims = f"{c['dimensions']}D " if c["dimensions"] == 2 else ""
         lines.append(f"| `{c['_dir']}` | {dims}{c['property']} | {_data(c)} | {lab} | {test} | {main} | {base} | "

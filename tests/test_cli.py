@@ -84,8 +84,8 @@ def test_predict_multi_frame_dump_with_type_names(example_glass_path, demo_model
 def test_predict_without_type_names_and_without_models_fails_clearly(example_glass_path, demo_models, tmp_path,
                                                                      capsys, monkeypatch):
     monkeypatch.delenv("GLASSML_MODELS", raising=False)
-    assert main(["predict", str(example_glass_path), "-o", str(tmp_path)]) == 2
-    assert "no model named 'susceptibility' is installed; see models/README.md" in capsys.readouterr().err
+    assert main(["predict", str(example_glass_path), "-o", str(tmp_path), "--model", "qs=softness9"]) == 2
+    assert "no model named 'softness9' is installed; see models/README.md" in capsys.readouterr().err
     dump = two_frame_dump(example_glass_path, tmp_path / "traj.dump")
     assert main(["predict", str(dump), "-o", str(tmp_path), "--models", str(demo_models), "--no-pictures"]) == 2
     assert "--type-names 1=Cu,2=Zr" in capsys.readouterr().err
@@ -96,3 +96,32 @@ def test_models_command_lists_demo_models(demo_models, capsys, monkeypatch):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "susceptibility: Plastic Susceptibility" in out and "DEMO" in out
+
+
+def test_readme_main_command_uses_the_shipped_models(example_glass_path, tmp_path, capsys, monkeypatch):
+    """`glassml predict FILE -o DIR` with nothing else: the trained models installed with the package;
+    a default model that is not installed is reported and skipped, the others still run."""
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[1] / "models"
+    have = {k for k in ("susceptibility", "qs", "sf") if (shipped / k / "card.json").is_file()}
+    if not have:
+        pytest.skip("no Cu-Zr model ships")
+    monkeypatch.delenv("GLASSML_MODELS", raising=False)
+    assert main(["predict", str(example_glass_path), "-o", str(tmp_path), "--no-pictures"]) == 0
+    captured = capsys.readouterr()
+    assert "DEMO" not in captured.out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["models"]) == have and not any(m["demo"] for m in summary["models"].values())
+    assert set(summary["not_installed"]) == {"susceptibility", "qs", "sf"} - have
+    for kind in summary["not_installed"]:
+        assert f"{kind} is not predicted" in captured.err
+    data = import_file(str(tmp_path / "CuZr_example.xyz")).compute()
+    columns = {"susceptibility": "PlasticSusceptibility", "qs": "QuenchinSoftness", "sf": "StructuralFlexibility"}
+    for kind, column in columns.items():
+        assert (column in data.particles) == (kind in have)
+    for kind in have & {"susceptibility", "qs"}:
+        v = np.asarray(data.particles[columns[kind]][...])
+        assert np.all((v >= 0) & (v <= 1)) and v.std() > 0.01  # a trained model tells atoms apart
+    if "sf" in have:
+        assert np.all(np.isfinite(np.asarray(data.particles["StructuralFlexibility"][...])))
