@@ -339,3 +339,22 @@ def test_cli_train_and_evaluate(glasses, tmp_path, capsys):
     assert m["values"]["pearson_ln_vflex_Cu"] == pytest.approx(load_card(out).metrics["values"]["pearson_ln_vflex_Cu"])
     assert main(["train", "sf", files[0], "-o", str(tmp_path / "x"), "-q"]) == 2  # one glass: cannot split
     assert "at least one for training" in capsys.readouterr().err
+
+
+def test_batch_norm_recalibration_gives_the_plain_average():
+    torch = pytest.importorskip("torch")
+    from ovito_glassml.training.cnn import recalibrate_batch_norm
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+    net = torch.nn.Sequential(conv, torch.nn.BatchNorm2d(3))
+    images = np.random.default_rng(0).random((40, 2, 6, 6)).astype(np.float32) * 3 + 1
+    recalibrate_batch_norm(net, images, torch.device("cpu"), batch_size=8)
+    with torch.no_grad():
+        z = conv(torch.from_numpy(images))
+    bn = net[1]
+    # mean of the per-batch means = the plain mean (equal batches); variance: mean of unbiased batch variances
+    np.testing.assert_allclose(bn.running_mean.numpy(), z.mean(dim=(0, 2, 3)).numpy(), rtol=1e-5)
+    batch_vars = [z[k:k + 8].var(dim=(0, 2, 3), unbiased=True) for k in range(0, 40, 8)]
+    np.testing.assert_allclose(bn.running_var.numpy(), torch.stack(batch_vars).mean(0).numpy(), rtol=1e-5)
+    assert bn.momentum == 0.1 and not net.training

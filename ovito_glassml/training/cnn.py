@@ -218,6 +218,31 @@ def _accuracy(net: nn.Module, images: np.ndarray, labels: np.ndarray, device: to
     return correct / max(n, 1), loss / max(n, 1)
 
 
+def recalibrate_batch_norm(net: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 256,
+                           max_images: int = 2048, seed: int = 0) -> None:
+    """Recompute every batch-norm layer's running mean and variance as the plain average over up
+    to ``max_images`` training images (train-mode forward passes, no gradients).  With few steps
+    per epoch the exponential running averages still remember their initial values and the
+    eval-mode network drifts to one class; recalibrating before each validation removes that."""
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or len(images) < 2:
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    sel = np.sort(np.random.default_rng(seed).permutation(len(images))[:max_images])
+    net.train()
+    with torch.no_grad():
+        for s in range(0, len(sel), batch_size):
+            chunk = sel[s:s + batch_size]
+            if len(chunk) >= 2:
+                net(torch.from_numpy(images[chunk]).to(device))
+    for m, mom in zip(norms, saved):
+        m.momentum = mom
+    net.eval()
+
+
 def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: int, epochs: int = 30,
                 batch_size: int = 64, lr: float = 1e-3, lr_patience: int = 2, stop_patience: int = 5,
                 augment: bool = True, seed: int = 0, device: torch.device | None = None,
@@ -254,6 +279,7 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(sel)
+        recalibrate_batch_norm(net, train.images, device, 4 * batch_size, seed=seed + epoch)
         val_acc, val_loss = _accuracy(net, val.images, val.labels, device, 4 * batch_size)
         sched.step(val_acc)
         row = {"epoch": epoch, "train_loss": total / len(order), "val_loss": val_loss, "val_accuracy": val_acc,
