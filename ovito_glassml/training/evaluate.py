@@ -35,7 +35,7 @@ import numpy as np
 from ..analysis import metrics as M
 from ..descriptors.geometry import ConfigurationError
 from ..inference.cards import CARD_FILE, ModelCard, software_versions
-from .samples import LabelledGlass, threshold_labels, top_fraction_labels
+from .samples import LabelledGlass, same_strain, threshold_labels, top_fraction_labels
 
 __all__ = ["evaluate_model", "update_card_metrics", "finalize_model", "software_versions", "roc_curve",
            "METRICS_FILE"]
@@ -88,11 +88,6 @@ def _voronoi_volume(glass: LabelledGlass) -> np.ndarray | None:
     from ..descriptors.interstice import voronoi_neighbors
 
     return voronoi_neighbors(glass.config, face_fraction=0.0).volumes
-
-
-def _same_strain(a: float, b: float) -> bool:
-    """Strains are stored as float32 (0.04 -> 0.03999999910593033): compare within 1e-6."""
-    return abs(float(a) - float(b)) <= 1e-6
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -207,13 +202,13 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
             p = model.predict(g.config, idx, frame=o)
             _note(progress, f"evaluated {g.name} / {o} ({len(idx)} atoms)")
             for s in wanted:
-                if not any(_same_strain(s, x) for x in g.strains(o)):
+                if not g.has_d2min(o, s):
                     continue
                 d = g.d2min_at(o, s)[idx]
                 labels = top_fraction_labels(d, f)
                 row = {"glass": g.name, "orientation": o, **_score_rows(p, d, labels, f, True)}
                 rows[s].append(row)
-                if _same_strain(s, card_strain):
+                if same_strain(s, card_strain):
                     ok = labels >= 0
                     pooled["labels"].append(labels[ok])
                     pooled["model"].append(p[ok])

@@ -43,6 +43,7 @@ __all__ = [
     "LabelledGlass",
     "GlassSplit",
     "split_by_glass",
+    "same_strain",
     "top_fraction_labels",
     "threshold_labels",
     "balanced_indices",
@@ -55,6 +56,13 @@ __all__ = [
 
 NPZ_MARKER = "glassml_labelled_glass"
 _STRAIN_TOL = 1e-6  # strains are stored as float32 (0.1 -> 0.10000000149)
+
+
+def same_strain(a: float, b: float) -> bool:
+    """Whether two strains are the same snapshot: stored as float32 (0.1 -> 0.10000000149), so
+    they are matched within 1e-6 (relative above 1)."""
+    a, b = float(a), float(b)
+    return abs(a - b) <= _STRAIN_TOL * max(1.0, abs(a))
 
 
 def _per_atom(values: Any, n: int, what: str) -> np.ndarray:
@@ -111,8 +119,8 @@ class LabelledGlass:
         return sorted(set.intersection(*sets)) if sets else []
 
     def has_d2min(self, orientation: str, strain: float) -> bool:
-        """Whether D2min after ``strain`` along ``orientation`` is stored (strain matched within 1e-6)."""
-        return any(abs(s - float(strain)) <= _STRAIN_TOL * max(1.0, abs(s)) for s in self.d2min.get(orientation, {}))
+        """Whether D2min after ``strain`` along ``orientation`` is stored (see :func:`same_strain`)."""
+        return any(same_strain(s, strain) for s in self.d2min.get(orientation, {}))
 
     def d2min_at(self, orientation: str, strain: float) -> np.ndarray:
         """D2min (N,) after ``strain`` along ``orientation`` (strain matched within 1e-9)."""
@@ -120,7 +128,7 @@ class LabelledGlass:
             raise ConfigurationError(f"glass {self.name!r} has no D2min for orientation {orientation!r}; it has "
                                      f"{self.orientations}")
         for s, values in self.d2min[orientation].items():
-            if abs(s - float(strain)) <= _STRAIN_TOL * max(1.0, abs(s)):
+            if same_strain(s, strain):
                 return values
         raise ConfigurationError(f"glass {self.name!r} has no D2min at strain {strain} in orientation "
                                  f"{orientation!r}; available strains: {self.strains(orientation)}")
