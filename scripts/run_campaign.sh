@@ -25,11 +25,16 @@ CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 
 #    protocols of paper 000 to 10 % strain; about 3 minutes per glass on one core.
 run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --msd-seeds 0 --git-commit
 # 3. Cu50Zr50: 16 glasses x 4000 atoms (last 4 = test), quench 1e13 K/s, 10 MSD seeds at 50 K,
-#    AQS in 6 orientations to 10 % (xy first for every glass), D2min at 2, 4, 5, 10 %.
-run "${CUZR4K[@]}"
+#    D2min at 2, 4, 5, 10 %.  First every glass with MSD and xy shear (what QS, SF and the CNN
+#    train on), then the 16k glasses, then the five other loading orientations of the 4k glasses
+#    (3c: the same campaign, so the xy work is reused).  About 1 core-hour per 4k glass (xy + MSD),
+#    3.5 per 16k glass, 0.25-0.5 per further orientation.
+run "${CUZR4K[@]}" --orientations xy
 # 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003; no MSD).
 run --name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0 \
     --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit
+# 3c. the remaining loading orientations of the 4k Cu50Zr50 glasses
+run "${CUZR4K[@]}"
 # 5. Fe80P20 (the cross-system transfer test of paper 001): 4 glasses x 4000 atoms, all test
 #    glasses, sheared in xy to 10 % (D2min labels for the QS AUC; no MSD needed).
 run --name fep80_4k --system FeP --atoms 4000 --glasses 4 --test-glasses 4 --orientations xy --msd-seeds 0 --git-commit
