@@ -47,6 +47,9 @@ def _data(card: dict) -> str:
     name = system.get("name") if isinstance(system, dict) else system
     glass = common.get("glass") or (common.get("campaign_config") or {}).get("glass") or {}
     rate = glass.get("quench_rate")
+    if rate is None:  # the glasses' protocols differ elsewhere (e.g. orientations): one rate for all?
+        rates = {(g.get("glass") or {}).get("quench_rate") for g in (d.get("per_glass") or {}).values()}
+        rate = rates.pop() if len(rates) == 1 else None
     rate_text = f", quench {rate:.0e} K/s" if rate and card.get("dimensions") == 3 else ""
     return (f"{name or common.get('campaign', '?')}: {d.get('n_glasses', '?')} glasses, "
             f"{d.get('n_atoms', 0):,} atoms{rate_text}")

@@ -358,3 +358,42 @@ def test_batch_norm_recalibration_gives_the_plain_average():
     batch_vars = [z[k:k + 8].var(dim=(0, 2, 3), unbiased=True) for k in range(0, 40, 8)]
     np.testing.assert_allclose(bn.running_var.numpy(), torch.stack(batch_vars).mean(0).numpy(), rtol=1e-5)
     assert bn.momentum == 0.1 and not net.training
+
+
+def test_shell_matrix_is_a_mirror_invariant_shell_mean():
+    pytest.importorskip("torch")
+    from ovito_glassml.descriptors.sdm import mirror_images, sdm_mirror_operations
+    from ovito_glassml.training.cnn import shell_matrix
+
+    m = shell_matrix(6, 3)
+    np.testing.assert_allclose(m.sum(axis=0), 1.0, rtol=1e-6)  # each column is a mean
+    assert ((m > 0).sum(axis=1) <= 1).all()  # a pixel lies in at most one shell
+    assert (m[:, 0] > 0).sum() == 8  # the innermost shell: the 8 pixels around the centre at r = sqrt(3)/2
+    np.testing.assert_allclose(np.ones(6 ** 3) @ m, 1.0, rtol=1e-6)  # a uniform image: every shell mean = 1
+    images = np.random.default_rng(1).random((3, 2, 6, 6, 6)).astype(np.float32)
+    want = images.reshape(3, 2, -1) @ m
+    for k in range(len(sdm_mirror_operations(3))):
+        got = mirror_images(images, k).reshape(3, 2, -1) @ m
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    # a pixel outside the inscribed sphere (a corner) belongs to no shell
+    assert m[0].sum() == 0 and shell_matrix(5, 2).shape[0] == 25
+
+
+def test_all_negatives_and_per_epoch_resampling(glasses, tmp_path):
+    torch = pytest.importorskip("torch")
+    from ovito_glassml.descriptors.sdm import SDMSettings
+    from ovito_glassml.training.cnn import build_network, export_onnx, fit_network, sdm_samples
+
+    settings = SDMSettings(cutoff=3.0, spacing=0.6)
+    balanced = sdm_samples(glasses[:2], settings, 0.05, 0.1, ["xy"], seed=0)
+    every = sdm_samples(glasses[:2], settings, 0.05, 0.1, ["xy"], seed=0, negatives="all")
+    assert every.counts["samples"] == 2 * glasses[0].count  # every atom of both glass-orientation pairs
+    assert every.counts["positives"] == balanced.counts["positives"] == balanced.counts["samples"] // 2
+    with pytest.raises(ConfigurationError, match="negatives"):
+        sdm_samples(glasses[:1], settings, 0.05, 0.1, ["xy"], negatives="some")
+    val = sdm_samples(glasses[2:3], settings, 0.05, 0.1, ["xy"], seed=1)
+    net = build_network("compact-shells", settings.channels, settings.grid_size, 3)
+    net, history, best = fit_network(net, every, val, 3, epochs=2, batch_size=8, resample_negatives=True)
+    assert len(history) == 2 and 1 <= best <= 2
+    # the shell path exports to ONNX and ONNX Runtime agrees with PyTorch
+    assert export_onnx(net, settings, tmp_path / "m.onnx", val.images[:16]) < 1e-5

@@ -78,7 +78,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                            augment=not args.no_augment, validation=validation, device=args.device,
                            max_per_class=args.max_per_class, min_positives=args.min_positives,
                            eval_strains=_floats(args.eval_strains), eval_max_atoms=args.eval_max_atoms,
-                           baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline, **common)
+                           baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline,
+                           negatives=args.negatives, **common)
     elif args.kind == "qs":
         from .gbdt import DEFAULT_GRID, train_qs
 
@@ -147,7 +148,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threshold", type=float, help="qs: D2min threshold (default: chosen from --fraction)")
     p.add_argument("--orientations", help="cnn: comma list of loading orientations (default all); qs: the one "
                                           "orientation (default xy)")
-    p.add_argument("--arch", choices=["compact", "paper"], default="compact", help="cnn architecture")
+    p.add_argument("--arch", choices=["compact", "paper", "compact-shells"], default="compact",
+                   help="cnn architecture (see ovito_glassml.training.cnn)")
     p.add_argument("--species", help="species order, e.g. Cu,Zr")
     p.add_argument("--sdm-cutoff", type=float, help="cnn: SDM r_c (compact default 4.8 A, paper 9.6 A)")
     p.add_argument("--sdm-spacing", type=float, help="cnn: SDM spacing (0.6 A)")
@@ -159,6 +161,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-augment", action="store_true", help="cnn: no mirror augmentation")
     p.add_argument("--device", help="cnn: torch device (default cuda if available, else cpu)")
     p.add_argument("--max-per-class", type=int, help="cnn: cap of positives per glass and orientation")
+    p.add_argument("--negatives", choices=["balanced", "all"], default="balanced",
+                   help="cnn: 'balanced' = one fixed undersampled training set; 'all' = keep every negative and "
+                        "draw a fresh balanced set each epoch (more distinct environments from few glasses)")
     p.add_argument("--min-positives", type=int, default=10, help="cnn: refuse fewer positive training samples")
     p.add_argument("--eval-strains", help="cnn: strains to evaluate (default all in the data)")
     p.add_argument("--eval-max-atoms", type=int, help="cnn: atoms per test glass to evaluate (default all)")
