@@ -22,11 +22,11 @@ accuracy = balanced accuracy); test glasses are left to :func:`~.evaluate.evalua
   over the final feature map.  16^3 x 2 input: 0.13 GFLOP per image.
 * ``compact-shells`` (:class:`ShellCNN`): the compact network plus a fixed shell-averaging path
   (mean density of each channel in spherical shells of half a pixel about the centre), both feeding
-  the output unit.  Measured reason: on 2 Cu-Zr glasses of 4,000 atoms the same 16^3 x 2 SDMs gave
-  chance AUC (0.51-0.53) to a logistic regression on the raw pixels, to a GBDT and to the compact
-  CNN, but AUC 0.62-0.65 to a logistic regression on their shell averages: the structural signal
-  is mostly rotation invariant, and learning it from orientation-resolved pixels needs far more
-  glasses than a few.
+  the output unit.  Measured reason (models/README.md): trained on 2 Cu-Zr glasses of 4,000 atoms,
+  a logistic regression and a GBDT on the raw pixels of 16^3 x 2 SDMs scored held-out AUC
+  0.46-0.54, the compact CNN 0.51-0.52, but a logistic regression on the shell averages of the
+  same images 0.62-0.65: the structural signal is mostly rotation invariant, and learning it from
+  orientation-resolved pixels needs far more glasses than a few.
 
 The output unit sees every position of the final map, not a global average: the centre atom sits
 at the image centre, and what matters is where the neighbours lie *relative to it and to the
@@ -105,9 +105,10 @@ class ShellCNN(nn.Module):
     """``compact-shells``: the compact CNN's feature map and, beside it, the mean density of each
     channel in thin spherical shells about the centre atom (:func:`shell_matrix`, a fixed linear
     map, batch-normalised); one linear output unit over both, initialised at zero, with dropout
-    (0.5) on the convolutional features, so training starts from the shell model.  The shell path is the rotation-
-    invariant part of the SDM, which a few glasses suffice to learn; the convolutional path adds
-    what depends on the orientation of the neighbourhood relative to the loading axes."""
+    (0.5) on the convolutional features, so training starts from the shell model.  The shell path
+    is the rotation-invariant part of the SDM, which a few glasses suffice to learn; the
+    convolutional path adds what depends on the orientation of the neighbourhood relative to the
+    loading axes."""
 
     def __init__(self, channels: int, grid: int, dimensions: int):
         super().__init__()
