@@ -11,11 +11,20 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}   # the MD campaign uses the other 
 mkdir -p runs/logs
 want=("$@")
 selected() { [ ${#want[@]} -eq 0 ] && return 0; for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
-train() {  # train NAME ARGS...
+train() {  # train NAME ARGS...   (writes models/NAME: shipped)
   local name=$1; shift
   selected "$name" || return 0
   echo "== $name: glassml train $*" | tee runs/logs/train_$name.log
   glassml train "$@" -o models/$name 2>&1 | tee -a runs/logs/train_$name.log
+}
+candidate() {  # candidate NAME ARGS...   (writes runs/candidates/NAME: not shipped until it earns it)
+  local name=$1; shift
+  selected "$name" || return 0
+  echo "== $name (candidate): glassml train $*" | tee runs/logs/train_$name.log
+  glassml train "$@" -o runs/candidates/$name 2>&1 | tee -a runs/logs/train_$name.log
+  echo "runs/candidates/$name: compare its card's held-out figures with the baselines on the same atoms" \
+       "(metrics.values baseline_*); only if it beats them: cp -r runs/candidates/$name models/$name" \
+       | tee -a runs/logs/train_$name.log
 }
 
 # 2D binary Lennard-Jones (paper 000's 2D setting, the four protocols).  The paper's 50x50x2 images
@@ -47,9 +56,10 @@ train sf sf data/cuzr50_4k
 # Architecture compact-shells with every negative resampled per epoch: on the glasses so far the
 # plain compact CNN stayed at chance (held-out AUC 0.51-0.52) and compact-shells reached 0.571, still
 # below QS/SF (models/README.md, "Measured but not shipped").  Validation glass: g0003.
-train susceptibility cnn data/cuzr50_4k --strain 0.05 --fraction "${SUSC_FTHRES:-0.05}" --arch compact-shells \
+# The Cu-Zr CNNs are trained as candidates: they ship (models/) only when they beat the baselines.
+candidate susceptibility cnn data/cuzr50_4k --strain 0.05 --fraction "${SUSC_FTHRES:-0.05}" --arch compact-shells \
     --negatives all --lr 3e-3 --validation cuzr50_4k_g0003 --epochs 30 --radial-baseline \
     --baseline qs=models/qs --baseline sf=models/sf
 # Fertile sites for the DFS analysis (paper 003): 10 % strain, top 5 %.
-train dfs cnn data/cuzr50_4k --strain 0.10 --fraction 0.05 --arch compact-shells --negatives all --lr 3e-3 \
+candidate dfs cnn data/cuzr50_4k --strain 0.10 --fraction 0.05 --arch compact-shells --negatives all --lr 3e-3 \
     --validation cuzr50_4k_g0003 --epochs 30 --radial-baseline

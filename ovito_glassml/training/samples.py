@@ -123,7 +123,7 @@ class LabelledGlass:
         return any(same_strain(s, strain) for s in self.d2min.get(orientation, {}))
 
     def d2min_at(self, orientation: str, strain: float) -> np.ndarray:
-        """D2min (N,) after ``strain`` along ``orientation`` (strain matched within 1e-9)."""
+        """D2min (N,) after ``strain`` along ``orientation`` (strain matched by :func:`same_strain`)."""
         if orientation not in self.d2min:
             raise ConfigurationError(f"glass {self.name!r} has no D2min for orientation {orientation!r}; it has "
                                      f"{self.orientations}")
