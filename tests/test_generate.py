@@ -322,3 +322,47 @@ def test_task_order_spreads_test_glasses_and_covers_every_task_once():
         assert first == "glass"
     assert CampaignConfig(n_glasses=4, n_test=4).task_seed_order() == [1, 2, 3, 4]
     assert CampaignConfig(n_glasses=3, n_test=0).task_seed_order() == [1, 2, 3]
+
+
+def test_msd_extends_to_more_seeds_without_redoing_the_first(tmp_path, tiny_campaign):
+    """A finished MSD result is extended seed by seed: 2 seeds then 3 equals 3 seeds at once."""
+    from ovito_glassml.training.protocol import vibrational_msd
+    from ovito_glassml.training.systems import cuzr
+
+    _, root, *_ = tiny_campaign
+    with np.load(root / "runs" / "tiny" / "g0001" / "glass_is.npz") as z:
+        inherent = {k: z[k] for k in z.files}
+    params = MsdParams(n_seeds=2, equilibration=0.02, duration=0.05)
+    two = vibrational_msd(cuzr(), inherent, params, tmp_path / "ext" / "msd")
+    messages = []
+    three = vibrational_msd(cuzr(), inherent, MsdParams(**{**params.__dict__, "n_seeds": 3}), tmp_path / "ext" / "msd",
+                            progress=messages.append)
+    direct = vibrational_msd(cuzr(), inherent, MsdParams(**{**params.__dict__, "n_seeds": 3}), tmp_path / "d" / "msd")
+    assert any("extending 2 to 3 seeds" in m for m in messages)
+    assert three["runs"].shape == (3, len(inherent["positions"]))
+    np.testing.assert_array_equal(three["runs"][:2], two["runs"])
+    np.testing.assert_allclose(three["runs"], direct["runs"], rtol=1e-10)
+    np.testing.assert_allclose(three["msd"], direct["runs"].mean(0), rtol=1e-10)
+    assert three["info"]["params"]["n_seeds"] == 3
+    # asking for fewer seeds than are done returns what is done
+    assert len(vibrational_msd(cuzr(), inherent, params, tmp_path / "ext" / "msd")["runs"]) == 3
+
+
+def test_campaign_accepts_more_msd_seeds_and_refuses_other_changes(tmp_path):
+    from ovito_glassml.training.generate import CampaignConfig, _check_config, plan_tasks, _task_done
+
+    cfg = CampaignConfig(name="c", n_glasses=1, n_test=0, orientations=("xy",), msd=MsdParams(n_seeds=2))
+    _check_config(tmp_path, cfg)
+    more = CampaignConfig(name="c", n_glasses=1, n_test=0, orientations=("xy",), msd=MsdParams(n_seeds=5))
+    _check_config(tmp_path, more)   # allowed: seeds are only added
+    g = tmp_path / "c" / "g0001" / "msd"
+    g.mkdir(parents=True)
+    np.savez(g / "msd.npz", runs=np.ones((2, 3)), msd=np.ones(3), temperature=np.full(2, 50.0), info="{}")
+    msd_task = [t for t in plan_tasks(more) if t.kind == "msd"][0]
+    assert _task_done(tmp_path, cfg, msd_task) and not _task_done(tmp_path, more, msd_task)
+    with pytest.raises(ValueError, match="other msd parameters"):
+        _check_config(tmp_path, CampaignConfig(name="c", n_glasses=1, n_test=0, orientations=("xy",),
+                                               msd=MsdParams(n_seeds=3)))   # fewer than recorded
+    with pytest.raises(ValueError, match="other msd parameters"):
+        _check_config(tmp_path, CampaignConfig(name="c", n_glasses=1, n_test=0, orientations=("xy",),
+                                               msd=MsdParams(n_seeds=5, temperature=80.0)))

@@ -143,8 +143,17 @@ def _task_done(root: Path, cfg: CampaignConfig, t: Task) -> bool:
     if t.kind == "glass":
         return (g / "glass_is.npz").exists()
     if t.kind == "msd":
-        return (g / "msd" / "msd.npz").exists()
+        return _msd_runs(g) >= cfg.msd.n_seeds
     return (g / f"shear_{t.orientation}" / "result.npz").exists()
+
+
+def _msd_runs(glass_dir: Path) -> int:
+    """How many velocity seeds the glass's finished MSD result holds (0: none)."""
+    f = glass_dir / "msd" / "msd.npz"
+    if not f.exists():
+        return 0
+    with np.load(f) as z:
+        return len(z["temperature"])
 
 
 def run_task(cfg_dict: dict, root: str, task: Task, progress: Callable[[str], None] | None = None) -> Task:
@@ -195,7 +204,7 @@ def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path
         with np.load(g / "msd" / "msd.npz") as z:
             runs, msd, temp = z["runs"], z["msd"], z["temperature"]
             msd_info = json.loads(str(z["info"]))
-        stages["msd"] = True
+        stages["msd"] = len(runs) >= cfg.msd.n_seeds   # False while an extension to more seeds is pending
         timings["msd"] = msd_info["wall_s"]
         msd_kw = dict(msd=msd, msd_runs=runs, msd_temperature=temp,
                       v_flex=labels.v_flex(msd, vor, dimensions=system.dimensions))
@@ -251,6 +260,14 @@ def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path
     return save_dataset(dataset_path(data_dir, cfg, seed), ds)
 
 
+def _only_more_seeds(old: dict | None, new: dict | None) -> bool:
+    """True when two MSD settings differ only by a larger number of seeds (an allowed extension:
+    seed ``s`` draws the same velocities whatever the total)."""
+    if not old or not new or new.get("n_seeds", 0) < old.get("n_seeds", 0):
+        return False
+    return {k: v for k, v in old.items() if k != "n_seeds"} == {k: v for k, v in new.items() if k != "n_seeds"}
+
+
 def _check_config(root: Path, cfg: CampaignConfig) -> None:
     f = root / cfg.name / "campaign.json"
     f.parent.mkdir(parents=True, exist_ok=True)
@@ -258,6 +275,10 @@ def _check_config(root: Path, cfg: CampaignConfig) -> None:
         old = json.loads(f.read_text())
         new = cfg.to_dict()
         for key in ("system", "system_kwargs", "glass", "shear", "msd"):
+            if key == "msd" and _only_more_seeds(old.get(key), new.get(key)):
+                log.info("campaign %s: MSD seeds %d -> %d; finished glasses get the extra seeds",
+                         cfg.name, old["msd"]["n_seeds"], new["msd"]["n_seeds"])
+                continue
             if old.get(key) != new.get(key):
                 raise ValueError(f"campaign {cfg.name!r} in {root} was started with other {key} parameters "
                                  f"({old.get(key)} vs {new.get(key)}); use another --name")

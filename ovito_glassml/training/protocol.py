@@ -550,15 +550,22 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
     """Per-atom vibrational MSD about the mean position, one NVE run per velocity seed.
 
     Returns ``runs`` (S, N) per-seed MSDs, ``msd`` (N,) their mean, ``temperature`` (S,) the mean
-    kinetic temperature of each run and ``info``.
+    kinetic temperature of each run and ``info``.  Seed ``s`` always draws the same velocities, so
+    a finished result with fewer than ``params.n_seeds`` runs is extended by the missing seeds
+    (the first runs are kept, not redone).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     out_path = workdir / "msd.npz"
+    earlier: dict | None = None
     if out_path.exists():
         with np.load(out_path) as z:
-            return {"runs": z["runs"], "msd": z["msd"], "temperature": z["temperature"],
+            done = {"runs": z["runs"], "msd": z["msd"], "temperature": z["temperature"],
                     "info": json.loads(str(z["info"]))}
+        if len(done["runs"]) >= params.n_seeds:
+            return done
+        earlier = done
+        _notify(progress, f"msd {workdir.parent.name}: extending {len(done['runs'])} to {params.n_seeds} seeds")
     data_file = workdir / "is.data"
     write_lammps_data(data_file, system, inherent["positions"], inherent["types"], inherent["cell"],
                       inherent["origin"])
@@ -570,7 +577,11 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
     inv = np.linalg.inv(cell)
     runs, temps, walls = [], [], []
     version = None
-    for s in range(params.n_seeds):
+    if earlier is not None:
+        runs, temps = list(earlier["runs"]), [float(t) for t in earlier["temperature"]]
+        walls = [earlier["info"]["wall_s"]] + [0.0] * (len(runs) - 1)
+        version = earlier["info"].get("lammps_version")
+    for s in range(len(runs), params.n_seeds):
         seed_file = workdir / f"seed_{s:03d}.npz"
         if seed_file.exists():
             with np.load(seed_file) as z:
