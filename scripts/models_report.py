@@ -74,8 +74,14 @@ def _measured(card: dict) -> tuple[str, str]:
         if extra:
             main += "; transfer: " + ", ".join(extra)
     else:
-        rhos = {k[len("pearson_ln_vflex_"):]: x for k, x in v.items() if k.startswith("pearson_ln_vflex_")}
+        rhos = {k[len("pearson_ln_vflex_"):]: x for k, x in v.items() if k.startswith("pearson_ln_vflex_")
+                and not k.startswith("pearson_ln_vflex_noise_free")}
         main = "Pearson rho (ln v_flex) " + ", ".join(f"{sp} {_f(x)}" for sp, x in sorted(rhos.items()))
+        rel = {sp: v.get(f"label_reliability_{sp}") for sp in sorted(rhos)}
+        if all(x is not None for x in rel.values()):
+            free = ", ".join(f"{sp} {_f(v.get(f'pearson_ln_vflex_noise_free_estimate_{sp}'), 2)}" for sp in rel)
+            main += (f" (label reliability {', '.join(f'{sp} {_f(x, 2)}' for sp, x in rel.items())}: "
+                     f"rho / sqrt(R) = {free})")
         base = [f"{k.split('_pearson_ln_vflex_')[0][len('baseline_'):]} rho {k.rsplit('_', 1)[1]} {_f(x)}"
                 for k, x in v.items() if k.startswith("baseline_") and "_pearson_ln_vflex_" in k]
     return main, "; ".join(base) or "–"

@@ -6,6 +6,7 @@ through the runtime and must give the trained model's own predictions.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -103,9 +104,10 @@ def test_split_never_shares_a_glass(glasses):
 
 
 def test_npz_round_trip(tmp_path, glasses):
-    g = glasses[0]
+    g = dataclasses.replace(glasses[0], msd_runs=np.stack([glasses[0].msd * 0.9, glasses[0].msd * 1.1]))
     path = g.save_npz(tmp_path / "g0.npz")
     (back,) = load_glasses([path])
+    np.testing.assert_array_equal(back.msd_runs, g.msd_runs)
     assert back.name == g.name and back.orientations == list(ORIENTATIONS)
     np.testing.assert_array_equal(back.config.positions, g.config.positions)
     np.testing.assert_array_equal(back.d2min_at("zx", 0.05), g.d2min_at("zx", 0.05))
@@ -137,6 +139,7 @@ def test_generator_dataset_adapter(tmp_path, glasses):
         dataset.save_dataset(tmp_path / folder / "glass_000.npz", ds)
     back = LabelledGlass.from_file(tmp_path / "a" / "glass_000.npz")
     assert back.name == "glass_000" and back.orientations == g.orientations and back.provenance == prov
+    assert back.msd_runs.shape == (2, c.count)
     np.testing.assert_allclose(back.config.positions, c.positions, atol=1e-4)  # stored as float32
     np.testing.assert_allclose(back.d2min_at("zx", 0.05), g.d2min_at("zx", 0.05), rtol=1e-6)
     assert np.isnan(back.d2min_at("xy", 0.03)[0]) and back.voronoi_volume[0] == 16.0
@@ -397,3 +400,45 @@ def test_all_negatives_and_per_epoch_resampling(glasses, tmp_path):
     assert len(history) == 2 and 1 <= best <= 2
     # the shell path exports to ONNX and ONNX Runtime agrees with PyTorch
     assert export_onnx(net, settings, tmp_path / "m.onnx", val.images[:16]) < 1e-5
+
+
+def test_vflex_reliability_matches_the_noise_it_was_given():
+    """Runs = exp(T + e_s): the reliability of ln v_flex from S seeds is var(T') / (var(T') + s^2/S),
+    with T' = T + ln(omega)/3 (omega is measured without noise)."""
+    from ovito_glassml.training.labels import vflex_reliability
+
+    rng = np.random.default_rng(3)
+    n, s, sigma = 40000, 10, 0.3
+    t = rng.normal(0.0, 0.5, n)
+    omega = np.exp(rng.normal(2.7, 0.3, n))
+    runs = np.exp(t + rng.normal(0.0, sigma, (s, n)))
+    true_var = np.var(t + np.log(omega) / 3)
+    expected = true_var / (true_var + sigma ** 2 / s)
+    assert vflex_reliability(runs, omega) == pytest.approx(expected, abs=0.01)
+    assert vflex_reliability(np.repeat(runs[:1], 4, axis=0), omega) == pytest.approx(1.0)  # identical seeds
+    assert np.isnan(vflex_reliability(runs[:3], omega))
+
+
+def test_sf_evaluation_reports_label_reliability(glasses, tmp_path):
+    """With per-seed MSD runs the SF metrics carry the label's reliability and rho / sqrt(R)."""
+    from ovito_glassml.training.evaluate import evaluate_model
+    from ovito_glassml.training.labels import vflex_reliability
+    from ovito_glassml.training.linear import train_sf
+
+    r = train_sf(glasses, tmp_path / "sf", c_grid=(1.0,), folds=3)
+    rng = np.random.default_rng(0)
+    g = glasses[-1]
+    omega = np.full(g.count, 12.0)
+    runs = g.msd * np.exp(rng.normal(0.0, 0.2, (6, g.count)))
+    noisy = dataclasses.replace(g, msd=runs.mean(0), msd_runs=runs, voronoi_volume=omega,
+                                v_flex=runs.mean(0) * omega ** (1 / 3))
+    v = evaluate_model(load_model(r.directory), [noisy])["values"]
+    cu = np.asarray(g.config.type_names)[g.config.types] == "Cu"
+    assert v["label_reliability_Cu"] == pytest.approx(vflex_reliability(runs[:, cu], omega[cu]), rel=1e-9)
+    assert 0 < v["label_reliability_Cu"] < 1
+    assert v["pearson_ln_vflex_noise_free_estimate_Cu"] == pytest.approx(
+        v["pearson_ln_vflex_Cu"] / np.sqrt(v["label_reliability_Cu"]))
+    with pytest.raises(ConfigurationError, match="msd_runs has shape"):
+        dataclasses.replace(g, msd_runs=runs[:, :10])
+    # without per-seed runs there is no reliability figure
+    assert "label_reliability_Cu" not in evaluate_model(load_model(r.directory), [g])["values"]

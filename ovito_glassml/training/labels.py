@@ -96,6 +96,26 @@ def v_flex(msd, omega, dimensions: int = 3) -> np.ndarray:
     return np.asarray(msd, float) * np.asarray(omega, float) ** (1.0 / dimensions)
 
 
+def vflex_reliability(runs, omega, dimensions: int = 3) -> float:
+    """Reliability of ln(v_flex) from the mean of S seeds, R = var(true) / var(measured).
+
+    The seeds are split into two halves of h = S // 2 runs; with r_h the Pearson correlation (over
+    atoms) of ln(v_flex) from the two half-means, the Spearman-Brown formula for k = S / h times
+    as many runs gives R = k r_h / (1 + (k - 1) r_h).  A predictor's correlation with the measured
+    label is at most sqrt(R) times its correlation with the noise-free one.  NaN below 4 seeds.
+    """
+    runs = np.asarray(runs, float)
+    s = len(runs)
+    if runs.ndim != 2 or s < 4:
+        return float("nan")
+    h = s // 2
+    a = np.log(v_flex(runs[:h].mean(0), omega, dimensions))
+    b = np.log(v_flex(runs[h:2 * h].mean(0), omega, dimensions))
+    r = float(np.corrcoef(a, b)[0, 1])
+    k = s / h
+    return float(k * r / (1 + (k - 1) * r))
+
+
 def msd_quality(runs) -> dict:
     """Between-seed agreement of per-atom MSD runs (S, N): the mean Pearson correlation between
     pairs of single runs, and the correlation between the means of two halves of the seeds."""

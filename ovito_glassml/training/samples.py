@@ -9,7 +9,8 @@ the labels) and its per-atom labels:
   ``"xy"`` or a 2D protocol name, :func:`~ovito_glassml.descriptors.geometry.orientation_frame`),
   against the undeformed inherent structure; NaN where OVITO could not fit (too few neighbours);
 * ``msd`` (N,): vibrational mean squared displacement at 50 K; ``voronoi_volume`` (N,);
-  ``v_flex`` (N,) = MSD * Omega^(1/d) (DESIGN section 5);
+  ``v_flex`` (N,) = MSD * Omega^(1/d) (DESIGN section 5); ``msd_runs`` (S, N): the single-seed
+  MSD runs whose mean is ``msd`` (optional; gives the label's reliability);
 * ``provenance``: what was simulated (system, potential, quench rate, protocol, versions), cited
   by the model cards.
 
@@ -82,6 +83,7 @@ class LabelledGlass:
     d2min: Mapping[str, Mapping[float, np.ndarray]] = field(default_factory=dict)
     v_flex: np.ndarray | None = None
     msd: np.ndarray | None = None
+    msd_runs: np.ndarray | None = None
     voronoi_volume: np.ndarray | None = None
     provenance: dict = field(default_factory=dict)
 
@@ -99,6 +101,12 @@ class LabelledGlass:
             value = getattr(self, key)
             if value is not None:
                 object.__setattr__(self, key, _per_atom(value, n, f"glass {self.name!r}: {key}"))
+        if self.msd_runs is not None:
+            runs = np.array(self.msd_runs, dtype=np.float64, copy=True)
+            if runs.ndim != 2 or runs.shape[1] != n:
+                raise ConfigurationError(f"glass {self.name!r}: msd_runs has shape {runs.shape}; expected (seeds, {n})")
+            runs.setflags(write=False)
+            object.__setattr__(self, "msd_runs", runs)
         object.__setattr__(self, "provenance", dict(self.provenance or {}))
 
     # -- access ------------------------------------------------------------------------------
@@ -155,7 +163,7 @@ class LabelledGlass:
                 table.append([o, repr(float(s)), key])
                 arrays[key] = v
         arrays["d2min_table"] = np.array(json.dumps(table))
-        for key in ("v_flex", "msd", "voronoi_volume"):
+        for key in ("v_flex", "msd", "msd_runs", "voronoi_volume"):
             if getattr(self, key) is not None:
                 arrays[key] = getattr(self, key)
         np.savez_compressed(path, **arrays)
@@ -177,7 +185,7 @@ def _from_npz(path: Path) -> LabelledGlass:
         d2: dict[str, dict[float, np.ndarray]] = {}
         for o, s, key in json.loads(str(z["d2min_table"])):
             d2.setdefault(o, {})[float(s)] = z[key]
-        extra = {k: z[k] for k in ("v_flex", "msd", "voronoi_volume") if k in z.files}
+        extra = {k: z[k] for k in ("v_flex", "msd", "msd_runs", "voronoi_volume") if k in z.files}
         return LabelledGlass(str(z["name"]), config, d2, provenance=json.loads(str(z["provenance"])), **extra)
 
 
@@ -205,7 +213,8 @@ def glass_from_mapping(data: Any, name: str | None = None) -> LabelledGlass:
       ``orientations`` (O,), ``strains`` [``snapshot_strains``] (K,) and ``d2min`` (O, K, N);
       or ``shear`` = ``{orientation: {"snapshot_strains": (K,), "d2min": (K, N)}}`` (the shear
       results of ``protocol.shear_aqs``);
-    * optional ``msd`` (N,) [``msd_mean``], ``voronoi_volume`` (N,) [``omega``], ``v_flex`` (N,);
+    * optional ``msd`` (N,) [``msd_mean``], ``msd_runs`` (S, N), ``voronoi_volume`` (N,) [``omega``],
+      ``v_flex`` (N,);
     * optional ``provenance`` [``info``] (dict or JSON string).
     """
     if isinstance(getattr(data, "orientations", None), Mapping) and hasattr(data, "configuration"):
@@ -243,7 +252,7 @@ def glass_from_mapping(data: Any, name: str | None = None) -> LabelledGlass:
     if isinstance(prov, (str, np.ndarray)):
         prov = json.loads(str(prov))
     return LabelledGlass(str(_get(data, "name", default=None) or name or "glass"), config, d2,
-                         v_flex=_get(data, "v_flex"), msd=_get(data, "msd", "msd_mean"),
+                         v_flex=_get(data, "v_flex"), msd=_get(data, "msd", "msd_mean"), msd_runs=_get(data, "msd_runs"),
                          voronoi_volume=_get(data, "voronoi_volume", "omega"), provenance=dict(prov or {}))
 
 
@@ -254,7 +263,7 @@ def _from_glass_dataset(ds: Any, name: str | None) -> LabelledGlass:
                    for k, s in enumerate(np.asarray(fields["snapshot_strains"], dtype=np.float64).reshape(-1))}
           for o, fields in ds.orientations.items()}
     return LabelledGlass(name or (Path(ds.path).stem if getattr(ds, "path", None) else "glass"), config, d2,
-                         v_flex=ds.v_flex, msd=ds.msd, voronoi_volume=ds.voronoi_volume,
+                         v_flex=ds.v_flex, msd=ds.msd, msd_runs=ds.msd_runs, voronoi_volume=ds.voronoi_volume,
                          provenance=dict(ds.provenance or {}))
 
 
