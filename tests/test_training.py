@@ -344,6 +344,26 @@ def test_cli_train_and_evaluate(glasses, tmp_path, capsys):
     assert "at least one for training" in capsys.readouterr().err
 
 
+def test_cli_train_leaves_out_glasses_without_the_labels(glasses, tmp_path, capsys):
+    """A campaign still running has glasses without MSD or without the shear: the CLI trains on
+    the labelled ones and names the others."""
+    from ovito_glassml.training.cli_train import main
+
+    no_msd = dataclasses.replace(glasses[0], name="nomsd", v_flex=None, msd=None)
+    no_shear = LabelledGlass("noshear", glasses[1].config, {}, v_flex=glasses[1].v_flex, msd=glasses[1].msd)
+    files = [str(g.save_npz(tmp_path / f"{g.name}.npz")) for g in [*glasses[1:], no_msd, no_shear]]
+    out = tmp_path / "sf"
+    assert main(["train", "sf", *files, "-o", str(out), "--test", "g1", "--folds", "3", "--c-grid", "0.1", "-q"]) == 0
+    assert "left out 1 glass without v_flex (MSD stage not done): nomsd" in capsys.readouterr().err
+    assert "nomsd" not in load_card(out).training["data"]["glasses"]
+    out = tmp_path / "qs"
+    assert main(["train", "qs", *files, "-o", str(out), "--test", "g1", "--strain", "0.05", "--folds", "3",
+                 "--grid", '{"num_leaves": [7], "n_estimators": [20]}', "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "left out 1 glass without D2min at 0.05 strain in xy: noshear" in err
+    assert "noshear" not in load_card(out).training["data"]["glasses"]
+
+
 def test_batch_norm_recalibration_gives_the_plain_average():
     torch = pytest.importorskip("torch")
     from ovito_glassml.training.cnn import recalibrate_batch_norm

@@ -53,7 +53,7 @@ def _summary(metrics: dict[str, Any]) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     from .samples import load_glasses
 
-    glasses = load_glasses(args.datasets)
+    glasses = _labelled_for(args, load_glasses(args.datasets))
     progress = _progress(args.quiet)
     test, validation = _split_arg(args.test), _split_arg(args.validation)
     common = dict(name=args.name, seed=args.seed, progress=progress, test=test)
@@ -96,6 +96,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"model written to {result.directory}: {result.card.summary()}")
     print(f"held-out metrics ({result.metrics['evaluated_on']}): {_summary(result.metrics)}")
     return 0
+
+
+def _labelled_for(args: argparse.Namespace, glasses: list) -> list:
+    """The glasses that carry the labels this training needs; the others (a data-generation
+    campaign still running) are left out with a note.  The trainers refuse an empty list."""
+    if args.kind == "sf":
+        def has(g):
+            return g.v_flex is not None
+        what = "v_flex (MSD stage not done)"
+    else:
+        strain = args.strain if args.strain is not None else (0.04 if args.kind == "qs" else 0.05)
+        if args.orientations:
+            wanted = args.orientations.split(",")
+        elif args.kind == "qs":
+            wanted = ["xy"] if any("xy" in g.d2min for g in glasses) else None
+        else:
+            wanted = None
+
+        def has(g):
+            return any(g.has_d2min(o, strain) for o in (wanted or g.orientations))
+        what = f"D2min at {strain:g} strain" + (f" in {','.join(wanted)}" if wanted else "")
+    keep = [g for g in glasses if has(g)]
+    left = [g.name for g in glasses if not has(g)]
+    if left and keep:
+        print(f"left out {len(left)} glass{'es' if len(left) != 1 else ''} without {what}: {', '.join(left)}",
+              file=sys.stderr)
+        return keep
+    return glasses
 
 
 def _baselines(items: list[str] | None) -> dict[str, str]:
