@@ -114,7 +114,7 @@ class MsdParams:
     potential energy, so a factor 2 gives about ``temperature``)."""
 
     temperature: float = 50.0
-    n_seeds: int = 10
+    n_seeds: int = 20
     seed: int = 1000
     equilibration: float = 0.2       # ps / tau, discarded
     duration: float = 2.0            # ps / tau, sampled (short-time plateau)
