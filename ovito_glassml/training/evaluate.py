@@ -35,7 +35,7 @@ import numpy as np
 from ..analysis import metrics as M
 from ..descriptors.geometry import ConfigurationError
 from ..inference.cards import CARD_FILE, ModelCard, software_versions
-from .labels import v_flex
+from .labels import vflex_reliability
 from .samples import LabelledGlass, same_strain, threshold_labels, top_fraction_labels
 
 __all__ = ["evaluate_model", "update_card_metrics", "finalize_model", "software_versions", "roc_curve",
@@ -311,6 +311,7 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
 
 def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
     per: dict[str, dict[str, list]] = {}
+    dims = glasses[0].config.dimensions if glasses else 3
     for g in glasses:
         if g.v_flex is None:
             raise ConfigurationError(f"glass {g.name!r} has no v_flex: structural flexibility cannot be evaluated")
@@ -320,22 +321,17 @@ def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
         names = np.asarray(g.config.type_names)[g.config.types[idx]]
         v = g.v_flex[idx]
         ok = np.isfinite(p) & np.isfinite(v) & (v > 0)
-        halves = None   # ln v_flex from two halves of the seeds, for the label's reliability
-        if g.msd_runs is not None and len(g.msd_runs) >= 4 and g.voronoi_volume is not None:
-            h = len(g.msd_runs) // 2
-            runs = g.msd_runs[:, idx]
-            halves = [np.log(v_flex(r.mean(0), g.voronoi_volume[idx], g.config.dimensions))
-                      for r in (runs[:h], runs[h:2 * h])]
+        has_runs = g.msd_runs is not None and g.voronoi_volume is not None   # for the label's reliability
         for sp in np.unique(names[ok]):
             sel = ok & (names == sp)
-            d = per.setdefault(str(sp), {"pred": [], "v": [], "vol": [], "glasses": set(), "halves": [], "k": []})
+            d = per.setdefault(str(sp), {"pred": [], "v": [], "vol": [], "glasses": set(), "runs": [], "omega": []})
             d["pred"].append(p[sel])
             d["v"].append(v[sel])
-            if halves is None:
-                d["halves"] = None
-            elif d["halves"] is not None:
-                d["halves"].append(np.stack([x[sel] for x in halves]))
-                d["k"].append(len(g.msd_runs) / (len(g.msd_runs) // 2))
+            if not has_runs:
+                d["runs"] = None
+            elif d["runs"] is not None:
+                d["runs"].append(g.msd_runs[:, idx][:, sel])
+                d["omega"].append(g.voronoi_volume[idx][sel])
             if vol is not None:
                 d["vol"].append(vol[idx][sel])
             d["glasses"].add(g.name)
@@ -349,15 +345,14 @@ def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
         row = {"pearson_ln_vflex": _safe(M.pearson, pred, np.log(v)),
                "pearson_vflex": _safe(M.pearson, np.exp(pred), v),
                "n_atoms": len(v), "n_glasses": len(d["glasses"])}
-        if d["halves"] and len(set(d["k"])) == 1:
+        if d["runs"] and len({len(r) for r in d["runs"]}) == 1:
             # label noise: Spearman-Brown reliability R of the seed mean, and rho / sqrt(R), the
             # correlation the same prediction would have with a noise-free ln v_flex (an estimate)
-            ha, hb = np.concatenate(d["halves"], axis=1)
-            r_h, k = float(np.corrcoef(ha, hb)[0, 1]), d["k"][0]
-            rel = k * r_h / (1 + (k - 1) * r_h)
-            row["label_reliability"] = rel
-            if rel > 0 and row["pearson_ln_vflex"] is not None:
-                row["pearson_ln_vflex_noise_free_estimate"] = row["pearson_ln_vflex"] / np.sqrt(rel)
+            rel = vflex_reliability(np.concatenate(d["runs"], axis=1), np.concatenate(d["omega"]), dims)
+            if np.isfinite(rel):
+                row["label_reliability"] = rel
+                if rel > 0:
+                    row["pearson_ln_vflex_noise_free_estimate"] = row["pearson_ln_vflex"] / np.sqrt(rel)
         if d["vol"]:
             vol = np.concatenate(d["vol"])
             row["baseline_voronoi_volume_pearson_vflex"] = _safe(M.pearson, vol, v)
