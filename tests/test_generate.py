@@ -64,6 +64,25 @@ def test_orientation_mapping_refuses_improper_or_non_cube_rotations():
         rotate_to_loading_frame(pos, cell, np.zeros(3), np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]))
 
 
+def test_default_orientations_are_six_distinct_loadings():
+    """(s, n), (-s, -n) and the conjugate (n, s) share the small strain sym(s n^T); the default
+    campaign orientations must be six different strains: three planes, both senses."""
+    from ovito_glassml.training.generate import DEFAULT_ORIENTATIONS_3D
+    names = {name: (s, n) for name, s, n in cube_orientations()}
+    strains = []
+    for o in DEFAULT_ORIENTATIONS_3D:
+        s, n = names[o]
+        strains.append(0.5 * (np.outer(s, n) + np.outer(n, s)))
+    assert len(DEFAULT_ORIENTATIONS_3D) == 6
+    for i in range(6):
+        for j in range(i):
+            assert not np.allclose(strains[i], strains[j]), (DEFAULT_ORIENTATIONS_3D[i], DEFAULT_ORIENTATIONS_3D[j])
+    # every one of the 24 cube orientations has the strain of exactly one default orientation
+    for name, s, n in cube_orientations():
+        e = 0.5 * (np.outer(s, n) + np.outer(n, s))
+        assert sum(np.allclose(e, x) for x in strains) == 1, name
+
+
 def test_2d_protocols():
     assert deformation_2d("positive_simple_shear") == ("simple", 1.0)
     assert deformation_2d("negative_pure_shear") == ("pure", -1.0)
