@@ -6,7 +6,7 @@ import pytest
 from ovito.data import DataCollection, DataTable
 from ovito.pipeline import Pipeline, PipelineSourceInterface, PythonSource, StaticSource
 
-from ovito_glassml.analysis.dfs import (DFSProfile, dfs_analysis, fertile_site_density,
+from ovito_glassml.analysis.dfs import (DFSProfile, dfs_analysis, fertile_site_density, locate_shear_band,
                                         figure_of_merit)
 from ovito_glassml.descriptors.geometry import Configuration, ConfigurationError
 
@@ -308,3 +308,77 @@ def test_modifier_is_correct_on_every_frame():
     peaks = [pipeline.compute(f).attributes["DFS.PeakX"] for f in (1, 0, 1)]
     assert peaks == pytest.approx([8.5, 4.5, 8.5])  # the slab moves by 4 Å
     assert pipeline.compute(0).tables["dfs-x"].y[...].max() == 1.0
+
+
+# -- locating a shear band from per-atom strain ---------------------------------------------------
+
+def _random_glass(n=6000, box=(60.0, 50.0, 20.0), seed=0):
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 1, (n, 3)) * box
+    return Configuration(pos, np.diag(box), np.zeros(n, dtype=int), ("Cu",)), rng
+
+
+def test_locate_shear_band_finds_a_planted_band_and_its_axis():
+    config, rng = _random_glass()
+    y = config.positions[:, 1]
+    strain = rng.exponential(0.1, config.count)
+    strain[np.abs(y - 31.0) < 3.0] += 5.0  # a 6 Å band normal to Y at y = 31
+    band = locate_shear_band(config, strain, fraction=0.05, slab_width=6.0, spacing=0.5)
+    assert band.axis == "y"
+    assert band.position == pytest.approx(31.0, abs=0.5)
+    assert band.background == pytest.approx(0.05, abs=1e-3)
+    assert band.contrast > 5  # the slab holds mostly active atoms
+    # the same band seen as a vertical one: swap x and y
+    swapped = Configuration(config.positions[:, [1, 0, 2]], np.diag([50.0, 60.0, 20.0]), config.types, ("Cu",))
+    band2 = locate_shear_band(swapped, strain, fraction=0.05, slab_width=6.0, spacing=0.5)
+    assert band2.axis == "x" and band2.position == pytest.approx(band.position)
+
+
+def test_locate_shear_band_wraps_across_the_periodic_boundary_and_follows_translation():
+    config, rng = _random_glass(seed=1)
+    strain = rng.exponential(0.1, config.count)
+    y = config.positions[:, 1]
+    strain[(y < 2.0) | (y > 48.0)] += 5.0  # a band centred on the face y = 0 = 50
+    band = locate_shear_band(config, strain, slab_width=4.0, spacing=0.5)
+    assert band.axis == "y"
+    assert min(band.position, 50.0 - band.position) <= 0.5
+    # translate every atom by 17 Å along y (wrapped): the band moves with them
+    moved = config.positions.copy()
+    moved[:, 1] = (moved[:, 1] + 17.0) % 50.0
+    band_moved = locate_shear_band(Configuration(moved, config.cell, config.types, ("Cu",)), strain,
+                                   slab_width=4.0, spacing=0.5)
+    d = (band_moved.position - band.position - 17.0 + 25.0) % 50.0 - 25.0
+    assert abs(d) <= 0.5
+    # atom order does not matter
+    perm = rng.permutation(config.count)
+    band_perm = locate_shear_band(Configuration(config.positions[perm], config.cell, config.types, ("Cu",)),
+                                  strain[perm], slab_width=4.0, spacing=0.5)
+    assert band_perm.position == band.position and band_perm.axis == band.axis
+
+
+def test_figure_of_merit_is_one_when_the_fertile_sites_sit_in_the_band():
+    config, rng = _random_glass(seed=2)
+    y = config.positions[:, 1]
+    strain = rng.exponential(0.1, config.count)
+    strain[np.abs(y - 12.0) < 3.0] += 5.0
+    band = locate_shear_band(config, strain, slab_width=6.0)
+    fertile = (np.abs(y - 12.0) < 8.0).astype(float)  # predicted fertile sites around the band
+    analysis = dfs_analysis(config, fertile, axes="XY")
+    # the band sits on the DFS plateau (a 19 Å slab holds the whole 16 Å fertile region there; only
+    # the random density of the atoms makes a few plateau slabs differ)
+    assert figure_of_merit(analysis, band.position, axis=band.axis) > 0.95
+    # fertile sites far from the band: gamma is low
+    far = (np.abs(y - 37.0) < 8.0).astype(float)
+    assert figure_of_merit(dfs_analysis(config, far, axes="XY"), band.position, axis=band.axis) < 0.6
+
+
+def test_locate_shear_band_refuses_bad_input():
+    config, rng = _random_glass(n=500, seed=3)
+    with pytest.raises(ConfigurationError, match="between 0 and 1"):
+        locate_shear_band(config, rng.random(500), fraction=1.5)
+    with pytest.raises(ConfigurationError, match="one value per atom"):
+        locate_shear_band(config, rng.random(499))
+    with pytest.raises(ConfigurationError, match="no band"):
+        locate_shear_band(config, np.ones(500))
+    with pytest.raises(ConfigurationError, match="NaN"):
+        locate_shear_band(config, np.full(500, np.nan))

@@ -53,6 +53,8 @@ __all__ = [
     "fertile_site_density",
     "dfs_analysis",
     "figure_of_merit",
+    "ShearBand",
+    "locate_shear_band",
     "parse_axes",
     "DEFAULT_THRESHOLD",
     "DEFAULT_SLAB_WIDTH",
@@ -62,6 +64,8 @@ __all__ = [
 DEFAULT_THRESHOLD = 0.5  #: fertile when the value (class probability) is > 0.5 (paper 003)
 DEFAULT_SLAB_WIDTH = 19.0  #: ω_DFS in Å (paper 003, optimised in their Fig. S3)
 DEFAULT_BRITTLE_DELTA = 0.06  #: Δ above which a shear band is expected (paper 003, Fig. 5)
+DEFAULT_BAND_WIDTH = 10.0  #: slab width (Å) used to locate a band: about a nascent band's thickness
+DEFAULT_BAND_FRACTION = 0.05  #: the most strained fraction of atoms that marks the band
 _AUTO_POSITIONS_PER_WIDTH = 20  # automatic spacing ω / 20
 _AXES = "xyz"
 _SNAP = 1e-9  # relative distance to a slab centre below which the centre's value is used exactly
@@ -388,3 +392,61 @@ def figure_of_merit(profile: DFSProfile | DFSAnalysis, band_position: float, axi
     else:
         hits = np.count_nonzero(pool >= band - _TIE)
     return float(hits / len(pool))
+
+
+@dataclass(frozen=True)
+class ShearBand:
+    """A shear band located by :func:`locate_shear_band`.
+
+    ``axis`` is the axis along which ``position`` (Å) is measured, i.e. the band's normal (a band
+    parallel to the XZ plane lies at a y position: axis "y"); ``active_fraction`` is the fraction
+    of active (most strained) atoms in the slab at ``position``, ``background`` the fraction over
+    the whole configuration, and ``contrast`` = active_fraction / background (about 1 when the
+    deformation is homogeneous, i.e. no band).  ``profiles`` holds the activity profiles.
+    """
+
+    axis: str
+    position: float
+    active_fraction: float
+    background: float
+    contrast: float
+    threshold: float
+    profiles: DFSAnalysis
+
+
+def locate_shear_band(config: Configuration, strain_values, fraction: float = DEFAULT_BAND_FRACTION,
+                      axes: str | Iterable[str] = "XY", slab_width: float = DEFAULT_BAND_WIDTH,
+                      spacing: float | None = None) -> ShearBand:
+    """The shear band as the slab richest in the most strained atoms.
+
+    Atoms whose ``strain_values`` (e.g. D2min, or the von Mises shear strain, after loading past
+    yield) are in the top ``fraction`` are *active*; the activity profile along each axis is the
+    fraction of active atoms in slabs of width ``slab_width`` (the slab rules of
+    :func:`fertile_site_density`), and the band is the slab centre with the highest activity over
+    all ``axes``.  ``config`` should hold the **undeformed** positions (the strain measured
+    against them), so that the band position is comparable with a DFS computed on the same
+    configuration (:func:`figure_of_merit`).
+    """
+    f = _check_number("fraction of active atoms", fraction, positive=True)
+    if f >= 1.0:
+        raise ConfigurationError(f"the fraction of active atoms must be between 0 and 1; got {fraction!r}")
+    v = _check_values(strain_values, config.count)
+    valid = v[~np.isnan(v)]
+    if valid.size == 0:
+        raise ConfigurationError("every strain value is NaN; compute the atomic strain (e.g. D2min) first")
+    threshold = float(np.quantile(valid, 1.0 - f))
+    active = np.count_nonzero(valid > threshold)
+    if active == 0:
+        raise ConfigurationError(
+            f"no atom has a strain value above the {100 * (1 - f):g}th percentile ({threshold:g}): the values are "
+            "(nearly) all equal, so there is no band to locate"
+        )
+    profiles = dfs_analysis(config, v, axes=axes, threshold=threshold, slab_width=slab_width, spacing=spacing,
+                            brittle_delta=0.0)
+    axis = profiles.peak_axis
+    prof = profiles.profiles[axis]
+    k = int(np.nanargmax(prof.dfs))
+    background = active / valid.size
+    return ShearBand(axis=axis, position=float(prof.positions[k]), active_fraction=float(prof.dfs[k]),
+                     background=float(background), contrast=float(prof.dfs[k] / background),
+                     threshold=threshold, profiles=profiles)
