@@ -28,10 +28,15 @@ CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 
 run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --msd-seeds 0 --git-commit
 # 3. Cu50Zr50: 16 glasses x 4000 atoms (last 4 = test), quench 1e13 K/s, 20 MSD seeds at 50 K,
 #    D2min at 2, 4, 5, 10 %.  First every glass with MSD and xy shear (what QS, SF and the CNN
-#    train on), then the 16k glasses, then the five other loading orientations of the 4k glasses
+#    train on), then every glass in x-y, then the 16k glasses, then the four other loading
+#    orientations of the 4k glasses
 #    (3c: the same campaign, so the xy work is reused).  About 1 core-hour per 4k glass (xy + MSD),
 #    3.5 per 16k glass, 0.25-0.5 per further orientation.
-run "${CUZR4K[@]}" --orientations xy
+# Session 5: the second orientation is now x-y (the opposite sense; scripts/orientation_equivalence.py
+# measured that the old second choice, yx, repeats the xy labels) and it runs for every glass before
+# the 16k glasses: xy and x-y share only 7 % of their top-5 % D2min atoms, so this pair is what
+# the orientation-aware CNN and orientation-averaged labels need first.
+run "${CUZR4K[@]}" --orientations xy,x-y
 # 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003; no MSD).
 run --name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0 \
     --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit
