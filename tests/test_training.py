@@ -462,3 +462,24 @@ def test_sf_evaluation_reports_label_reliability(glasses, tmp_path):
         dataclasses.replace(g, msd_runs=runs[:, :10])
     # without per-seed runs there is no reliability figure
     assert "label_reliability_Cu" not in evaluate_model(load_model(r.directory), [g])["values"]
+
+
+def test_validation_score_is_the_balanced_accuracy():
+    """(TPR + TNR) / 2 of a fixed predictor on an unbalanced set, against hand-computed counts."""
+    torch = pytest.importorskip("torch")
+    from ovito_glassml.training.cnn import _balanced_accuracy
+
+    class Sign(torch.nn.Module):  # logit = the first pixel: positive -> predicted plastic
+        def forward(self, x):
+            return x.reshape(len(x), -1)[:, :1]
+
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float32)  # 4 positives, 10 negatives
+    first = np.array([1, 1, 1, -1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1], dtype=np.float32)  # TP 3, FP 2
+    images = np.zeros((14, 1, 2, 2), dtype=np.float32)
+    images[:, 0, 0, 0] = first
+    bacc, _ = _balanced_accuracy(Sign(), images, labels, torch.device("cpu"), batch_size=5)
+    assert bacc == pytest.approx((3 / 4 + 8 / 10) / 2)
+    # on a balanced subset it is the plain accuracy
+    sel = np.r_[0:4, 4:8]
+    bacc_bal, _ = _balanced_accuracy(Sign(), images[sel], labels[sel], torch.device("cpu"), batch_size=3)
+    assert bacc_bal == pytest.approx(np.mean((first[sel] > 0) == (labels[sel] == 1)))

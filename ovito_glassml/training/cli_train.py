@@ -79,7 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                            max_per_class=args.max_per_class, min_positives=args.min_positives,
                            eval_strains=_floats(args.eval_strains), eval_max_atoms=args.eval_max_atoms,
                            baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline,
-                           negatives=args.negatives, **common)
+                           negatives=args.negatives, validation_negatives=args.validation_negatives, **common)
     elif args.kind == "qs":
         from .gbdt import DEFAULT_GRID, train_qs
 
@@ -192,6 +192,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--negatives", choices=["balanced", "all"], default="balanced",
                    help="cnn: 'balanced' = one fixed undersampled training set; 'all' = keep every negative and "
                         "draw a fresh balanced set each epoch (more distinct environments from few glasses)")
+    p.add_argument("--validation-negatives", choices=["balanced", "all"], default="balanced",
+                   help="cnn: 'balanced' = one fixed undersampled validation set; 'all' = every atom of the validation "
+                        "glasses (early stopping on their balanced accuracy: less noise)")
     p.add_argument("--min-positives", type=int, default=10, help="cnn: refuse fewer positive training samples")
     p.add_argument("--eval-strains", help="cnn: strains to evaluate (default all in the data)")
     p.add_argument("--eval-max-atoms", type=int, help="cnn: atoms per test glass to evaluate (default all)")
