@@ -365,8 +365,8 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
         row = {"epoch": epoch, "train_loss": total / len(order), "val_loss": val_loss, "val_accuracy": val_acc,
                "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
         history.append(row)
-        _note(progress, f"epoch {epoch}: train loss {row['train_loss']:.4f}, validation balanced accuracy {val_acc:.4f}, "
-                        f"lr {row['lr']:.2e}")
+        _note(progress, f"epoch {epoch}: train loss {row['train_loss']:.4f}, "
+                        f"validation balanced accuracy {val_acc:.4f}, lr {row['lr']:.2e}")
         if val_acc > best_acc:
             best_acc, best_epoch, stale = val_acc, epoch, 0
             best_state = copy.deepcopy(net.state_dict())
