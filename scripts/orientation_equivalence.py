@@ -23,15 +23,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from ovito_glassml.analysis.metrics import overlap_ratio
 from ovito_glassml.training.generate import CampaignConfig
 from ovito_glassml.training.protocol import _load_glass, shear_aqs
-
-
-def top_overlap(a: np.ndarray, b: np.ndarray, fraction: float = 0.05) -> float:
-    """|top_f(a) & top_f(b)| / |top_f(a)| (random labels give ``fraction``)."""
-    k = max(1, int(round(fraction * len(a))))
-    ia, ib = set(np.argsort(-a)[:k]), set(np.argsort(-b)[:k])
-    return len(ia & ib) / k
 
 
 def compare(ref: dict, other: dict) -> list[dict]:
@@ -43,7 +37,7 @@ def compare(ref: dict, other: dict) -> list[dict]:
         a, b = ref["d2min"][i], other["d2min"][j[0]]
         la, lb = np.log(a + 1e-6), np.log(b + 1e-6)
         rows.append({"strain": float(g), "pearson_ln_d2min": float(np.corrcoef(la, lb)[0, 1]),
-                     "spearman": float(spearmanr(a, b).statistic), "top5_overlap": top_overlap(a, b)})
+                     "spearman": float(spearmanr(a, b).statistic), "top5_overlap": overlap_ratio(b, a, 0.05)})
     return rows
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ovito_glassml.analysis.dfs import dfs_analysis, figure_of_merit, locate_shear_band
+from ovito_glassml.analysis.metrics import top_fraction_mask
 from ovito_glassml.inference.runtime import load_model
 from ovito_glassml.training.dataset import load_dataset
 
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
         ko = np.flatnonzero(np.isclose(strains, a.oracle_strain))
         if len(ko):
             d = o["d2min"][ko[0]]
-            values["oracle"] = (d > np.quantile(d, 0.95)).astype(float)
+            values["oracle"] = top_fraction_mask(d, 0.05).astype(float)
         for label, m in models.items():
             values[label] = np.asarray(m.predict(config), float).reshape(config.count, -1)[:, 0]
         for label, v in values.items():

@@ -59,6 +59,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..analysis import metrics as M
 from ..descriptors.geometry import ConfigurationError, orientation_frame
 from ..descriptors.sdm import SDMSettings, iter_spatial_density_maps, sdm_mirror_operations
 from .samples import (LabelledGlass, balanced_indices, provenance_summary, species_of, split_by_glass,
@@ -266,24 +267,24 @@ def _balanced_accuracy(net: nn.Module, images: np.ndarray, labels: np.ndarray, d
                        batch_size: int) -> tuple[float, float]:
     """(balanced accuracy at p > 0.5, mean BCE) of ``net`` in eval mode.
 
-    Balanced accuracy = (TPR + TNR) / 2, the plain accuracy on a balanced set; on a set with every
-    negative kept it weighs both classes equally, so it is the same quantity with less noise."""
+    Balanced accuracy = (TPR + TNR) / 2 (:func:`~ovito_glassml.analysis.metrics.balanced_accuracy`),
+    the plain accuracy on a balanced set; on a set with every negative kept it weighs both classes
+    equally, so it is the same quantity with less noise."""
     net.eval()
-    hits = np.zeros(2)
-    totals = np.array([np.count_nonzero(labels == 0), np.count_nonzero(labels == 1)], dtype=float)
-    loss, n = 0.0, len(images)
+    logits = np.empty(len(images), dtype=np.float64)
+    loss = 0.0
     fn = nn.BCEWithLogitsLoss(reduction="sum")
     with torch.no_grad():
-        for s in range(0, n, batch_size):
+        for s in range(0, len(images), batch_size):
             x = torch.from_numpy(images[s:s + batch_size]).to(device)
             y = torch.from_numpy(labels[s:s + batch_size]).to(device)
             z = net(x).reshape(-1)
             loss += float(fn(z, y))
-            right = ((z > 0).float() == y).cpu().numpy()
-            yc = y.cpu().numpy()
-            hits += [np.count_nonzero(right & (yc == 0)), np.count_nonzero(right & (yc == 1))]
-    rates = hits[totals > 0] / totals[totals > 0]
-    return float(rates.mean()) if len(rates) else 0.0, loss / max(n, 1)
+            logits[s:s + len(z)] = z.cpu().numpy()
+    if len(np.unique(labels)) < 2:
+        raise ConfigurationError("the validation samples hold only one class; check f_thres, strain and the "
+                                 "validation glasses")
+    return M.balanced_accuracy(labels, (logits > 0).astype(np.float64)), loss / max(len(images), 1)
 
 
 def recalibrate_batch_norm(net: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 256,
