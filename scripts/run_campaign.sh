@@ -4,12 +4,24 @@
 #   setsid nohup scripts/run_campaign.sh >> runs/logs/campaign.log 2>&1 < /dev/null &
 # Progress:  tail -f runs/logs/campaign.log ; scripts/run_campaign.sh --status
 # Each finished data-set file is committed under data/ (--git-commit).
+#
+# Lanes (session 6): with two cores, a second lane can run the 16k glasses beside the 4k work:
+#   setsid nohup scripts/run_campaign.sh --lane 16k >> runs/logs/campaign-16k.log 2>&1 < /dev/null &
+# Each data set is guarded by a lock (runs/locks/NAME.lock): a lane that reaches a data set
+# another lane is running skips it, so the two lanes never run the same glass.
 set -uo pipefail  # a failed campaign does not stop the next one
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
+LANE=all
+if [ "${1:-}" = "--lane" ]; then LANE=$2; shift 2; fi
 EXTRA=("$@")
 run() {
-  python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
+  local name="" prev=""
+  for a in "$@"; do [ "$prev" = "--name" ] && name=$a; prev=$a; done
+  mkdir -p runs/locks
+  flock -n -E 75 "runs/locks/${name}.lock" \
+    python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
+  if [ $? -eq 75 ]; then echo "$(date '+%F %T') ${name}: another lane is running it; skipped here"; return; fi
   if [ ${#EXTRA[@]} -eq 0 ]; then report; fi
 }
 # refresh docs/data-report.md (+ figures) from the committed data sets and commit it
@@ -21,6 +33,10 @@ report() {
 # 20 MSD seeds (session 4; the campaign began with 10 and extends finished glasses by seeds 11-20:
 # the 10-seed mean had a Spearman-Brown reliability of only 0.91, which capped the SF correlation).
 CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 4 --msd-seeds 20 --git-commit)
+# 4. (below) Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis).
+CUZR16K=(--name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0
+         --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit)
+if [ "$LANE" = 16k ]; then run "${CUZR16K[@]}"; exit 0; fi
 # 1. (session 1 ran the first Cu-Zr glass here, before the LJ set, so that Cu-Zr labels existed
 #    early; the LJ set is nearly done, so it now goes first.)
 # 2. 2D binary LJ (Falk & Langer): 24 glasses x 2000 particles (last 4 = test), the four
@@ -38,8 +54,7 @@ run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --ms
 # the orientation-aware CNN and orientation-averaged labels need first.
 run "${CUZR4K[@]}" --orientations xy,x-y
 # 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003; no MSD).
-run --name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0 \
-    --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit
+run "${CUZR16K[@]}"
 # 3c. the remaining loading orientations of the 4k Cu50Zr50 glasses
 run "${CUZR4K[@]}"
 # 5. Fe80P20 (the cross-system transfer test of paper 001): 4 glasses x 4000 atoms, all test
