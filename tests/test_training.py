@@ -236,6 +236,19 @@ def test_evaluate_reproduces_card_and_updates_it(cnn_result, glasses, tmp_path):
         assert m["values"][k] == pytest.approx(card.metrics["values"][k], abs=1e-6)
     sub = evaluate_model(cnn_result.directory, test_glasses, strains=[0.05], orientations=["xy"], max_atoms=50)
     assert sub["values"]["n_atoms"] == 50 and sub["values"]["strain"] == 0.05
+    # orientation control: each orientation's prediction against the other orientation's labels
+    from ovito_glassml.analysis.metrics import roc_auc
+    from ovito_glassml.training.samples import top_fraction_labels
+
+    model = load_model(cnn_result.directory)
+    (g,) = test_glasses
+    idx = np.arange(g.count)
+    want = []
+    for o, o2 in (("xy", "zx"), ("zx", "xy")):
+        y = top_fraction_labels(g.d2min_at(o2, 0.05), 0.1)
+        want.append(roc_auc(y[y >= 0], model.predict(g.config, idx, frame=o)[y >= 0]))
+    assert m["values"]["n_orientation_swaps"] == 2
+    assert m["values"]["auc_roc_other_orientation_labels"] == pytest.approx(np.mean(want), abs=1e-9)
     copy_dir = tmp_path / "copy"
     copy_dir.mkdir()
     for f in ("card.json", "model.onnx"):

@@ -189,6 +189,7 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
     rows: dict[float, list[dict]] = {s: [] for s in wanted}
     base_rows: dict[str, dict[float, list[dict]]] = {}
     pooled: dict[str, list] = {"labels": [], "model": []}
+    swapped: list[float] = []
     for g in glasses:
         idx = _centers(g, max_atoms, seed)
         static = {}
@@ -197,10 +198,11 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
             static["voronoi_volume"] = vol[idx]
         for name, m in extra.items():
             static[name] = m.predict(g.config, idx)
+        predicted: dict[str, np.ndarray] = {}
         for o in (orientations or g.orientations):
             if o not in g.d2min:
                 continue
-            p = model.predict(g.config, idx, frame=o)
+            p = predicted[o] = model.predict(g.config, idx, frame=o)
             _note(progress, f"evaluated {g.name} / {o} ({len(idx)} atoms)")
             for s in wanted:
                 if not g.has_d2min(o, s):
@@ -217,6 +219,14 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
                         pooled.setdefault(name, []).append(v[ok])
                 for name, v in static.items():
                     base_rows.setdefault(name, {}).setdefault(s, []).append(_score_rows(v, d, labels, f, False))
+        # orientation control: the prediction made in frame o scored against the labels of another
+        # loading o' of the same glass (an orientation-blind model scores the same as on its own labels)
+        for o, p in predicted.items():
+            for o2 in predicted:
+                if o2 != o and g.has_d2min(o2, card_strain):
+                    labels = top_fraction_labels(g.d2min_at(o2, card_strain)[idx], f)
+                    ok = labels >= 0
+                    swapped.append(_safe(M.roc_auc, labels[ok], p[ok]))
     per_strain = {}
     for s, rs in rows.items():
         if not rs:
@@ -241,6 +251,10 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
     for name, b in head["baselines"].items():
         for k, v in b.items():
             values[f"baseline_{name}_{k}"] = v
+    swapped_ok = [v for v in swapped if math.isfinite(v)]
+    if swapped_ok:  # at the card's strain, over (glass, o, o') with o' != o
+        values["auc_roc_other_orientation_labels"] = float(np.mean(swapped_ok))
+        values["n_orientation_swaps"] = len(swapped_ok)
     n_atoms = int(head["n_atoms"])
     return {"evaluated_on": _evaluated_on(glasses, n_atoms), "values": values, "per_strain": per_strain,
             "label": {"f_thres": f, "strain": card_strain}, "per_pair": {f"{s:g}": r for s, r in rows.items() if r},
