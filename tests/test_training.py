@@ -415,6 +415,35 @@ def test_shell_matrix_is_a_mirror_invariant_shell_mean():
     assert m[0].sum() == 0 and shell_matrix(5, 2).shape[0] == 25
 
 
+def test_fabric_moments_flip_with_the_loading_sense_and_match_the_neighbours():
+    torch = pytest.importorskip("torch")
+    from ovito_glassml.descriptors.sdm import SDMSettings, mirror_images, sdm_mirror_operations, spatial_density_map
+    from ovito_glassml.training.cnn import build_network, fabric_matrix, shell_matrix
+
+    m, shells = fabric_matrix(8, 3), shell_matrix(8, 3)
+    assert m.shape == shells.shape and np.all((m != 0) <= (shells > 0))
+    np.testing.assert_allclose(np.ones(8 ** 3) @ m, 0.0, atol=1e-6)  # a uniform image has no fabric
+    images = np.random.default_rng(2).random((3, 2, 8, 8, 8)).astype(np.float32)
+    want = images.reshape(3, 2, -1) @ m
+    for k in range(len(sdm_mirror_operations(3))):  # invariant under the SDM's mirror group
+        np.testing.assert_allclose(mirror_images(images, k).reshape(3, 2, -1) @ m, want, rtol=1e-4, atol=1e-6)
+    # the opposite sense (x -> -x) flips the sign
+    np.testing.assert_allclose(images[..., ::-1].reshape(3, 2, -1) @ m, -want, rtol=1e-4, atol=1e-6)
+    # one neighbour at (s, n) = (d, d) / sqrt 2 from atom 0: a positive moment in xy, negative in x-y
+    d = 2.0 / np.sqrt(2.0)
+    config = Configuration(np.array([[10.0, 10.0, 10.0], [10 + d, 10 + d, 10.0]]), np.eye(3) * 20.0,
+                           np.array([0, 0]), ("Cu", "Zr"))
+    st = SDMSettings(cutoff=2.4, spacing=0.6, species=("Cu", "Zr"))
+    fm = fabric_matrix(st.grid_size, 3)
+    xy = spatial_density_map(config, st, "xy", [0]).reshape(2, -1) @ fm
+    x_y = spatial_density_map(config, st, "x-y", [0]).reshape(2, -1) @ fm
+    assert xy[0].sum() > 0 and x_y[0].sum() < 0 and np.allclose(xy, -x_y, atol=1e-6)
+    assert np.allclose(xy[1], 0.0)  # no Zr neighbour
+    net = build_network("compact-fabric", 2, 16, 3).eval()
+    assert net.shells.shape[1] == 2 * shell_matrix(16, 3).shape[1]
+    assert net(torch.zeros(2, 2, 16, 16, 16)).shape == (2, 1)
+
+
 def test_all_negatives_and_per_epoch_resampling(glasses, tmp_path):
     torch = pytest.importorskip("torch")
     from ovito_glassml.descriptors.sdm import SDMSettings

@@ -176,7 +176,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threshold", type=float, help="qs: D2min threshold (default: chosen from --fraction)")
     p.add_argument("--orientations", help="cnn: comma list of loading orientations (default all); qs: the one "
                                           "orientation (default xy)")
-    p.add_argument("--arch", choices=["compact", "paper", "compact-shells"], default="compact",
+    p.add_argument("--arch", choices=["compact", "paper", "compact-shells", "compact-fabric"], default="compact",
                    help="cnn architecture (see ovito_glassml.training.cnn)")
     p.add_argument("--species", help="species order, e.g. Cu,Zr")
     p.add_argument("--sdm-cutoff", type=float, help="cnn: SDM r_c (compact default 4.8 A, paper 9.6 A)")
