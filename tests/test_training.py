@@ -317,6 +317,36 @@ def test_qs_end_to_end(glasses, tmp_path):
     assert again.metrics["values"]["auc_roc"] == pytest.approx(v["auc_roc"])
 
 
+def test_qs_on_several_loadings_stacks_their_labels(glasses, tmp_path):
+    from ovito_glassml.analysis.metrics import roc_auc
+    from ovito_glassml.training.gbdt import choose_threshold, train_qs
+    from ovito_glassml.training.samples import threshold_labels
+
+    grid = {"num_leaves": (4,), "learning_rate": (0.1,), "n_estimators": (20,)}
+    r = train_qs(glasses, tmp_path / "qs2", strain=0.05, orientation="xy,zx", target_fraction=0.1, grid=grid,
+                 folds=3, min_data_in_leaf=5)
+    card = load_card(r.directory)
+    split = card.training["data"]["split"]
+    train = [g for g in glasses if g.name in split["train"]]
+    # the threshold is chosen on every (glass, loading) sample of the training glasses
+    want = choose_threshold(np.concatenate([g.d2min_at(o, 0.05) for g in train for o in ("xy", "zx")]), 0.1)
+    assert r.threshold == pytest.approx(want)
+    assert card.label["orientations"] == ["xy", "zx"] and card.label["orientation"] == "xy"
+    assert card.training["data"]["training_atoms"] == 2 * sum(g.count for g in train)
+    assert len(card.training["data"]["glass_orientation_pairs"]) == 2 * len(train)
+    # held-out metrics pool both loadings; each loading alone is reported beside them
+    (test_glass,) = [g for g in glasses if g.name in split["test"]]
+    p = load_model(r.directory).predict(test_glass.config)
+    v = card.metrics["values"]
+    assert v["n_pairs"] == 2 and v["n_atoms"] == 2 * test_glass.count
+    y = {o: threshold_labels(test_glass.d2min_at(o, 0.05), r.threshold) for o in ("xy", "zx")}
+    for o in ("xy", "zx"):
+        assert v[f"auc_roc@orientation={o}"] == pytest.approx(roc_auc(y[o], p))
+    assert v["auc_roc"] == pytest.approx(roc_auc(np.concatenate([y["xy"], y["zx"]]), np.concatenate([p, p])))
+    with pytest.raises(ConfigurationError, match="distinct"):
+        train_qs(glasses, tmp_path / "bad", strain=0.05, orientation="xy,xy", grid=grid, folds=3)
+
+
 # ----------------------------------------------------------------------------------------------
 # SF
 def test_sf_end_to_end(glasses, tmp_path):

@@ -174,8 +174,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--strain", type=float, help="label strain (cnn 0.05, qs 0.04)")
     p.add_argument("--fraction", type=float, help="cnn: f_thres (0.005); qs: target plastic fraction (0.05)")
     p.add_argument("--threshold", type=float, help="qs: D2min threshold (default: chosen from --fraction)")
-    p.add_argument("--orientations", help="cnn: comma list of loading orientations (default all); qs: the one "
-                                          "orientation (default xy)")
+    p.add_argument("--orientations", help="cnn: comma list of loading orientations (default all); qs: comma "
+                                          "list, each loading's labels a set of samples (default xy)")
     p.add_argument("--arch", choices=["compact", "paper", "compact-shells", "compact-fabric"], default="compact",
                    help="cnn architecture (see ovito_glassml.training.cnn)")
     p.add_argument("--species", help="species order, e.g. Cu,Zr")

@@ -11,7 +11,10 @@ glasses only, and measures:
   top-f predicted and true atoms; each figure is the mean over the (glass, orientation) pairs,
   with the numbers of glasses, pairs and atoms behind it.  Headline values are at the card's strain.
 * ``lightgbm`` (quench-in softness): labels D2min > ``label.threshold`` at ``label.strain`` in
-  ``label.orientation``, pooled over the glasses: AUC-ROC, balanced accuracy and recall at 0.5.
+  each of ``label.orientations`` (older cards: ``label.orientation``), pooled over the glasses and
+  loadings: AUC-ROC, balanced accuracy and recall at 0.5; with several loadings also the AUC on
+  each loading's labels alone.  ``n_atoms`` counts (atom, loading) samples, ``n_pairs`` the
+  (glass, loading) pairs.
 * ``linear`` (structural flexibility): Pearson rho per centre species between the prediction and
   ln(v_flex), and between exp(prediction) and v_flex.
 
@@ -272,7 +275,7 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
         from .gbdt import choose_threshold
 
         d_all = [g.d2min_at(o, strain)[_centers(g, max_atoms, seed)] for g in glasses
-                 for o in (orientations or [label.get("orientation")]) if o in g.d2min]
+                 for o in (orientations or label.get("orientations") or [label.get("orientation")]) if o in g.d2min]
         if not d_all:
             raise ConfigurationError(f"no glass has D2min in orientation {label.get('orientation')!r} at strain "
                                      f"{strain}")
@@ -282,13 +285,14 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
         rule = "given"
     threshold = float(label["threshold"]) if threshold is None else float(threshold)
     pooled: dict[str, list] = {"labels": [], "model": [], "d2min": []}
+    per_orientation: dict[str, list] = {}
     n_glasses = 0
     for g in glasses:
         idx = _centers(g, max_atoms, seed)
         p = model.predict(g.config, idx)
         vol = _voronoi_volume(g)
         used = False
-        for o in (orientations or [label.get("orientation")]):
+        for o in (orientations or label.get("orientations") or [label.get("orientation")]):
             if o not in g.d2min:
                 continue
             d = g.d2min_at(o, strain)[idx]
@@ -297,6 +301,7 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
             pooled["labels"].append(y[ok])
             pooled["model"].append(p[ok])
             pooled["d2min"].append(d[ok])
+            per_orientation.setdefault(o, []).append((y[ok], p[ok]))
             if vol is not None:
                 pooled.setdefault("voronoi_volume", []).append(vol[idx][ok])
             used = True
@@ -310,7 +315,12 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
     values = {"auc_roc": _safe(M.roc_auc, y, p), "balanced_accuracy": _safe(M.balanced_accuracy, y, p),
               "recall": _safe(M.recall, y, p), "plastic_fraction": frac, "strain": strain, "threshold": threshold,
               "n_glasses": n_glasses, "n_atoms": len(y), "n_plastic": int(y.sum()),
-              "c_rank": _safe(M.cumulative_rank_correlation, p, cat["d2min"], max(frac, 1e-9))}
+              "c_rank": _safe(M.cumulative_rank_correlation, p, cat["d2min"], max(frac, 1e-9)),
+              "n_pairs": len(pooled["labels"])}
+    if len(per_orientation) > 1:  # each loading's labels alone (the headline pools them)
+        for o, parts in per_orientation.items():
+            values[f"auc_roc@orientation={o}"] = _safe(M.roc_auc, np.concatenate([a for a, _ in parts]),
+                                                       np.concatenate([b for _, b in parts]))
     baselines = {}
     if "voronoi_volume" in cat:
         v = cat["voronoi_volume"]

@@ -94,15 +94,20 @@ def _undersample(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str | None = None,
-             strain: float = 0.04, orientation: str | None = None, threshold: float | None = None,
+             strain: float = 0.04, orientation: str | Sequence[str] | None = None, threshold: float | None = None,
              target_fraction: float = 0.05, folds: int = 5, grid: dict[str, Sequence] | None = None,
              settings: IntersticeSettings | None = None, species: Sequence[str] | None = None,
              test: Any = "auto", seed: int = 0, min_data_in_leaf: int = 20, num_threads: int = 0,
              progress: Progress = None) -> QSResult:
     """Train and evaluate a QS model; writes ``fold*.txt``, ``card.json``, ``metrics.json``, plots.
 
-    ``orientation`` default: ``"xy"`` if every glass has it, else the first orientation of the
-    first glass.  ``threshold`` default: :func:`choose_threshold` on the training glasses.
+    ``orientation``: one loading orientation, or several (a sequence or a comma list such as
+    ``"xy,x-y"``): then every (glass, orientation) pair with D2min at ``strain`` is a set of samples
+    (the same features, that loading's labels), the folds keep a glass's pairs together, and the
+    score learnt is the probability of being plastic averaged over those loadings (QS is rotation
+    invariant, so it cannot tell them apart).  Default: ``"xy"`` if every glass has it, else the
+    first orientation of the first glass.  ``threshold`` default: :func:`choose_threshold` on the
+    training samples.
     """
     import lightgbm
 
@@ -115,18 +120,25 @@ def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
         raise ConfigurationError("interstice features (quench-in softness) are defined for 3D glasses only")
     if orientation is None:
         orientation = "xy" if all("xy" in g.d2min for g in glasses) else glasses[0].orientations[0]
+    orients = [o.strip() for o in orientation.split(",")] if isinstance(orientation, str) else list(orientation)
+    if not orients or len(set(orients)) != len(orients):
+        raise ConfigurationError(f"orientations must be distinct names; got {orientation!r}")
     settings = settings or IntersticeSettings()
     split = split_by_glass(glasses, test=test, validation=0, seed=seed)
     train = list(split.train)
     if progress is not None:
         progress(f"split by glass: {split.names()}")
-    d2 = [g.d2min_at(orientation, strain) for g in train]
+    pairs = [(k, o) for k, g in enumerate(train) for o in orients if g.has_d2min(o, strain)]
+    if not pairs:
+        raise ConfigurationError(f"no training glass has D2min at strain {strain:g} in {', '.join(orients)}")
+    d2 = [train[k].d2min_at(o, strain) for k, o in pairs]
     chosen = threshold is None
     if chosen:
         threshold = choose_threshold(np.concatenate(d2), target_fraction)
     y = np.concatenate([threshold_labels(d, threshold) for d in d2])
-    x = np.concatenate(_features(train, settings, progress))
-    groups = np.concatenate([np.full(g.count, k) for k, g in enumerate(train)])
+    features = _features(train, settings, progress)
+    x = np.concatenate([features[k] for k, _ in pairs])
+    groups = np.concatenate([np.full(train[k].count, k) for k, _ in pairs])
     ok = y >= 0
     x, y, groups = x[ok], y[ok].astype(np.int64), groups[ok]
     plastic_fraction = float(y.mean())
@@ -181,7 +193,8 @@ def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
         "files": {"folds": files},
         "training": {
             "data": {**provenance_summary(train), "split": split.names(), "training_atoms": int(len(y)),
-                     "plastic_atoms": int(y.sum()), "orientation": orientation},
+                     "plastic_atoms": int(y.sum()), "orientation": ",".join(orients),
+                     "glass_orientation_pairs": [f"{train[k].name}/{o}" for k, o in pairs]},
             "protocol": {"model": "LightGBM binary GBDT", "folds": folds, "cv": fold_how,
                          "undersampling": "equal: all plastic atoms and as many random non-plastic ones per fold",
                          "search": {"grid": {k: list(v) for k, v in grid.items()}, "score": "mean held-out-fold AUC",
@@ -189,10 +202,12 @@ def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
                          "min_data_in_leaf": int(min_data_in_leaf), "seed": seed,
                          "split": "test glasses held out by glass"},
         },
-        "label": {"definition": (f"plastic if D2min after {strain:g} simple-shear strain along {orientation} exceeds "
-                                 f"{threshold:.6g} (" + (f"chosen so that {target_fraction:g} of the training atoms "
-                                                         "are plastic" if chosen else "given") + ")"),
-                  "strain": float(strain), "threshold": float(threshold), "orientation": orientation,
+        "label": {"definition": (f"plastic if D2min after {strain:g} simple-shear strain along "
+                                 f"{' or '.join(orients)} (each loading a sample) exceeds {threshold:.6g} ("
+                                 + (f"chosen so that {target_fraction:g} of the training samples are plastic"
+                                    if chosen else "given") + ")"),
+                  "strain": float(strain), "threshold": float(threshold), "orientation": orients[0],
+                  "orientations": orients,
                   "threshold_chosen_for_fraction": float(target_fraction) if chosen else None,
                   "plastic_fraction_train": plastic_fraction, "quantity": "D2min"},
         "software": software_versions("lightgbm"), "demo": False,
