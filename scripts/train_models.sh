@@ -60,9 +60,13 @@ train sf sf data/cuzr50_4k
 # plain compact CNN stayed at chance (held-out AUC 0.51-0.52) and compact-shells reached 0.571, still
 # below QS/SF (models/README.md, "Measured but not shipped").  Validation glass: g0003.
 # The Cu-Zr CNNs are trained as candidates: they ship (models/) only when they beat the baselines.
-candidate susceptibility cnn data/cuzr50_4k --strain 0.05 --fraction "${SUSC_FTHRES:-0.05}" --arch compact-shells \
-    --negatives all --lr 3e-3 --validation cuzr50_4k_g0003 --epochs 30 --radial-baseline \
-    --baseline qs=models/qs --baseline sf=models/sf
+# Session 6: both senses of xy shear (xy, x-y), architecture compact-fabric (shell means + s-n
+# fabric moments, which change sign between the two senses), early stopping on every atom of the
+# validation glass in both loadings.  On g0001, g0002, g0004-g0006 this gave held-out AUC 0.618
+# (5 %) and 0.670 (10 %), against 0.575 / 0.528 on the other loading's labels (models/README.md).
+CUZR_CNN=(--orientations "${CNN_ORIENTATIONS:-xy,x-y}" --arch compact-fabric --negatives all --lr 3e-3
+          --validation cuzr50_4k_g0003 --validation-negatives all --epochs 24 --radial-baseline
+          --baseline qs=models/qs --baseline sf=models/sf)
+candidate susceptibility cnn data/cuzr50_4k --strain 0.05 --fraction "${SUSC_FTHRES:-0.05}" "${CUZR_CNN[@]}"
 # Fertile sites for the DFS analysis (paper 003): 10 % strain, top 5 %.
-candidate dfs cnn data/cuzr50_4k --strain 0.10 --fraction 0.05 --arch compact-shells --negatives all --lr 3e-3 \
-    --validation cuzr50_4k_g0003 --epochs 30 --radial-baseline
+candidate dfs cnn data/cuzr50_4k --strain 0.10 --fraction 0.05 "${CUZR_CNN[@]}"
