@@ -317,6 +317,24 @@ def test_qs_end_to_end(glasses, tmp_path):
     assert again.metrics["values"]["auc_roc"] == pytest.approx(v["auc_roc"])
 
 
+def test_cnn_card_figures_use_the_loadings_it_was_trained_on(glasses, tmp_path):
+    pytest.importorskip("torch")
+    from ovito_glassml.descriptors.sdm import SDMSettings
+    from ovito_glassml.training.cnn import train_cnn
+    from ovito_glassml.training.evaluate import evaluate_model
+
+    r = train_cnn(glasses, tmp_path / "xy_only", strain=0.05, fraction=0.1, orientations=["xy"],
+                  settings=SDMSettings(cutoff=3.0, spacing=0.6), epochs=1, batch_size=8, seed=0)
+    card = load_card(r.directory)
+    assert card.training["data"]["orientations"] == ["xy"]
+    (test_glass,) = [g for g in glasses if g.name in card.training["data"]["split"]["test"]]
+    assert set(test_glass.orientations) == {"xy", "zx"}
+    assert card.metrics["values"]["n_pairs"] == 1  # the zx labels of the test glass are not the card's
+    again = evaluate_model(r.directory, [test_glass])
+    assert again["values"]["auc_roc"] == pytest.approx(card.metrics["values"]["auc_roc"], abs=1e-9)
+    assert evaluate_model(r.directory, [test_glass], orientations=["xy", "zx"])["values"]["n_pairs"] == 2
+
+
 def test_qs_on_several_loadings_stacks_their_labels(glasses, tmp_path):
     from ovito_glassml.analysis.metrics import roc_auc
     from ovito_glassml.training.gbdt import choose_threshold, train_qs

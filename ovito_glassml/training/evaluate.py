@@ -125,7 +125,8 @@ def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str
     """Metrics of ``model`` (name, path, card or loaded model) on ``glasses`` (module docstring).
 
     ``strains`` (CNN): strains to evaluate (default: every strain of the glasses); ``orientations``:
-    loading orientations (default: each glass's; QS: the card's); ``max_atoms``: a random subset of
+    loading orientations (default: those the CNN was trained on, as listed in its card, else each
+    glass's; QS: the card's); ``max_atoms``: a random subset of
     atoms per glass (seeded) to bound the cost.  QS only: ``threshold`` replaces the card's D2min
     threshold, or ``plastic_fraction`` labels the top fraction of the evaluated atoms plastic (for
     another system, whose D2min scale differs: paper 001's transfer test).  Returns a JSON-ready dict with ``values`` (flat
@@ -187,6 +188,9 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
     f = float(card.label["f_thres"])
     card_strain = float(card.label["strain"])
     extra = {name: _load(m) for name, m in (baselines or {}).items()}
+    if orientations is None:  # the loadings it was trained on, so the card's figures stay put as data grow
+        trained = (card.training.get("data") or {}).get("orientations")
+        orientations = list(trained) if isinstance(trained, list) else None
     all_strains = sorted({s for g in glasses for o in g.orientations for s in g.strains(o)})
     wanted = sorted(float(s) for s in strains) if strains else all_strains
     rows: dict[float, list[dict]] = {s: [] for s in wanted}
