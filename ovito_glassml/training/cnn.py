@@ -72,8 +72,8 @@ from ..descriptors.sdm import SDMSettings, iter_spatial_density_maps, sdm_mirror
 from .samples import (LabelledGlass, balanced_indices, provenance_summary, species_of, split_by_glass,
                       top_fraction_labels)
 
-__all__ = ["ARCHITECTURES", "build_network", "shell_matrix", "fabric_matrix", "count_parameters", "mirror_batch", "sdm_samples", "CNNResult",
-           "train_cnn", "export_onnx", "choose_device"]
+__all__ = ["ARCHITECTURES", "build_network", "shell_matrix", "fabric_matrix", "count_parameters", "mirror_batch",
+           "sdm_samples", "CNNResult", "train_cnn", "export_onnx", "choose_device"]
 
 log = logging.getLogger(__name__)
 ARCHITECTURES = ("compact", "paper", "compact-shells", "compact-fabric")

@@ -131,6 +131,11 @@ def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
     pairs = [(k, o) for k, g in enumerate(train) for o in orients if g.has_d2min(o, strain)]
     if not pairs:
         raise ConfigurationError(f"no training glass has D2min at strain {strain:g} in {', '.join(orients)}")
+    for k, g in enumerate(train):
+        missing = [o for o in orients if (k, o) not in pairs]
+        if missing:
+            log.info("training glass %s has no D2min at strain %g in %s: those labels are left out",
+                     g.name, strain, ", ".join(missing))
     d2 = [train[k].d2min_at(o, strain) for k, o in pairs]
     chosen = threshold is None
     if chosen:
