@@ -14,8 +14,9 @@ atom are reduced to per-channel, per-shell (half a grid spacing) moments of the 
 
 Logistic regressions on ``shell`` alone and on ``shell + sn + p2`` are trained on every
 (glass, orientation) pair of the training glasses and scored (AUC) on each orientation of the test
-glasses against that orientation's labels, and against the other orientation's labels (a model
-that has learnt orientation-specific signal scores better on the matching labels).
+glasses against that orientation's labels, against the other orientation's labels, and with the
+s-n moments' sign flipped (what the opposite sense's frame gives); a model that has learnt
+orientation-specific signal scores better on the matching labels.
 """
 from __future__ import annotations
 
@@ -101,8 +102,12 @@ def main() -> None:
                         continue
                     s = m.decision_function((np.concatenate([feats[k, o][n] for n in use], 1) - mu) / sd)
                     cross = [f"{roc_auc_score(labels[k, p], s):.3f}" for p in orients if p != o and (k, p) in labels]
+                    extra = [f"other labels {', '.join(cross)}"] if cross else []
+                    if "sn" in use:  # the same model on the opposite sense's moments (sign flipped)
+                        x = np.concatenate([-feats[k, o][n] if n == "sn" else feats[k, o][n] for n in use], 1)
+                        extra.append(f"sn flipped {roc_auc_score(labels[k, o], m.decision_function((x - mu) / sd)):.3f}")
                     row.append(f"{k}/{o} {roc_auc_score(labels[k, o], s):.3f}"
-                               + (f" (other labels {', '.join(cross)})" if cross else ""))
+                               + (f" ({'; '.join(extra)})" if extra else ""))
             print(f"{'+'.join(use):14s} C={c:<5g} " + "; ".join(row))
 
 

@@ -32,8 +32,8 @@ is the balanced accuracy.  Test glasses are left to :func:`~.evaluate.evaluate_m
 * ``compact-fabric``: ``compact-shells`` whose fixed path also carries, per channel and shell, the
   s-n component of the neighbour fabric tensor in the loading frame (:func:`fabric_matrix`).
   Measured reason (``scripts/orientation_signal_probe.py``, 8 Cu-Zr training glasses, xy labels):
-  a logistic regression on shell means + these moments scored held-out AUC 0.624 / 0.636 on g0013 /
-  g0014, and 0.596 / 0.589 when the moments' sign was flipped (the x-y frame): an
+  a logistic regression on shell means + these moments scored held-out AUC 0.631 / 0.635 on g0013 /
+  g0014 (shell means alone 0.620 / 0.619), and 0.581 / 0.570 with the moments' sign flipped: an
   orientation-specific signal that a few glasses can learn in this form, but not from the pixels.
 
 The output unit sees every position of the final map, not a global average: the centre atom sits
