@@ -141,7 +141,8 @@ def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
     if chosen:
         threshold = choose_threshold(np.concatenate(d2), target_fraction)
     y = np.concatenate([threshold_labels(d, threshold) for d in d2])
-    features = _features(train, settings, progress)
+    used = sorted({k for k, _ in pairs})
+    features = dict(zip(used, _features([train[k] for k in used], settings, progress)))
     x = np.concatenate([features[k] for k, _ in pairs])
     groups = np.concatenate([np.full(train[k].count, k) for k, _ in pairs])
     ok = y >= 0
