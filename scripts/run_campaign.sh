@@ -53,7 +53,7 @@ run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --ms
 # the 16k glasses: xy and x-y share only 7 % of their top-5 % D2min atoms, so this pair is what
 # the orientation-aware CNN and orientation-averaged labels need first.
 # Session 6: x-y first (`x-y,xy`: the first-listed orientation runs for every glass before the
-# next), so that the twelve glasses that already had xy get their x-y before the last four 4k glasses
+# next), so that the twelve glasses already quenched get their x-y before the last four 4k glasses
 # are quenched: the orientation-aware CNN needs both loadings of the training glasses most.
 run "${CUZR4K[@]}" --orientations x-y,xy
 # 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003; no MSD).
