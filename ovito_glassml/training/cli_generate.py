@@ -46,7 +46,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="K/s (metal; default 1e13) or T/tau (LJ; default 1e-3)")
     p.add_argument("--melt-time", type=float, default=None, help="ps (default 10) or tau (default 50)")
     p.add_argument("--orientations", default=None,
-                   help="comma-separated cube orientations (default xy,x-y,yz,y-z,zx,z-x: the three shear planes in both senses) or 2D protocols")
+                   help="comma-separated cube orientations (default xy,x-y,yz,y-z,zx,z-x: the three shear "
+                        "planes in both senses) or 2D protocols")
     p.add_argument("--max-strain", type=float, default=0.10)
     p.add_argument("--strain-step", type=float, default=1e-3)
     p.add_argument("--snapshots", type=_floats, default=(0.02, 0.04, 0.05, 0.10), help="D2min strains")
