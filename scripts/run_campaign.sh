@@ -55,7 +55,9 @@ run --name lj2d_2k --system LJ2D --atoms 2000 --glasses 24 --test-glasses 4 --ms
 # Session 6: x-y first (`x-y,xy`: the first-listed orientation runs for every glass before the
 # next), so that the twelve glasses already quenched get their x-y before the last four 4k glasses
 # are quenched: the orientation-aware CNN needs both loadings of the training glasses most.
-run "${CUZR4K[@]}" --orientations x-y,xy
+# Session 7: the test glasses g0015 and g0016 first (both loadings), so that the pre-registered
+# CNN+QS ensemble can be scored on glasses no model has seen.
+run "${CUZR4K[@]}" --orientations x-y,xy --first-glasses 15,16
 # 4. Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis, paper 003; no MSD).
 run "${CUZR16K[@]}"
 # 3c. the remaining loading orientations of the 4k Cu50Zr50 glasses

@@ -343,6 +343,20 @@ def test_task_order_spreads_test_glasses_and_covers_every_task_once():
     assert CampaignConfig(n_glasses=3, n_test=0).task_seed_order() == [1, 2, 3]
 
 
+def test_first_glasses_move_their_tasks_to_the_front_and_keep_every_task():
+    import pytest
+    from ovito_glassml.training.generate import CampaignConfig, plan_tasks
+    cfg = CampaignConfig(n_glasses=16, n_test=4, first_seed=1, orientations=("x-y", "xy"))
+    plain, first = plan_tasks(cfg), plan_tasks(cfg, [15, 16])
+    assert sorted(first, key=plain.index) == plain            # same tasks, reordered
+    assert [t.label for t in first[:8]] == [
+        "g0015:glass", "g0015:msd", "g0015:shear:x-y", "g0016:glass", "g0016:msd", "g0016:shear:x-y",
+        "g0015:shear:xy", "g0016:shear:xy"]
+    assert [t for t in first[8:]] == [t for t in plain if t.seed not in (15, 16)]
+    with pytest.raises(ValueError, match=r"\[17\] are not in campaign"):
+        plan_tasks(cfg, [15, 17])
+
+
 def test_msd_extends_to_more_seeds_without_redoing_the_first(tmp_path, tiny_campaign):
     """A finished MSD result is extended seed by seed: 2 seeds then 3 equals 3 seeds at once."""
     from ovito_glassml.training.protocol import vibrational_msd

@@ -62,6 +62,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default="data", help="where the per-glass npz files go")
     p.add_argument("--jobs", type=int, default=1, help="parallel single-rank LAMMPS processes")
     p.add_argument("--max-tasks", type=int, default=None, help="stop after this many tasks")
+    p.add_argument("--first-glasses", default="",
+                   help="comma-separated glass seeds whose tasks run before all others (e.g. 15,16 to "
+                        "finish two test glasses first); does not change the campaign")
     p.add_argument("--git-commit", action="store_true",
                    help="git add + commit each data-set file as soon as it is written")
     p.add_argument("--status", action="store_true", help="print progress and exit")
@@ -114,12 +117,20 @@ def run(args) -> int:
     from .generate import campaign_status, plan_tasks, run_campaign  # noqa: PLC0415
 
     cfg = build_config(args)
+    try:
+        first_seeds = [int(x) for x in args.first_glasses.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"--first-glasses {args.first_glasses!r}: give comma-separated glass seeds, e.g. 15,16")
+    try:
+        plan = plan_tasks(cfg, first_seeds)
+    except ValueError as e:
+        raise SystemExit(f"--first-glasses: {e}")
     if args.dry_run:
-        for t in plan_tasks(cfg):
+        for t in plan:
             print(t.label)
         return 0
     if args.status:
-        st = campaign_status(cfg, args.workdir)
+        st = campaign_status(cfg, args.workdir, first_seeds)
         print(f"{cfg.name}: {st['done']}/{st['total']} tasks done; glasses {st['glasses_made']}, "
               f"msd {st['msd_done']}, shear {st['shear_done']}; next: {', '.join(st['pending'][:3])}")
         return 0
@@ -135,7 +146,7 @@ def run(args) -> int:
 
     print(f"campaign {cfg.name}: {json.dumps(cfg.to_dict())}", flush=True)
     st = run_campaign(cfg, workdir=args.workdir, data_dir=args.data_dir, jobs=args.jobs, progress=progress,
-                      on_dataset=on_dataset, max_tasks=args.max_tasks)
+                      on_dataset=on_dataset, max_tasks=args.max_tasks, first_seeds=first_seeds)
     progress(f"finished: {st['done']}/{st['total']} tasks done")
     return 0
 

@@ -27,7 +27,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -124,8 +124,20 @@ class Task:
         return f"g{self.seed:04d}:{self.kind}" + (f":{self.orientation}" if self.orientation else "")
 
 
-def plan_tasks(cfg: CampaignConfig) -> list[Task]:
-    """All tasks in the order that gets useful data first (see the module doc)."""
+def plan_tasks(cfg: CampaignConfig, first_seeds: Sequence[int] = ()) -> list[Task]:
+    """All tasks in the order that gets useful data first (see the module doc).  Tasks of the
+    glasses in ``first_seeds`` move to the front (their own order kept): e.g. to finish a test
+    glass's loadings before new glasses are quenched."""
+    tasks = _plan_tasks(cfg)
+    unknown = sorted(set(first_seeds) - set(cfg.seeds()))
+    if unknown:
+        raise ValueError(f"first glasses {unknown} are not in campaign {cfg.name!r} "
+                         f"(seeds {cfg.seeds()[0]}-{cfg.seeds()[-1]}); give seeds of this campaign")
+    first = set(first_seeds)
+    return [t for t in tasks if t.seed in first] + [t for t in tasks if t.seed not in first]
+
+
+def _plan_tasks(cfg: CampaignConfig) -> list[Task]:
     tasks: list[Task] = []
     for i, o in enumerate(cfg.resolved_orientations()):
         for seed in cfg.task_seed_order():
@@ -292,10 +304,10 @@ def _check_config(root: Path, cfg: CampaignConfig) -> None:
     f.write_text(json.dumps(cfg.to_dict(), indent=1))
 
 
-def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs") -> dict:
-    """Counts of tasks done / pending, and the tasks in progress (with checkpoints)."""
+def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_seeds: Sequence[int] = ()) -> dict:
+    """Counts of tasks done / pending (pending in the order they would run)."""
     root = Path(workdir)
-    tasks = plan_tasks(cfg)
+    tasks = plan_tasks(cfg, first_seeds)
     done = [t for t in tasks if _task_done(root, cfg, t)]
     return {"total": len(tasks), "done": len(done), "pending": [t.label for t in tasks if t not in done],
             "glasses_made": sum(t.kind == "glass" for t in done),
@@ -304,13 +316,15 @@ def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs") -> dict:
 
 def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: str | Path = "data", jobs: int = 1,
                  progress: Callable[[str], None] | None = None,
-                 on_dataset: Callable[[Path], None] | None = None, max_tasks: int | None = None) -> dict:
+                 on_dataset: Callable[[Path], None] | None = None, max_tasks: int | None = None,
+                 first_seeds: Sequence[int] = ()) -> dict:
     """Run (or resume) a campaign.  ``jobs`` > 1 runs independent tasks in parallel processes
     (one LAMMPS rank each).  After every finished task the glass's data-set file is rewritten and
-    ``on_dataset(path)`` is called.  Returns :func:`campaign_status`."""
+    ``on_dataset(path)`` is called.  ``first_seeds``: glasses whose tasks run first.
+    Returns :func:`campaign_status`."""
     root = Path(workdir)
     _check_config(root, cfg)
-    tasks = plan_tasks(cfg)
+    tasks = plan_tasks(cfg, first_seeds)
     say = progress or (lambda m: None)
     pending = [t for t in tasks if not _task_done(root, cfg, t)]
     total = len(tasks)
@@ -339,7 +353,7 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
             t0 = time.time()
             run_task(cfg_dict, str(root), t, progress=progress)
             finished(t, time.time() - t0)
-        return campaign_status(cfg, root)
+        return campaign_status(cfg, root, first_seeds)
 
     import multiprocessing as mp  # noqa: PLC0415
     done_glass = {t.seed for t in tasks if t.kind == "glass" and _task_done(root, cfg, t)}
@@ -369,4 +383,4 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
                 if t.kind == "glass":
                     done_glass.add(t.seed)
                 finished(t, time.time() - t0)
-    return campaign_status(cfg, root)
+    return campaign_status(cfg, root, first_seeds)
