@@ -175,3 +175,53 @@ def test_shipped_models_are_not_demo_models(monkeypatch):
     # until trained models land (issue 5) none ships; demo models must never be shipped
     monkeypatch.delenv("GLASSML_MODELS", raising=False)
     assert not any(card.demo for card in available_models())
+
+
+def _ensemble_dict(demo):
+    data = _card_dict(demo, "susceptibility")
+    data.update(kind="ensemble", descriptor={"name": "members", "settings": {"members": ["cnn", "qs"]}},
+                input={"shape": []}, files={"ensemble": "ensemble.json"})
+    return data
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["descriptor"]["settings"].update(members=["cnn"]), "at least two member folders"),
+    (lambda d: d["descriptor"]["settings"].update(members=["cnn", "../qs"]), "plain file name"),
+    (lambda d: d["descriptor"]["settings"].update(members=["cnn", "cnn"]), "names a folder twice"),
+    (lambda d: d["descriptor"].update(name="sdm"), "takes the 'members' descriptor"),
+    (lambda d: d.update(input={"shape": [2, 16, 16, 16]}), "members' cards describe their inputs"),
+    (lambda d: d.update(files={"model": "model.onnx"}), "exactly the key 'ensemble'"),
+])
+def test_malformed_ensemble_card_is_refused(demo, change, message):
+    data = _ensemble_dict(demo)
+    assert ModelCard.from_dict(copy.deepcopy(data)).settings.members == ("cnn", "qs")
+    change(data)
+    with pytest.raises(CardError, match=message):
+        ModelCard.from_dict(data)
+
+
+def test_ensemble_of_demo_members_loads_and_names_missing_members(demo, tmp_path):
+    import shutil
+
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    shutil.copytree(demo["susceptibility"], folder / "cnn")
+    shutil.copytree(demo["qs"], folder / "qs")
+    data = _ensemble_dict(demo)
+    (folder / "card.json").write_text(json.dumps(data))
+    spec = {"members": [{"folder": "cnn", "weight": 0.5, "mean": 0.0, "sd": 1.0},
+                        {"folder": "qs", "weight": 0.5, "mean": 0.0, "sd": 1.0}]}
+    (folder / "ensemble.json").write_text(json.dumps(spec))
+    model = load_model(folder)
+    assert model.orientational and [m.card.kind for m in model.members] == ["onnx-cnn", "lightgbm"]
+    # the member files belong to the model (a changed member invalidates cached results)
+    assert folder / "qs" / "fold0.txt" in load_card(folder).file_paths()
+    spec["members"][1]["transform"] = "square"
+    (folder / "ensemble.json").write_text(json.dumps(spec))
+    with pytest.raises(CardError, match="transform 'square'"):
+        load_model(folder)
+    spec["members"][1]["transform"] = "logit"
+    (folder / "ensemble.json").write_text(json.dumps(spec))
+    (folder / "qs" / "card.json").unlink()
+    with pytest.raises(CardError, match="qs.*card.json"):
+        load_model(folder)

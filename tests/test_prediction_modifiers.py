@@ -151,3 +151,38 @@ def test_example_glass(demo):
     np.testing.assert_allclose(values[sel], load_model(demo["susceptibility"]).predict(cfg, sel), rtol=1e-6)
     np.testing.assert_allclose(data.particles["Structural Flexibility"][...], load_model(demo["sf"]).predict(cfg),
                                rtol=1e-10)
+
+
+def test_an_ensemble_model_in_the_susceptibility_modifier(demo, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    shutil.copytree(demo["susceptibility"], folder / "cnn")
+    shutil.copytree(demo["qs"], folder / "qs")
+    card = json.loads((folder / "cnn" / "card.json").read_text())
+    card.update(name="ens", kind="ensemble", descriptor={"name": "members", "settings": {"members": ["cnn", "qs"]}},
+                input={"shape": []}, files={"ensemble": "ensemble.json"})
+    (folder / "card.json").write_text(json.dumps(card))
+    (folder / "ensemble.json").write_text(json.dumps({
+        "members": [{"folder": "cnn", "weight": 0.6, "mean": 0.1, "sd": 0.5},
+                    {"folder": "qs", "weight": 0.4, "mean": -0.2, "sd": 2.0}],
+        "calibration": {"scale": 1.5, "offset": -0.3}}))
+    cfg = random_glass(60, seed=8)
+    sel = np.zeros(cfg.count, bool)
+    sel[::4] = True
+    data = run(cfg, PlasticSusceptibilityModifier(model=str(folder), orientation="y-z", only_selected=True),
+               selection=sel)
+    values = data.particles["Plastic Susceptibility"][...]
+    cnn, qs = load_model(folder / "cnn"), load_model(folder / "qs")
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    s = 0.6 * (logit(cnn.predict(cfg, frame="y-z")) - 0.1) / 0.5 + 0.4 * (logit(qs.predict(cfg)) + 0.2) / 2.0
+    np.testing.assert_allclose(values[sel], (1 / (1 + np.exp(-(1.5 * s - 0.3))))[sel], rtol=1e-6)
+    assert np.all(np.isnan(values[~sel])) and data.attributes["PlasticSusceptibility.Model"] == "ens"
+    data = run(cfg, PlasticSusceptibilityModifier(model=str(folder), all_orientations=True))
+    table = load_model(folder).predict_orientations(cfg, [n for n, _, _ in cube_orientations()])
+    np.testing.assert_allclose(data.particles["Max Plastic Susceptibility"][...], table.max(axis=0), rtol=1e-6)

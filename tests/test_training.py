@@ -573,3 +573,133 @@ def test_validation_score_is_the_balanced_accuracy():
     sel = np.r_[0:4, 4:8]
     bacc_bal, _ = _balanced_accuracy(Sign(), images[sel], labels[sel], torch.device("cpu"), batch_size=3)
     assert bacc_bal == pytest.approx(np.mean((first[sel] > 0) == (labels[sel] == 1)))
+
+
+# ----------------------------------------------------------------------------------------------
+# ensemble (CNN + QS)
+@pytest.fixture(scope="module")
+def ensemble_members(cnn_result, glasses, tmp_path_factory):
+    from ovito_glassml.training.gbdt import train_qs
+
+    test = load_card(cnn_result.directory).training["data"]["split"]["test"]
+    grid = {"num_leaves": (4,), "learning_rate": (0.1,), "n_estimators": (20,)}
+    qs = train_qs(glasses, tmp_path_factory.mktemp("members") / "qs", strain=0.05, target_fraction=0.1, grid=grid,
+                  folds=3, min_data_in_leaf=5, test=test)
+    return {"cnn": cnn_result.directory, "qs": qs.directory}, test
+
+
+def _logit(p):
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def test_ensemble_combines_standardised_member_logits(ensemble_members, glasses, tmp_path):
+    from ovito_glassml.analysis.metrics import roc_auc
+    from ovito_glassml.training.ensemble import build_ensemble
+
+    members, test = ensemble_members
+    r = build_ensemble(glasses, tmp_path / "ens", members, {"cnn": 0.5, "qs": 0.5}, test=test,
+                       radial_baseline=True)
+    card = load_card(r.directory)
+    assert card.kind == "ensemble" and card.property == "Plastic Susceptibility" and not card.demo
+    assert card.settings.members == ("cnn", "qs") and card.label["f_thres"] == 0.1
+    assert (r.directory / "cnn" / "model.onnx").is_file() and (r.directory / "qs" / "card.json").is_file()
+    model = load_model(r.directory)
+    cnn, qs = load_model(members["cnn"]), load_model(members["qs"])
+    assert model.orientational and not qs.orientational
+    # standardisation: mean and sd of each member's logits over the training glasses and loadings
+    train = [g for g in glasses if g.name not in test]
+    ok = [(g, o, top_fraction_labels(g.d2min_at(o, 0.05), 0.1) >= 0) for g in train for o in ORIENTATIONS]
+    lc = np.concatenate([_logit(cnn.predict(g.config, frame=o))[m] for g, o, m in ok])
+    lq = np.concatenate([_logit(qs.predict(g.config))[m] for g, o, m in ok])
+    (sc, sq) = r.spec["members"]
+    assert (sc["mean"], sc["sd"]) == pytest.approx((lc.mean(), lc.std()), rel=1e-6)
+    assert (sq["mean"], sq["sd"]) == pytest.approx((lq.mean(), lq.std()), rel=1e-6)
+    # calibration: the balanced logistic optimum has mean p(positives) + mean p(negatives) = 1
+    y = np.concatenate([top_fraction_labels(g.d2min_at(o, 0.05), 0.1)[m] for g, o, m in ok]).astype(bool)
+    a, b = r.spec["calibration"]["scale"], r.spec["calibration"]["offset"]
+    p = 1 / (1 + np.exp(-(a * (0.5 * (lc - sc["mean"]) / sc["sd"] + 0.5 * (lq - sq["mean"]) / sq["sd"]) + b)))
+    assert a > 0 and p[y].mean() + p[~y].mean() == pytest.approx(1.0, abs=1e-4)
+    # prediction = the formula, by hand, on a held-out glass in two loadings
+    g = next(x for x in glasses if x.name == test[0])
+    for o in ORIENTATIONS:
+        s = 0.5 * (_logit(cnn.predict(g.config, frame=o)) - sc["mean"]) / sc["sd"] \
+            + 0.5 * (_logit(qs.predict(g.config)) - sq["mean"]) / sq["sd"]
+        np.testing.assert_allclose(model.predict(g.config, frame=o), 1 / (1 + np.exp(-(a * s + b))), rtol=1e-9)
+    # atom order: a permuted subset gives the same values
+    idx = np.random.default_rng(1).permutation(g.count)[:77]
+    np.testing.assert_allclose(model.predict(g.config, idx, frame="zx"), model.predict(g.config, frame="zx")[idx])
+    # the card's figures are the ensemble's own, scored like a CNN; members scored beside it
+    v = card.metrics["values"]
+    want = [roc_auc(top_fraction_labels(g.d2min_at(o, 0.05), 0.1), model.predict(g.config, frame=o))
+            for o in ORIENTATIONS]
+    assert v["auc_roc@strain=0.05"] == pytest.approx(np.mean(want), abs=1e-9)
+    cnn_card = load_card(members["cnn"])
+    assert v["baseline_member_cnn_auc_roc"] == pytest.approx(cnn_card.metrics["values"]["auc_roc"], abs=1e-9)
+    assert {"baseline_member_qs_auc_roc", "baseline_radial_svm_auc_roc", "auc_roc_other_orientation_labels"} <= set(v)
+
+
+def test_ensemble_reuses_the_orientation_blind_member(ensemble_members, glasses, tmp_path):
+    from ovito_glassml.training.ensemble import build_ensemble
+
+    members, test = ensemble_members
+    r = build_ensemble(glasses, tmp_path / "ens", members, {"cnn": 1.0, "qs": 0.0}, test=test)
+    model = load_model(r.directory)
+    g = glasses[0]
+    calls = []
+    qs = model.members[1]
+    original = qs.predict
+    qs.predict = lambda *a, **k: calls.append(1) or original(*a, **k)
+    a, b = model.predict(g.config, frame="xy"), model.predict(g.config, frame="zx")
+    assert len(calls) == 1 and not np.allclose(a, b)
+    # weight 0 on QS: the ensemble ranks exactly as the CNN
+    cnn = load_model(members["cnn"])
+    assert np.array_equal(np.argsort(model.predict(g.config, frame="xy"), kind="stable"),
+                          np.argsort(cnn.predict(g.config, frame="xy"), kind="stable"))
+
+
+def test_ensemble_refuses_test_glasses_a_member_saw_and_broken_folders(ensemble_members, glasses, tmp_path):
+    from ovito_glassml.inference.cards import CardError
+    from ovito_glassml.training.ensemble import build_ensemble
+
+    members, test = ensemble_members
+    seen = load_card(members["cnn"]).training["data"]["split"]["train"][0]
+    with pytest.raises(ConfigurationError, match="was trained on the test glass"):
+        build_ensemble(glasses, tmp_path / "bad", members, {"cnn": 0.5, "qs": 0.5}, test=[seen])
+    with pytest.raises(ConfigurationError, match="one weight per member"):
+        build_ensemble(glasses, tmp_path / "bad", members, {"cnn": 0.5}, test=test)
+    r = build_ensemble(glasses, tmp_path / "ens", members, {"cnn": 0.5, "qs": 0.5}, test=test)
+    spec = json.loads((r.directory / "ensemble.json").read_text())
+    spec["members"] = spec["members"][::-1]
+    (r.directory / "ensemble.json").write_text(json.dumps(spec))
+    with pytest.raises(CardError, match="must agree, in order"):
+        load_model(r.directory)
+    spec["members"] = spec["members"][::-1]
+    spec["members"][1]["sd"] = 0.0
+    (r.directory / "ensemble.json").write_text(json.dumps(spec))
+    with pytest.raises(CardError, match="must be > 0"):
+        load_model(r.directory)
+    spec["members"][1]["sd"] = 1.0
+    (r.directory / "ensemble.json").write_text(json.dumps(spec))
+    import shutil
+
+    shutil.rmtree(r.directory / "qs")
+    with pytest.raises(CardError, match="does not exist"):
+        load_model(r.directory)
+
+
+def test_cli_train_ensemble(ensemble_members, glasses, tmp_path, capsys):
+    from ovito_glassml.training.cli_train import main
+
+    members, test = ensemble_members
+    for g in glasses:
+        g.save_npz(tmp_path / f"{g.name}.npz")
+    code = main(["train", "ensemble", str(tmp_path), "-o", str(tmp_path / "ens"), "--member",
+                 f"cnn={members['cnn']}", "--member", f"qs={members['qs']}", "--weights", "0.7,0.3",
+                 "--test", ",".join(test), "-q"])
+    assert code == 0 and "held-out metrics" in capsys.readouterr().out
+    spec = json.loads((tmp_path / "ens" / "ensemble.json").read_text())
+    assert [m["weight"] for m in spec["members"]] == [0.7, 0.3]
+    assert main(["train", "ensemble", str(tmp_path), "-o", str(tmp_path / "e2"), "--member", f"cnn={members['cnn']}",
+                 "--member", f"qs={members['qs']}", "--weights", "1", "--test", ",".join(test), "-q"]) == 2
+    assert "give one per --member" in capsys.readouterr().err

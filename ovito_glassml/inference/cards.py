@@ -7,14 +7,15 @@ The schema (version 1) is documented field by field in ``models/README.md``; in 
     {
       "schema_version": 1,
       "name": "susceptibility",                 # the model's name (its folder name when installed)
-      "kind": "onnx-cnn" | "lightgbm" | "linear",
+      "kind": "onnx-cnn" | "lightgbm" | "linear" | "ensemble",
       "property": "Plastic Susceptibility" | "Quench-in Softness" | "Structural Flexibility",
       "dimensions": 3,                          # 2 or 3: the glasses the model applies to
       "species": ["Cu", "Zr"],                  # particle type names, in the model's order
-      "descriptor": {"name": "sdm" | "interstice" | "radial", "settings": {...}},
+      "descriptor": {"name": "sdm" | "interstice" | "radial" | "members", "settings": {...}},
       "input": {"shape": [2, 32, 32, 32]} (CNN) | {"feature_names": [...]} (lightgbm, linear),
       "output": {"meaning": "...", "column": null},
-      "files": {"model": "model.onnx"} | {"folds": ["fold0.txt", ...]} | {"weights": "weights.json"},
+      "files": {"model": "model.onnx"} | {"folds": ["fold0.txt", ...]} | {"weights": "weights.json"}
+               | {"ensemble": "ensemble.json"},
       "training": {"data": ..., "protocol": ...},
       "label": {"definition": ...},
       "metrics": {"evaluated_on": "...", "values": {"auc_roc": 0.81, ...}},
@@ -25,6 +26,11 @@ The schema (version 1) is documented field by field in ``models/README.md``; in 
 
 :func:`ModelCard.from_dict` refuses a malformed card with a :class:`CardError` that names the
 field; it never executes or unpickles anything.
+
+An ``ensemble`` model combines member models that live in sub-folders of its own folder, each
+with its own card (so each member still computes exactly its own descriptor): its descriptor is
+``{"name": "members", "settings": {"members": ["cnn", "qs"]}}`` (the sub-folder names) and
+``ensemble.json`` holds the combination (see :class:`~ovito_glassml.inference.runtime.EnsembleModel`).
 """
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ from ..descriptors.sdm import SDMSettings
 __all__ = [
     "CARD_FILE",
     "CardError",
+    "EnsembleMembers",
     "ModelCard",
     "KINDS",
     "PROPERTIES",
@@ -54,11 +61,11 @@ CARD_FILE = "card.json"
 SCHEMA_VERSION = 1
 
 #: model kind -> descriptor it takes
-KINDS: dict[str, str] = {"onnx-cnn": "sdm", "lightgbm": "interstice", "linear": "radial"}
+KINDS: dict[str, str] = {"onnx-cnn": "sdm", "lightgbm": "interstice", "linear": "radial", "ensemble": "members"}
 #: the particle properties a model may predict
 PROPERTIES: tuple[str, ...] = ("Plastic Susceptibility", "Quench-in Softness", "Structural Flexibility")
 #: file keys required per kind
-_FILE_KEYS = {"onnx-cnn": "model", "lightgbm": "folds", "linear": "weights"}
+_FILE_KEYS = {"onnx-cnn": "model", "lightgbm": "folds", "linear": "weights", "ensemble": "ensemble"}
 _REQUIRED = ("schema_version", "name", "kind", "property", "dimensions", "species", "descriptor", "input",
              "files", "training", "label", "metrics", "software", "demo")
 _OPTIONAL = ("output", "notes", "description")
@@ -193,6 +200,11 @@ class ModelCard:
                 raise CardError(f"card field 'input.shape' is {list(shape)}{_where(source)} but the SDM settings "
                                 f"give images of shape {list(settings.shape)} (channels, then {dims} grid axes)")
             input_shape, feature_names = tuple(shape), None
+        elif kind == "ensemble":  # each member's card describes its own input
+            if set(inp) - {"shape"} or list(inp.get("shape", [])) != []:
+                raise CardError(f"card field 'input' of an ensemble must be {{}} or {{\"shape\": []}}{_where(source)}: "
+                                "its members' cards describe their inputs")
+            input_shape, feature_names = (), None
         else:
             names = inp.get("feature_names")
             if not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names):
@@ -290,7 +302,14 @@ class ModelCard:
         if self.directory is None:
             raise CardError(f"model card {self.name!r} was not read from a folder, so its files cannot be found")
         names = self.files["folds"] if self.kind == "lightgbm" else [next(iter(self.files.values()))]
-        return [self.directory / n for n in names]
+        paths = [self.directory / n for n in names]
+        if self.kind == "ensemble":  # the members' cards and files too (a changed member changes the model)
+            for member in self.settings.members:
+                sub = self.directory / member
+                paths.append(sub / CARD_FILE)
+                if (sub / CARD_FILE).is_file():
+                    paths.extend(load_card(sub).file_paths())
+        return paths
 
     def summary(self) -> str:
         """One line for listings: name, property, kind, species, demo flag."""
@@ -299,8 +318,31 @@ class ModelCard:
                 f"species {','.join(self.species)}){flag}")
 
 
+@dataclass(frozen=True)
+class EnsembleMembers:
+    """Descriptor settings of an ensemble: the sub-folders holding its member models, in order."""
+
+    members: tuple[str, ...]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "EnsembleMembers":
+        if set(data) != {"members"}:
+            raise ValueError(f"ensemble settings must have exactly the key 'members'; got {sorted(data)}")
+        members = data["members"]
+        if not isinstance(members, (list, tuple)) or len(members) < 2:
+            raise ValueError(f"'members' must list at least two member folders; got {members!r}")
+        names = tuple(_file_name(m, "descriptor.settings.members", None) for m in members)
+        if len(set(names)) != len(names):
+            raise ValueError(f"'members' names a folder twice: {list(names)}")
+        return cls(names)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"members": list(self.members)}
+
+
 def _parse_settings(name: str, data: Mapping[str, Any], source: Any):
-    cls = {"sdm": SDMSettings, "interstice": IntersticeSettings, "radial": RadialSettings}[name]
+    cls = {"sdm": SDMSettings, "interstice": IntersticeSettings, "radial": RadialSettings,
+           "members": EnsembleMembers}[name]
     try:
         return cls.from_dict(data)
     except CardError:

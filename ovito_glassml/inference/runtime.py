@@ -14,6 +14,11 @@ Three kinds of model (DESIGN section 5), each fed **only** with the descriptor i
   species is in the card's species list but has no weight vector get NaN (documented in
   ``models/README.md``); particle types outside the species list are refused.
 
+* ``ensemble`` (:class:`EnsembleModel`): member models in sub-folders, each with its own card and
+  descriptor, combined as ``sigmoid(a * sum_k w_k (g(p_k) - mu_k) / sd_k + b)`` (``g`` = logit
+  for probabilities): e.g. a plastic susceptibility from an orientation-aware CNN and the
+  orientation-blind quench-in softness.
+
 Models are found (:func:`find_model`) by an explicit path (a model folder, its ``card.json`` or a
 file beside it), or by name in the folders of the ``GLASSML_MODELS`` environment variable
 (``os.pathsep``-separated) and then among the models installed with the package (the top-level
@@ -39,6 +44,7 @@ __all__ = [
     "OnnxCNNModel",
     "LightGBMModel",
     "LinearModel",
+    "EnsembleModel",
     "ModelNotFoundError",
     "available_models",
     "scan_models",
@@ -172,6 +178,8 @@ def load_model(name_or_path: str | os.PathLike | ModelCard, providers: Sequence[
         return OnnxCNNModel(card, providers=providers)
     if card.kind == "lightgbm":
         return LightGBMModel(card)
+    if card.kind == "ensemble":
+        return EnsembleModel(card, providers=providers)
     return LinearModel(card)
 
 
@@ -296,6 +304,24 @@ class Model:
     def _iter(self, config, idx, frame, batch_size, reorder):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def predict_orientations(self, config: Configuration, frames: Iterable[Any], centers: Any = None,
+                             batch_size: int | None = None,
+                             progress: Callable[[float], Any] | None = None) -> np.ndarray:
+        """Predictions for several loading orientations: ``(n_frames, n_centers)`` float64.
+
+        ``frames`` are orientation names or rotation matrices, e.g. ``[s for s, _, _ in
+        cube_orientations()]`` for the 24 cube orientations.
+        """
+        frames = list(frames)
+        if not frames:
+            raise ConfigurationError("no loading orientations were given")
+        idx = _center_indices(config, centers)
+        out = np.empty((len(frames), len(idx)))
+        for k, frame in enumerate(frames):
+            sub = None if progress is None else (lambda f, k=k: progress((k + f) / len(frames)))
+            out[k] = self.predict(config, idx, frame=frame, batch_size=batch_size, progress=sub)
+        return out
+
 
 class OnnxCNNModel(Model):
     """A CNN on spatial density maps, run with ONNX Runtime (see the module docstring)."""
@@ -385,25 +411,6 @@ class OnnxCNNModel(Model):
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
         idx = _center_indices(config, centers)
         return self._iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))
-
-    def predict_orientations(self, config: Configuration, frames: Iterable[Any], centers: Any = None,
-                             batch_size: int | None = None,
-                             progress: Callable[[float], Any] | None = None) -> np.ndarray:
-        """Predictions for several loading orientations: ``(n_frames, n_centers)`` float64.
-
-        ``frames`` are orientation names or rotation matrices, e.g. ``[s for s, _, _ in
-        cube_orientations()]`` for the 24 cube orientations.
-        """
-        frames = list(frames)
-        if not frames:
-            raise ConfigurationError("no loading orientations were given")
-        idx = _center_indices(config, centers)
-        out = np.empty((len(frames), len(idx)))
-        for k, frame in enumerate(frames):
-            sub = None if progress is None else (lambda f, k=k: progress((k + f) / len(frames)))
-            out[k] = self.predict(config, idx, frame=frame, batch_size=batch_size, progress=sub)
-        return out
-
 
 def _frame_matrix(frame: Any, dimensions: int) -> np.ndarray:
     return frame_matrix("xy" if frame is None else frame, dimensions)
@@ -542,3 +549,132 @@ class LinearModel(Model):
 
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
         return self._iter(config, _center_indices(config, centers), frame, batch_size, True)
+
+
+class EnsembleModel(Model):
+    """Member models (sub-folders with their own cards) combined into one prediction.
+
+    ``ensemble.json``::
+
+        {"members": [{"folder": "cnn", "weight": 0.5, "transform": "logit", "mean": -0.4, "sd": 1.3},
+                     {"folder": "qs", "weight": 0.5, "transform": "logit", "mean": -2.1, "sd": 1.1}],
+         "calibration": {"scale": 1.2, "offset": 0.3}}
+
+    prediction = sigmoid(scale * sum_k weight_k * (g_k(p_k) - mean_k) / sd_k + offset), with g the
+    logit of the member's probability (clipped to [1e-6, 1 - 1e-6]) or the identity.  ``mean_k``
+    and ``sd_k`` standardise each member on its training glasses, so the weights compare like
+    with like; scale and offset only calibrate the output (they do not change the ranking).
+    Orientation-blind members are computed once per configuration and reused for every loading
+    orientation; an orientational member streams in batches as on its own.
+    """
+
+    _TRANSFORMS = ("logit", "identity")
+
+    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None):
+        super().__init__(card)
+        path = card.file_paths()[0]
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CardError(f"model {card.name!r}: {path} is not valid JSON: {exc}") from exc
+        entries = spec.get("members") if isinstance(spec, dict) else None
+        if not isinstance(entries, list) or not entries:
+            raise CardError(f"model {card.name!r}: {path.name} must be a JSON object with a 'members' list")
+        folders = [e.get("folder") if isinstance(e, dict) else None for e in entries]
+        if folders != list(card.settings.members):
+            raise CardError(f"model {card.name!r}: {path.name} combines the members {folders} but the card lists "
+                            f"{list(card.settings.members)} (descriptor.settings.members); they must agree, in order")
+        self.members: list[Model] = []
+        self.weights, self.means, self.sds, self.transforms = [], [], [], []
+        for e in entries:
+            name = e["folder"]
+            vals = [e.get(k) for k in ("weight", "mean", "sd")]
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) for v in vals):
+                raise CardError(f"model {card.name!r}: member {name!r} in {path.name} needs finite numbers "
+                                f"'weight', 'mean' and 'sd'; got {vals}")
+            if vals[2] <= 0:
+                raise CardError(f"model {card.name!r}: member {name!r} has sd {vals[2]} in {path.name}; it must be > 0")
+            transform = e.get("transform", "logit")
+            if transform not in self._TRANSFORMS:
+                raise CardError(f"model {card.name!r}: member {name!r} has transform {transform!r}; use one of "
+                                f"{list(self._TRANSFORMS)}")
+            sub = card.directory / name
+            if not (sub / CARD_FILE).is_file():
+                raise CardError(f"model {card.name!r}: member folder {sub} has no {CARD_FILE}; an ensemble keeps each "
+                                "member model in a sub-folder of its own folder")
+            member = load_model(sub, providers=providers)
+            if member.card.kind == "ensemble":
+                raise CardError(f"model {card.name!r}: member {name!r} is itself an ensemble; nest no ensembles")
+            if member.dimensions != card.dimensions:
+                raise CardError(f"model {card.name!r}: member {name!r} is for {member.dimensions}D glasses but the "
+                                f"ensemble card says {card.dimensions}D")
+            self.members.append(member)
+            self.weights.append(float(vals[0]))
+            self.means.append(float(vals[1]))
+            self.sds.append(float(vals[2]))
+            self.transforms.append(transform)
+        cal = spec.get("calibration", {"scale": 1.0, "offset": 0.0})
+        scale, offset = (cal.get("scale"), cal.get("offset")) if isinstance(cal, dict) else (None, None)
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) for v in (scale, offset)):
+            raise CardError(f"model {card.name!r}: 'calibration' in {path.name} needs finite 'scale' and 'offset'")
+        self.scale, self.offset = float(scale), float(offset)
+        self.orientational = any(m.orientational for m in self.members)
+        self.default_batch_size = min(m.default_batch_size for m in self.members)
+        self._static_cache: dict[tuple, np.ndarray] = {}
+
+    def check_configuration(self, config: Configuration) -> None:
+        for m in self.members:
+            m.check_configuration(config)
+
+    def member_scores(self, k: int, p: np.ndarray) -> np.ndarray:
+        """Standardised score of member ``k`` for its raw predictions ``p``: (g(p) - mean) / sd."""
+        p = np.asarray(p, dtype=np.float64)
+        if self.transforms[k] == "logit":
+            q = np.clip(p, 1e-6, 1.0 - 1e-6)
+            p = np.log(q) - np.log1p(-q)
+        return (p - self.means[k]) / self.sds[k]
+
+    def combine(self, raw: Sequence[np.ndarray]) -> np.ndarray:
+        """The ensemble prediction from the members' raw predictions (same atoms, member order)."""
+        s = sum(w * self.member_scores(k, r) for k, (w, r) in enumerate(zip(self.weights, raw)))
+        return 1.0 / (1.0 + np.exp(-(self.scale * s + self.offset)))
+
+    def _static(self, k: int, config: Configuration, idx: np.ndarray) -> np.ndarray:
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        for a in (config.positions, config.types, config.cell, idx):
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(repr((config.type_names, config.pbc)).encode())
+        key = (k, h.hexdigest())
+        if key not in self._static_cache:
+            if len(self._static_cache) >= 2 * len(self.members):
+                self._static_cache.pop(next(iter(self._static_cache)))
+            self._static_cache[key] = self.members[k].predict(config, idx)
+        return self._static_cache[key]
+
+    def _iter(self, config, idx, frame, batch_size, reorder):
+        self.check_configuration(config)
+        bs = int(batch_size or self.default_batch_size)
+        if bs < 1:
+            raise ConfigurationError(f"batch_size must be >= 1; got {bs}")
+        streamed = next((k for k, m in enumerate(self.members) if m.orientational), None)
+        full = {k: (self._static(k, config, idx) if not m.orientational else m.predict(config, idx, frame=frame))
+                for k, m in enumerate(self.members) if k != streamed}
+        if streamed is None:
+            for start in range(0, len(idx), bs):
+                yield idx[start:start + bs], self.combine([full[k][start:start + bs] for k in range(len(self.members))])
+            return
+        pos = None
+        if reorder:
+            pos = np.full(config.count, -1, dtype=np.int64)
+            pos[idx] = np.arange(len(idx))
+        done = 0
+        for chunk, values in self.members[streamed]._iter(config, idx, frame, bs, reorder):
+            at = pos[chunk] if reorder else np.arange(done, done + len(chunk))
+            done += len(chunk)
+            yield chunk, self.combine([values if k == streamed else full[k][at] for k in range(len(self.members))])
+
+    def iter_predict(self, config, centers=None, frame=None, batch_size=None):
+        idx = _center_indices(config, centers)
+        return self._iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))

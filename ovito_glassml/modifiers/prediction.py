@@ -114,7 +114,9 @@ def _annotate(data: DataCollection, prefix: str, model) -> None:
 
 
 class PlasticSusceptibilityModifier(ModifierInterface):
-    """Plastic susceptibility (paper 000): a CNN on the spatial density map of each atom.
+    """Plastic susceptibility (paper 000): a CNN on the spatial density map of each atom, or an
+    ensemble model (e.g. that CNN combined with the quench-in softness; its orientation-blind
+    members are computed once and reused for every orientation).
 
     Output: ``Plastic Susceptibility`` (probability that the atom rearranges under shear along
     the loading orientation) or, with ``all_orientations``, ``Max Plastic Susceptibility`` and

@@ -1,6 +1,7 @@
 """``glassml train`` and ``glassml evaluate`` (registered by :func:`add_parser`).
 
     glassml train cnn|qs|sf DATASET... -o models/NAME [options]
+    glassml train ensemble DATASET... -o models/NAME --member cnn=PATH --member qs=PATH [--weights 0.5,0.5]
     glassml evaluate MODEL DATASET... -o DIR [--baseline NAME=MODEL ...]
 
 DATASET: files or folders read by :func:`~.samples.load_glasses`.  ``train`` splits the glasses by
@@ -88,6 +89,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                           orientation=args.orientations, threshold=args.threshold,
                           target_fraction=args.fraction if args.fraction is not None else 0.05, folds=args.folds,
                           grid=grid, min_data_in_leaf=args.min_data_in_leaf, **common)
+    elif args.kind == "ensemble":
+        from .ensemble import build_ensemble
+
+        members = _baselines(args.member, option="--member", example="cnn=runs/cnn")
+        weights = _floats(args.weights) or [1.0 / max(len(members), 1)] * len(members)
+        if len(weights) != len(members):
+            from ..descriptors.geometry import ConfigurationError
+
+            raise ConfigurationError(f"--weights gives {len(weights)} weight(s) for {len(members)} member(s); give "
+                                     "one per --member, in the same order")
+        result = build_ensemble(glasses, args.output, members, dict(zip(members, weights)), name=args.name,
+                                orientations=args.orientations.split(",") if args.orientations else None,
+                                test=test, baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline,
+                                seed=args.seed, eval_strains=_floats(args.eval_strains), progress=progress)
     else:
         from .linear import DEFAULT_C_GRID, train_sf
 
@@ -100,7 +115,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _labelled_for(args: argparse.Namespace, glasses: list) -> list:
     """The glasses that carry the labels this training needs; the others (a data-generation
-    campaign still running) are left out with a note.  The trainers refuse an empty list."""
+    campaign still running) are left out with a note.  The trainers refuse an empty list.  An
+    ensemble takes its label from its CNN member and skips the loadings a glass lacks itself."""
+    if args.kind == "ensemble":
+        return glasses
     if args.kind == "sf":
         def has(g):
             return g.v_flex is not None
@@ -126,14 +144,14 @@ def _labelled_for(args: argparse.Namespace, glasses: list) -> list:
     return glasses
 
 
-def _baselines(items: list[str] | None) -> dict[str, str]:
+def _baselines(items: list[str] | None, option: str = "--baseline", example: str = "qs=models/qs") -> dict[str, str]:
     out = {}
     for item in items or []:
         name, sep, model = item.partition("=")
-        if not sep or not name or not model:
+        if not sep or not name or not model or name in out:
             from ..descriptors.geometry import ConfigurationError
 
-            raise ConfigurationError(f"--baseline takes NAME=MODEL (e.g. qs=models/qs); got {item!r}")
+            raise ConfigurationError(f"{option} takes NAME=MODEL (e.g. {example}), each NAME once; got {item!r}")
         out[name] = model
     return out
 
@@ -162,8 +180,9 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a model (cnn, qs, sf) on labelled glasses and write it with its "
                                             "card", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=["cnn", "qs", "sf"], help="cnn: plastic susceptibility; qs: quench-in softness; "
-                                                             "sf: structural flexibility")
+    p.add_argument("kind", choices=["cnn", "qs", "sf", "ensemble"],
+                   help="cnn: plastic susceptibility; qs: quench-in softness; sf: structural flexibility; ensemble: "
+                        "combine trained models (--member) into one plastic susceptibility")
     p.add_argument("datasets", nargs="+", metavar="DATASET", help="labelled glasses (files or folders)")
     p.add_argument("-o", "--output", required=True, help="model folder to write, e.g. models/susceptibility")
     p.add_argument("--name", help="model name in the card (default: the folder name)")
@@ -200,7 +219,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eval-max-atoms", type=int, help="cnn: atoms per test glass to evaluate (default all)")
     p.add_argument("--baseline", action="append", metavar="NAME=MODEL", help="cnn: extra baseline model (repeatable)")
     p.add_argument("--radial-baseline", action="store_true",
-                   help="cnn: also fit a linear SVM on radial features as a baseline on the same test atoms")
+                   help="cnn, ensemble: also fit a linear SVM on radial features as a baseline on the same test atoms")
+    p.add_argument("--member", action="append", metavar="NAME=MODEL",
+                   help="ensemble: a member model, copied into the sub-folder NAME (repeatable; e.g. cnn=runs/cnn)")
+    p.add_argument("--weights", help="ensemble: comma list of member weights in --member order (default equal)")
     p.add_argument("--folds", type=int, default=5, help="qs/sf: cross-validation folds (5)")
     p.add_argument("--grid", help='qs: JSON grid, e.g. \'{"num_leaves": [15, 31], "learning_rate": [0.05], '
                                   '"n_estimators": [200]}\'')

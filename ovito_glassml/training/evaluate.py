@@ -4,7 +4,7 @@
 i.e. the exported file and the card's descriptor settings, exactly what users get) on the given
 glasses only, and measures:
 
-* ``onnx-cnn`` (susceptibility): per strain s available in the glasses, per (glass, orientation)
+* ``onnx-cnn`` and Plastic Susceptibility ``ensemble``: per strain s available in the glasses, per (glass, orientation)
   with the card's f = ``label.f_thres``: labels = top f of D2min(s) among the evaluated atoms;
   balanced accuracy at p > 0.5 (the mean of TPR and TNR: the expected accuracy on a balanced
   subset), AUC-ROC, C_rank = 2 mean CDF(p) over the top-f atoms - 1 and the overlap ratio of the
@@ -20,7 +20,7 @@ glasses only, and measures:
 
 Baselines on the same atoms: the Voronoi atomic volume (AUC / C_rank for the classifiers, Pearson
 for SF), and for the CNN any further models given in ``baselines`` (e.g. ``{"qs": path, "sf":
-path}``), scored the same way.  With ``output_dir`` the metrics are written to ``metrics.json``
+path}``), scored the same way (an orientation-aware baseline is run in each loading's frame).  With ``output_dir`` the metrics are written to ``metrics.json``
 and plots to PNG files (ROC curves; C_rank vs strain; SF scatter), with matplotlib's Agg backend.
 """
 from __future__ import annotations
@@ -138,8 +138,11 @@ def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str
     t0 = time.perf_counter()
     mdl = _load(model)
     kind = mdl.card.kind
-    if kind == "onnx-cnn":
+    if kind == "onnx-cnn" or (kind == "ensemble" and mdl.card.property == "Plastic Susceptibility"):
         result = _evaluate_cnn(mdl, glasses, strains, orientations, baselines, max_atoms, seed, progress)
+    elif kind == "ensemble":
+        raise ConfigurationError(f"evaluation of a {mdl.card.property} ensemble is not implemented; only Plastic "
+                                 "Susceptibility ensembles are")
     elif kind == "lightgbm":
         result = _evaluate_qs(mdl, glasses, orientations, max_atoms, seed, progress, threshold, plastic_fraction)
     else:
@@ -203,13 +206,18 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
         vol = _voronoi_volume(g)
         if vol is not None:
             static["voronoi_volume"] = vol[idx]
+        turning = {}  # orientation-aware baselines (e.g. an ensemble's CNN member): predicted per loading
         for name, m in extra.items():
-            static[name] = m.predict(g.config, idx)
+            if getattr(m, "orientational", False):
+                turning[name] = m
+            else:
+                static[name] = m.predict(g.config, idx)
         predicted: dict[str, np.ndarray] = {}
         for o in (orientations or g.orientations):
             if o not in g.d2min:
                 continue
             p = predicted[o] = model.predict(g.config, idx, frame=o)
+            current = {**static, **{name: m.predict(g.config, idx, frame=o) for name, m in turning.items()}}
             _note(progress, f"evaluated {g.name} / {o} ({len(idx)} atoms)")
             for s in wanted:
                 if not g.has_d2min(o, s):
@@ -222,9 +230,9 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
                     ok = labels >= 0
                     pooled["labels"].append(labels[ok])
                     pooled["model"].append(p[ok])
-                    for name, v in static.items():
+                    for name, v in current.items():
                         pooled.setdefault(name, []).append(v[ok])
-                for name, v in static.items():
+                for name, v in current.items():
                     base_rows.setdefault(name, {}).setdefault(s, []).append(_score_rows(v, d, labels, f, False))
         # orientation control: the prediction made in frame o scored against the labels of another
         # loading o' of the same glass (an orientation-blind model scores the same as on its own labels)
