@@ -703,3 +703,17 @@ def test_cli_train_ensemble(ensemble_members, glasses, tmp_path, capsys):
     assert main(["train", "ensemble", str(tmp_path), "-o", str(tmp_path / "e2"), "--member", f"cnn={members['cnn']}",
                  "--member", f"qs={members['qs']}", "--weights", "1", "--test", ",".join(test), "-q"]) == 2
     assert "give one per --member" in capsys.readouterr().err
+
+
+def test_ensemble_standardises_on_the_cnn_training_glasses(ensemble_members, glasses, tmp_path):
+    from ovito_glassml.training.ensemble import build_ensemble
+
+    members, test = ensemble_members
+    extra = synthetic_glass(7)
+    seen = set(load_card(members["cnn"]).training["data"]["glasses"])
+    lead = build_ensemble(glasses + [extra], tmp_path / "lead", members, {"cnn": 0.5, "qs": 0.5}, test=test)
+    assert set(lead.card.training["data"]["glasses"]) == seen and extra.name not in seen
+    every = build_ensemble(glasses + [extra], tmp_path / "all", members, {"cnn": 0.5, "qs": 0.5}, test=test,
+                           standardise_on="all")
+    assert set(every.card.training["data"]["glasses"]) == seen | {extra.name}
+    assert every.spec["members"][0]["mean"] != lead.spec["members"][0]["mean"]

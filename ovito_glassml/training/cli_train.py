@@ -101,7 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                      "one per --member, in the same order")
         result = build_ensemble(glasses, args.output, members, dict(zip(members, weights)), name=args.name,
                                 orientations=args.orientations.split(",") if args.orientations else None,
-                                test=test, baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline,
+                                test=test, standardise_on=args.standardise_on, baselines=_baselines(args.baseline),
+                                radial_baseline=args.radial_baseline,
                                 seed=args.seed, eval_strains=_floats(args.eval_strains), progress=progress)
     else:
         from .linear import DEFAULT_C_GRID, train_sf
@@ -223,6 +224,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--member", action="append", metavar="NAME=MODEL",
                    help="ensemble: a member model, copied into the sub-folder NAME (repeatable; e.g. cnn=runs/cnn)")
     p.add_argument("--weights", help="ensemble: comma list of member weights in --member order (default equal)")
+    p.add_argument("--standardise-on", choices=["lead", "all"], default="lead",
+                   help="ensemble: glasses whose atoms standardise the members: 'lead' = the non-test glasses the "
+                        "CNN member was trained on (default), 'all' = every non-test glass given")
     p.add_argument("--folds", type=int, default=5, help="qs/sf: cross-validation folds (5)")
     p.add_argument("--grid", help='qs: JSON grid, e.g. \'{"num_leaves": [15, 31], "learning_rate": [0.05], '
                                   '"n_estimators": [200]}\'')

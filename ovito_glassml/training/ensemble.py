@@ -93,13 +93,16 @@ def _trained_on(card: ModelCard) -> set[str]:
 def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members: Mapping[str, Any],
                    weights: Mapping[str, float], *, name: str | None = None,
                    orientations: Sequence[str] | None = None, test: Any = "auto",
-                   baselines: Mapping[str, Any] | None = None, radial_baseline: bool = False, seed: int = 0,
+                   standardise_on: str = "lead", baselines: Mapping[str, Any] | None = None,
+                   radial_baseline: bool = False, seed: int = 0,
                    eval_strains: Sequence[float] | None = None, progress: Progress = None) -> EnsembleResult:
     """Combine ``members`` (sub-folder name -> model folder) with ``weights`` (name -> w_k) into a
     plastic-susceptibility ensemble in ``output`` (module docstring).
 
-    ``glasses``: the non-test glasses standardise and calibrate; the test glasses (``test``, as in
-    :func:`~.samples.split_by_glass`) give the card's metrics.  The label (strain, f_thres) is the
+    ``glasses``: the non-test glasses standardise and calibrate (``standardise_on="lead"``: only
+    those the lead member, the CNN, was trained on, when any are given; ``"all"``: every non-test
+    glass); the test glasses (``test``, as in :func:`~.samples.split_by_glass`) give the card's
+    metrics.  The label (strain, f_thres) is the
     first Plastic Susceptibility member's; ``orientations`` default to the loadings that member was
     trained on.  ``baselines`` / ``radial_baseline``: scored on the same test atoms, as for a CNN.
     """
@@ -130,6 +133,11 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
     dims = {m.dimensions for m in loaded.values()}
     if len(dims) != 1:
         raise ConfigurationError(f"the members are for glasses of different dimensions {sorted(dims)}")
+    if standardise_on not in ("lead", "all"):
+        raise ConfigurationError(f"standardise_on must be 'lead' or 'all'; got {standardise_on!r}")
+    fit_glasses = list(split.train)
+    if standardise_on == "lead":
+        fit_glasses = [g for g in split.train if g.name in _trained_on(loaded[lead].card)] or fit_glasses
     label = dict(loaded[lead].card.label)
     strain, f = float(label["strain"]), float(label["f_thres"])
     if orientations is None:
@@ -150,7 +158,7 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
     # 2. standardise on the training glasses, every atom, every training loading
     raw: list[list[np.ndarray]] = [[] for _ in names]
     labels: list[np.ndarray] = []
-    for g in split.train:
+    for g in fit_glasses:
         static = {i: m.predict(g.config) for i, m in enumerate(copies) if not m.orientational}
         for o in (orientations or g.orientations):
             if not g.has_d2min(o, strain):
@@ -193,7 +201,7 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
         "output": {"meaning": "calibrated probability that the atom is plastic (> 0.5: the balanced decision)"},
         "files": {"ensemble": "ensemble.json"},
         "training": {
-            "data": {**provenance_summary(split.train), "split": split.names(),
+            "data": {**provenance_summary(fit_glasses), "split": split.names(),
                      "orientations": list(orientations) if orientations else "all orientations of each glass",
                      "members": {k: {"model": copies[i].name, "kind": copies[i].card.kind,
                                      "property": copies[i].property_name,
@@ -203,8 +211,9 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
                 "combination": spec["combination"],
                 "weights": {k: float(weights[k]) for k in names},
                 "weights_chosen": "given, not fitted",
-                "standardisation": "mean and sd of logit(p_k) over every atom of the training glasses in every "
-                                   "training loading",
+                "standardisation": ("mean and sd of logit(p_k) over every atom of the training glasses "
+                                    + ("the CNN member was trained on" if standardise_on == "lead" else "")
+                                    + " in every training loading"),
                 "calibration": "class-balanced logistic fit of scale > 0 and offset on the same atoms and labels "
                                "(does not change the ranking)",
                 "n_samples": int(len(y)), "n_positives": int(y.sum()), "seed": seed,
@@ -222,7 +231,7 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
     if radial_baseline:
         from .linear import RadialSVMBaseline
 
-        base["radial_svm"] = RadialSVMBaseline.fit(split.train, strain, f, orientations, seed=seed)
+        base["radial_svm"] = RadialSVMBaseline.fit(fit_glasses, strain, f, orientations, seed=seed)
         card["training"]["protocol"]["baselines"] = {"radial_svm": "LinearSVC on standardised reduced radial "
                                                                    "features, fitted on the training glasses"}
     final, metrics = finalize_model(out, card, split.test, strains=eval_strains, baselines=base,
