@@ -62,8 +62,12 @@ def _measured(card: dict) -> tuple[str, str]:
         s = card["label"]["strain"]
         main = (f"at {100 * s:g} %: balanced accuracy {_f(v.get('balanced_accuracy'))}, AUC {_f(v.get('auc_roc'))}, "
                 f"C_rank {_f(v.get('c_rank'))}, overlap {_f(v.get('overlap_ratio'))}")
-        base = [f"{k[len('baseline_'):-len('_c_rank')]} C_rank {_f(x)}" for k, x in v.items()
-                if k.startswith("baseline_") and k.endswith("_c_rank") and "@" not in k]
+        if v.get("auc_roc_other_orientation_labels") is not None:
+            main += f"; against the other loading's labels: AUC {_f(v['auc_roc_other_orientation_labels'])}"
+        names = [k[len("baseline_"):-len("_c_rank")] for k in v
+                 if k.startswith("baseline_") and k.endswith("_c_rank") and "@" not in k]
+        base = [f"{n} AUC {_f(v.get(f'baseline_{n}_auc_roc'))}, C_rank {_f(v[f'baseline_{n}_c_rank'])}"
+                for n in names]
     elif prop == "Quench-in Softness":
         main = (f"AUC {_f(v.get('auc_roc'))}, balanced accuracy {_f(v.get('balanced_accuracy'))}, "
                 f"C_rank {_f(v.get('c_rank'))} ({v.get('n_plastic', 0):.0f} plastic atoms)")
@@ -107,7 +111,10 @@ def table(models_dir: Path) -> str:
         test = f"{n} glass{'es' if n != 1 else ''}, {v.get('n_atoms', 0):,.0f} atoms"
         main, base = _measured(c)
         dims = f"{c['dimensions']}D " if c["dimensions"] == 2 else ""
-        lines.append(f"| `{c['_dir']}` | {dims}{c['property']} | {_data(c)} | {lab} | {test} | {main} | {base} | "
+        prop = c["property"]
+        if c["kind"] == "ensemble":
+            prop += f" (ensemble: {' + '.join(c['descriptor']['settings']['members'])})"
+        lines.append(f"| `{c['_dir']}` | {dims}{prop} | {_data(c)} | {lab} | {test} | {main} | {base} | "
                      f"{TARGETS.get(c['property'], '–')} |")
     return "\n".join(lines) + "\n"
 
