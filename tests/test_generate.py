@@ -399,3 +399,110 @@ def test_campaign_accepts_more_msd_seeds_and_refuses_other_changes(tmp_path):
     with pytest.raises(ValueError, match="other msd parameters"):
         _check_config(tmp_path, CampaignConfig(name="c", n_glasses=1, n_test=0, orientations=("xy",),
                                                msd=MsdParams(n_seeds=5, temperature=80.0)))
+
+
+# -- the committed data-set files as checkpoints (a fresh clone has no work directory) -------------
+
+def _copy_data(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_fresh_workdir_resumes_from_the_data_sets_and_keeps_their_labels(tmp_path, tiny_campaign):
+    """An empty work directory (a fresh clone) with the committed files: nothing is simulated again,
+    --status counts the files, and a new orientation adds its labels beside the old ones."""
+    import dataclasses
+
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.generate import campaign_status, run_campaign
+
+    cfg, root, *_ = tiny_campaign
+    data = _copy_data(root / "data", tmp_path / "data")
+    before = load_dataset(data / "tiny" / "tiny_g0001.npz")
+    st = campaign_status(cfg, tmp_path / "fresh", data_dir=data)
+    assert st["done"] == st["total"]
+    assert campaign_status(cfg, tmp_path / "fresh")["done"] == 0   # without the files: nothing done
+    messages = []
+    st = run_campaign(cfg, workdir=tmp_path / "fresh", data_dir=data, progress=messages.append)
+    assert st["done"] == st["total"] and not any("start" in m for m in messages)
+    assert any("restored from tiny_g0001.npz: g0001:glass, g0001:msd, g0001:shear:xy, g0001:shear:-zx" in m
+               for m in messages)
+    # one more orientation: only its shear runs, from the restored inherent structure
+    more = dataclasses.replace(cfg, orientations=("xy", "-zx", "yz"))
+    messages = []
+    st = run_campaign(more, workdir=tmp_path / "fresh", data_dir=data, progress=messages.append)
+    started = [m for m in messages if " start " in m]
+    assert len(started) == 2 and all(":shear:yz" in m for m in started)
+    after = load_dataset(data / "tiny" / "tiny_g0001.npz")
+    assert set(after.orientations) == {"xy", "-zx", "yz"} and after.complete
+    for o in ("xy", "-zx"):
+        np.testing.assert_array_equal(after.orientations[o]["d2min"], before.orientations[o]["d2min"])
+        np.testing.assert_array_equal(after.orientations[o]["stress"], before.orientations[o]["stress"])
+    np.testing.assert_array_equal(after.positions, before.positions)
+    np.testing.assert_array_equal(after.msd_runs, before.msd_runs)
+    assert after.provenance["timings_s"]["glass"] == before.provenance["timings_s"]["glass"]
+    assert "restored from the data-set file tiny_g0001.npz" in after.provenance["inherent_structure_source"]
+    assert after.orientations["yz"]["d2min"].shape == (2, 200)
+
+
+def test_data_set_of_another_protocol_or_glass_is_refused(tmp_path, tiny_campaign):
+    import dataclasses
+
+    from ovito_glassml.training.generate import restore_from_dataset
+
+    cfg, root, *_ = tiny_campaign
+    data = _copy_data(root / "data", tmp_path / "data")
+    slower = dataclasses.replace(cfg, glass=GlassParams(**{**TINY_GLASS, "quench_rate": 1e14}))
+    with pytest.raises(ValueError, match="made with other glass parameters"):
+        restore_from_dataset(slower, tmp_path / "w", data, 1)
+    # a work directory holding another glass under the same seed is not silently mixed with the file
+    (tmp_path / "w2" / "tiny").mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(root / "runs" / "tiny" / "g0002", tmp_path / "w2" / "tiny" / "g0001")
+    with pytest.raises(RuntimeError, match="holds another glass"):
+        restore_from_dataset(cfg, tmp_path / "w2", data, 1)
+
+
+def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign):
+    """An AQS run interrupted after step 1 is packed into the data folder; a new work directory
+    resumes it at step 1 and gives the same D2min as an uninterrupted run."""
+    import dataclasses
+
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.generate import partial_shear_path, restore_from_dataset, run_campaign, save_partial_shear
+    from ovito_glassml.training.protocol import shear_aqs
+    from ovito_glassml.training.systems import cuzr
+
+    cfg, root, *_ = tiny_campaign
+    data = _copy_data(root / "data", tmp_path / "data")
+    more = dataclasses.replace(cfg, orientations=("xy", "-zx", "y-z"))
+    old = tmp_path / "old"
+    restore_from_dataset(more, old, data, 1)
+    with np.load(old / "tiny" / "g0001" / "glass_is.npz") as z:
+        inherent = {k: z[k] for k in ("positions", "types", "cell", "origin")}
+
+    class Stop(Exception):
+        pass
+
+    def stop(msg):
+        if "strain 0.0010" in msg:
+            raise Stop
+
+    with pytest.raises(Stop):
+        shear_aqs(cuzr(), inherent, "y-z", more.shear, old / "tiny" / "g0001" / "shear_y-z", progress=stop)
+    packed = save_partial_shear(more, old, data, 1, "y-z")
+    assert packed == partial_shear_path(data, more, 1, "y-z") and packed.exists()
+    assert save_partial_shear(more, old, data, 1, "y-z") is None      # nothing new since
+    messages = []
+    run_campaign(more, workdir=tmp_path / "new", data_dir=data, progress=messages.append, max_tasks=1,
+                 first_seeds=[1])
+    assert any("g0001:shear:y-z (at step 1)" in m for m in messages)
+    assert any("resuming at step 1" in m for m in messages)
+    assert not packed.exists()                       # removed once the run is done
+    got = load_dataset(data / "tiny" / "tiny_g0001.npz").orientations["y-z"]
+    direct = shear_aqs(cuzr(), inherent, "y-z", more.shear, tmp_path / "direct")
+    np.testing.assert_allclose(got["d2min"], direct["d2min"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got["stress"], direct["stress"], rtol=1e-6, atol=1e-9)

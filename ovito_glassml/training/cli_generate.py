@@ -4,7 +4,8 @@
         --workdir runs --data-dir data --git-commit
 
 Run the same command again to resume: finished tasks are skipped and interrupted ones continue
-from their last checkpoint.  ``--status`` prints progress without running anything.
+from their last checkpoint.  The data-set files under --data-dir count as checkpoints too: on a
+fresh clone (empty --workdir) the stages they hold are restored, not simulated again.  ``--status`` prints progress without running anything.
 """
 from __future__ import annotations
 
@@ -65,6 +66,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--first-glasses", default="",
                    help="comma-separated glass seeds whose tasks run before all others (e.g. 15,16 to "
                         "finish two test glasses first); does not change the campaign")
+    p.add_argument("--pack-minutes", type=float, default=0.0,
+                   help="every M minutes, pack the checkpoint of each running shear run into "
+                        "DATA_DIR/NAME/partial/ (committed with --git-commit), so that a long AQS run "
+                        "survives the loss of --workdir (a new machine, a fresh clone); 0: off")
     p.add_argument("--git-commit", action="store_true",
                    help="git add + commit each data-set file as soon as it is written")
     p.add_argument("--status", action="store_true", help="print progress and exit")
@@ -99,9 +104,13 @@ def build_config(args):
 
 
 def _git_commit(path: Path) -> None:
+    if not path.exists() and subprocess.run(["git", "ls-files", "--error-unmatch", str(path)],
+                                            capture_output=True).returncode != 0:
+        return  # removed before it was ever committed: nothing to record
     for attempt in range(20):
         a = subprocess.run(["git", "add", str(path)], capture_output=True, text=True)
-        c = subprocess.run(["git", "commit", "-q", "-m", f"data: {path.name} (glassml generate)", "--", str(path)],
+        what = "data" if path.exists() else "data: remove"
+        c = subprocess.run(["git", "commit", "-q", "-m", f"{what}: {path.name} (glassml generate)", "--", str(path)],
                            capture_output=True, text=True) if a.returncode == 0 else a
         if c.returncode == 0 or "nothing to commit" in (c.stdout + c.stderr) \
                 or "no changes added" in (c.stdout + c.stderr):
@@ -130,7 +139,7 @@ def run(args) -> int:
             print(t.label)
         return 0
     if args.status:
-        st = campaign_status(cfg, args.workdir, first_seeds)
+        st = campaign_status(cfg, args.workdir, first_seeds, args.data_dir)
         print(f"{cfg.name}: {st['done']}/{st['total']} tasks done; glasses {st['glasses_made']}, "
               f"msd {st['msd_done']}, shear {st['shear_done']}; next: {', '.join(st['pending'][:3])}")
         return 0
@@ -140,13 +149,14 @@ def run(args) -> int:
         print(time.strftime("%Y-%m-%d %H:%M:%S"), msg, flush=True)
 
     def on_dataset(path: Path) -> None:
-        progress(f"wrote {path}")
+        progress(f"wrote {path}" if path.exists() else f"removed {path} (its task is done)")
         if args.git_commit:
             _git_commit(path)
 
     print(f"campaign {cfg.name}: {json.dumps(cfg.to_dict())}", flush=True)
     st = run_campaign(cfg, workdir=args.workdir, data_dir=args.data_dir, jobs=args.jobs, progress=progress,
-                      on_dataset=on_dataset, max_tasks=args.max_tasks, first_seeds=first_seeds)
+                      on_dataset=on_dataset, max_tasks=args.max_tasks, first_seeds=first_seeds,
+                      pack_every_s=60.0 * args.pack_minutes or None)
     progress(f"finished: {st['done']}/{st['total']} tasks done")
     return 0
 

@@ -12,7 +12,12 @@ Every task (glass, msd, shear in one orientation) keeps its checkpoints under
 ``<workdir>/<name>/g<seed>/``; running the same campaign again skips what is done and continues
 interrupted tasks from their last checkpoint.  Task order puts useful data first: for each
 orientation in turn, every glass is made (inherent structure, then its MSD) and sheared in that
-orientation, so all glasses get the first orientation before any gets the second.  Within an
+orientation, so all glasses get the first orientation before any gets the second.
+
+The committed data-set files are checkpoints too: a glass whose file under ``data_dir`` already
+holds some stages (a fresh clone, or a work directory that was lost) has those stages restored into
+its work directory (:func:`restore_from_dataset`) instead of being simulated again, and the file is
+only ever rewritten with *more* labels, never fewer.  Within an
 orientation the test glasses are spread evenly among the training glasses
 (:meth:`CampaignConfig.task_seed_order`), so a campaign stopped part-way already has held-out
 glasses to measure on.
@@ -20,8 +25,10 @@ glasses to measure on.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
+import os
 import platform
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -36,7 +43,7 @@ from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs
 from .systems import get_system, potential_sha256
 
 __all__ = ["CampaignConfig", "Task", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
-           "DEFAULT_ORIENTATIONS_3D", "PROTOCOLS_2D_ORDER"]
+           "restore_from_dataset", "DEFAULT_ORIENTATIONS_3D", "PROTOCOLS_2D_ORDER"]
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +181,193 @@ def _msd_runs(glass_dir: Path) -> int:
     with np.load(f) as z:
         return len(z["temperature"])
 
+_PROTOCOL_KEYS = ("system", "system_kwargs", "glass", "shear", "msd")
+
+
+def _protocol_mismatch(old: dict, new: dict) -> str | None:
+    """The first protocol key on which two campaign configs differ (more MSD seeds is allowed)."""
+    for key in _PROTOCOL_KEYS:
+        if key == "msd" and _only_more_seeds(old.get(key), new.get(key)):
+            continue
+        if key == "msd" and _only_more_seeds(new.get(key), old.get(key)):
+            continue  # the file has more seeds than asked for: its MSD stage is simply done
+        if old.get(key) != new.get(key):
+            return key
+    return None
+
+
+def restore_from_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path, seed: int) -> list[str]:
+    """Recreate, in the glass's work directory, the stages its committed data-set file already holds.
+
+    The data-set file (``data_dir``) is what survives between machines and sessions; the work
+    directory (``root``) is scratch.  For every stage in the file whose result is missing from the
+    work directory, the result is written back from the file: the inherent structure (float32 in
+    the file, so later stages start from positions rounded by less than 1e-5 A; this is recorded as
+    ``restored_from`` in the glass's provenance), its Voronoi volumes, the MSD runs and every
+    sheared orientation.  Those tasks then count as done and are not simulated again, and a later
+    rewrite of the file keeps them.  Returns the labels of the restored tasks.
+
+    Raises ``ValueError`` when the file was made with other protocol parameters, and
+    ``RuntimeError`` when the work directory already holds a *different* glass under this seed.
+    """
+    from .dataset import load_dataset  # noqa: PLC0415
+    from .protocol import _atomic_npz, _glass_segments  # noqa: PLC0415
+
+    path = dataset_path(data_dir, cfg, seed)
+    g = _glass_dir(Path(root), cfg, seed)
+    if not path.exists():
+        if (g / "glass_is.npz").exists():
+            return _restore_partial_shears(cfg, g, data_dir, seed, set())
+        return []
+    ds = load_dataset(path)
+    prov = ds.provenance
+    made_with = prov.get("campaign_config")
+    if made_with is None:
+        raise ValueError(f"{path}: the file records no campaign_config, so it cannot be matched to campaign "
+                         f"{cfg.name!r}; move it away or use another --data-dir")
+    key = _protocol_mismatch(made_with, cfg.to_dict())
+    if key is not None:
+        raise ValueError(f"{path} was made with other {key} parameters ({made_with.get(key)} vs "
+                         f"{cfg.to_dict().get(key)}); use the campaign's own settings (its provenance "
+                         f"'campaign_config'), another --name or another --data-dir")
+    g.mkdir(parents=True, exist_ok=True)
+    restored: list[str] = []
+    is_file = g / "glass_is.npz"
+    if is_file.exists():
+        with np.load(is_file) as z:
+            same = z["positions"].shape == ds.positions.shape and np.allclose(z["positions"], ds.positions, atol=1e-3)
+        if not same:
+            raise RuntimeError(f"{g} holds another glass than {path} (positions differ): the labels in the file "
+                               f"belong to the file's glass; move one of them away before resuming")
+    else:
+        params = GlassParams(**prov["glass"])
+        info = {"params": prov["glass"], "segments": _glass_segments(cfg.spec(), params),
+                "wall_s": prov["timings_s"]["glass"], **prov["glass_result"],
+                "box_relax_pressure": None, "lammps_version": prov["lammps_version"],
+                "restored_from": f"{path.name} (float32 positions)"}
+        _atomic_npz(is_file, positions=ds.positions.astype(np.float64), types=ds.types.astype(np.int64),
+                    cell=ds.cell, origin=ds.origin, info=json.dumps(info))
+        restored.append(Task(seed, "glass").label)
+    if not (g / "voronoi.npy").exists():
+        np.save(g / "voronoi.npy", ds.voronoi_volume.astype(np.float64))
+    msd_file = g / "msd" / "msd.npz"
+    if ds.msd_runs is not None and _msd_runs(g) < len(ds.msd_runs):
+        msd_file.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_npz(msd_file, runs=ds.msd_runs.astype(np.float64), msd=ds.msd.astype(np.float64),
+                    temperature=ds.msd_temperature.astype(np.float64), info=json.dumps(prov["msd_info"]))
+        restored.append(Task(seed, "msd").label)
+    for o, arrays in ds.orientations.items():
+        f = g / f"shear_{o}" / "result.npz"
+        if f.exists():
+            continue
+        f.parent.mkdir(parents=True, exist_ok=True)
+        info = dict(prov["shear_info"][o], restored_from=path.name)
+        _atomic_npz(f, **{k: arrays[k] for k in ("rotation", "strain", "stress", "energy", "snapshot_strains",
+                                                 "d2min", "snapshot_cells")}, info=json.dumps(info))
+        restored.append(Task(seed, "shear", o).label)
+    restored += _restore_partial_shears(cfg, g, data_dir, seed, set(ds.orientations))
+    return restored
+
+
+PARTIAL_FORMAT = "glassml-partial-shear-1"
+
+
+def partial_shear_path(data_dir: str | Path, cfg: CampaignConfig, seed: int, orientation: str) -> Path:
+    """Where the packed checkpoint of an unfinished shear run goes (beside the data-set files)."""
+    return Path(data_dir) / cfg.name / "partial" / f"{cfg.name}_g{seed:04d}_shear_{orientation}.npz"
+
+
+def _structure_digest(positions) -> str:
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(positions, np.float32)).tobytes()).hexdigest()
+
+
+def save_partial_shear(cfg: CampaignConfig, root: str | Path, data_dir: str | Path, seed: int,
+                       orientation: str) -> Path | None:
+    """Pack the last checkpoint of an unfinished shear run into ``data_dir`` (compressed npz: the
+    LAMMPS ``write_data`` checkpoint, the run's state and the D2min snapshots taken so far), so a
+    long AQS run survives the loss of its work directory (``restore_from_dataset`` unpacks it).
+    Safe to call while the run is going: a checkpoint caught between its two files is skipped.
+    Returns the file written, or ``None`` when there is nothing new to pack."""
+    d = _glass_dir(Path(root), cfg, seed) / f"shear_{orientation}"
+    state_f, ckpt = d / "state.json", d / "ckpt.data"
+    is_file = _glass_dir(Path(root), cfg, seed) / "glass_is.npz"
+    if (d / "result.npz").exists() or not is_file.exists():
+        return None
+    for _ in range(5):
+        try:
+            st0, ck0 = state_f.stat(), ckpt.stat()
+            state_text, ckpt_bytes = state_f.read_text(), ckpt.read_bytes()
+            st1, ck1 = state_f.stat(), ckpt.stat()
+        except FileNotFoundError:
+            return None
+        # the run replaces ckpt.data first and state.json second: a consistent pair has the state
+        # written after the checkpoint, and neither changed while being read
+        if (st0.st_mtime_ns, ck0.st_mtime_ns) == (st1.st_mtime_ns, ck1.st_mtime_ns) \
+                and st0.st_mtime_ns >= ck0.st_mtime_ns:
+            break
+        time.sleep(0.5)
+    else:
+        return None
+    state = json.loads(state_text)
+    out = partial_shear_path(data_dir, cfg, seed, orientation)
+    if out.exists():
+        with np.load(out) as z:
+            if json.loads(str(z["state"]))["step"] >= state["step"]:
+                return None
+    snaps = {}
+    for k in cfg.shear.snapshot_steps():
+        f = d / f"snap_{k:05d}.npz"
+        if k <= state["step"] and f.exists():
+            with np.load(f) as z:
+                snaps.update({f"snap_{k:05d}_{name}": z[name] for name in ("positions", "cell", "origin")})
+    with np.load(is_file) as z:
+        digest = _structure_digest(z["positions"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez_compressed(tmp, format=np.array(PARTIAL_FORMAT), orientation=np.array(orientation),
+                        campaign_config=np.array(json.dumps(cfg.to_dict())), state=np.array(state_text),
+                        ckpt_data=np.frombuffer(ckpt_bytes, dtype=np.uint8), structure_sha256=np.array(digest),
+                        **snaps)
+    os.replace(tmp, out)
+    return out
+
+
+def _restore_partial_shears(cfg: CampaignConfig, g: Path, data_dir: str | Path, seed: int,
+                            done: set[str]) -> list[str]:
+    """Unpack the packed checkpoints of this glass's unfinished shear runs (see save_partial_shear)."""
+    restored = []
+    with np.load(g / "glass_is.npz") as z:
+        digest = _structure_digest(z["positions"])
+    for f in sorted((Path(data_dir) / cfg.name / "partial").glob(f"{cfg.name}_g{seed:04d}_shear_*.npz")):
+        with np.load(f, allow_pickle=False) as z:
+            if str(z["format"]) != PARTIAL_FORMAT:
+                raise ValueError(f"{f}: not a packed shear checkpoint ({str(z['format'])!r})")
+            o = str(z["orientation"])
+            if o in done or o not in cfg.resolved_orientations():
+                continue
+            key = _protocol_mismatch(json.loads(str(z["campaign_config"])), cfg.to_dict())
+            if key is not None:
+                raise ValueError(f"{f} was made with other {key} parameters; move it away to start this "
+                                 f"orientation afresh")
+            if str(z["structure_sha256"]) != digest:
+                raise RuntimeError(f"{f} is a shear run of another glass than {g / 'glass_is.npz'}; move one away")
+            d = g / f"shear_{o}"
+            state = json.loads(str(z["state"]))
+            if (d / "result.npz").exists():
+                continue
+            if (d / "state.json").exists() and (d / "ckpt.data").exists() \
+                    and json.loads((d / "state.json").read_text())["step"] >= state["step"]:
+                continue
+            d.mkdir(parents=True, exist_ok=True)
+            for name in z.files:
+                if name.startswith("snap_") and name.endswith("_positions"):
+                    stem = name[:-len("_positions")]
+                    np.savez(d / f"{stem}.npz", positions=z[name], cell=z[f"{stem}_cell"], origin=z[f"{stem}_origin"])
+            (d / "ckpt.data").write_bytes(z["ckpt_data"].tobytes())
+            (d / "state.json").write_text(str(z["state"]))
+            restored.append(f"{Task(seed, 'shear', o).label} (at step {state['step']})")
+    return restored
+
 
 def run_task(cfg_dict: dict, root: str, task: Task, progress: Callable[[str], None] | None = None) -> Task:
     """Run one task (in this process); its outputs land in the glass's work directory."""
@@ -256,6 +450,9 @@ def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path
         "campaign": cfg.name, "system": system.to_dict(), "glass": ginfo["params"], "glass_seed": seed,
         "glass_result": {k: ginfo[k] for k in ("total_md_steps", "potential_energy_per_atom", "pressure")},
         "glass_segments": len(ginfo["segments"]),
+        "inherent_structure_source": (f"restored from the data-set file {ginfo['restored_from']}; stages run "
+                                      "after that start from these positions" if ginfo.get("restored_from")
+                                      else "LAMMPS, this campaign's work directory"),
         "shear": cfg.protocol_dict()["shear"], "msd": cfg.protocol_dict()["msd"],
         "msd_info": msd_info, "msd_quality": labels.msd_quality(msd_kw["msd_runs"]) if msd_kw else None,
         "shear_info": shear_infos,
@@ -293,10 +490,11 @@ def _check_config(root: Path, cfg: CampaignConfig) -> None:
     if f.exists():
         old = json.loads(f.read_text())
         new = cfg.to_dict()
-        for key in ("system", "system_kwargs", "glass", "shear", "msd"):
+        if old.get("msd") != new.get("msd") and _only_more_seeds(old.get("msd"), new.get("msd")):
+            log.info("campaign %s: MSD seeds %d -> %d; finished glasses get the extra seeds",
+                     cfg.name, old["msd"]["n_seeds"], new["msd"]["n_seeds"])
+        for key in _PROTOCOL_KEYS:
             if key == "msd" and _only_more_seeds(old.get(key), new.get(key)):
-                log.info("campaign %s: MSD seeds %d -> %d; finished glasses get the extra seeds",
-                         cfg.name, old["msd"]["n_seeds"], new["msd"]["n_seeds"])
                 continue
             if old.get(key) != new.get(key):
                 raise ValueError(f"campaign {cfg.name!r} in {root} was started with other {key} parameters "
@@ -304,11 +502,34 @@ def _check_config(root: Path, cfg: CampaignConfig) -> None:
     f.write_text(json.dumps(cfg.to_dict(), indent=1))
 
 
-def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_seeds: Sequence[int] = ()) -> dict:
-    """Counts of tasks done / pending (pending in the order they would run)."""
+def _dataset_tasks(data_dir: str | Path | None, cfg: CampaignConfig, seed: int) -> set[str]:
+    """Labels of the tasks a glass's committed data-set file already holds (its provenance only)."""
+    if data_dir is None:
+        return set()
+    path = dataset_path(data_dir, cfg, seed)
+    if not path.exists():
+        return set()
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            prov = json.loads(str(z["provenance"]))
+    except Exception:  # noqa: BLE001 -- an unreadable file holds nothing; run_campaign reports it
+        return set()
+    done = {Task(seed, "glass").label}
+    msd = (prov.get("msd_info") or {}).get("params") or {}
+    if prov.get("stages", {}).get("msd") and cfg.msd is not None and msd.get("n_seeds", 0) >= cfg.msd.n_seeds:
+        done.add(Task(seed, "msd").label)
+    done.update(Task(seed, "shear", o).label for o in prov.get("orientations_done", []))
+    return done
+
+
+def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_seeds: Sequence[int] = (),
+                    data_dir: str | Path | None = None) -> dict:
+    """Counts of tasks done / pending (pending in the order they would run).  A task is done when
+    its result is in the work directory or in the glass's data-set file under ``data_dir``."""
     root = Path(workdir)
     tasks = plan_tasks(cfg, first_seeds)
-    done = [t for t in tasks if _task_done(root, cfg, t)]
+    in_files = set().union(*(_dataset_tasks(data_dir, cfg, s) for s in cfg.seeds()))
+    done = [t for t in tasks if t.label in in_files or _task_done(root, cfg, t)]
     return {"total": len(tasks), "done": len(done), "pending": [t.label for t in tasks if t not in done],
             "glasses_made": sum(t.kind == "glass" for t in done),
             "shear_done": sum(t.kind == "shear" for t in done), "msd_done": sum(t.kind == "msd" for t in done)}
@@ -317,15 +538,22 @@ def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_see
 def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: str | Path = "data", jobs: int = 1,
                  progress: Callable[[str], None] | None = None,
                  on_dataset: Callable[[Path], None] | None = None, max_tasks: int | None = None,
-                 first_seeds: Sequence[int] = ()) -> dict:
+                 first_seeds: Sequence[int] = (), pack_every_s: float | None = None) -> dict:
     """Run (or resume) a campaign.  ``jobs`` > 1 runs independent tasks in parallel processes
     (one LAMMPS rank each).  After every finished task the glass's data-set file is rewritten and
     ``on_dataset(path)`` is called.  ``first_seeds``: glasses whose tasks run first.
+    ``pack_every_s``: every so many seconds, the checkpoint of each running shear task is packed
+    into ``data_dir/<name>/partial/`` (:func:`save_partial_shear`) and ``on_dataset`` is called
+    with it; the packed file is removed (and ``on_dataset`` called again) when the task finishes.
     Returns :func:`campaign_status`."""
     root = Path(workdir)
     _check_config(root, cfg)
     tasks = plan_tasks(cfg, first_seeds)
     say = progress or (lambda m: None)
+    for seed in cfg.seeds():
+        restored = restore_from_dataset(cfg, root, data_dir, seed)
+        if restored:
+            say(f"restored from {dataset_path(data_dir, cfg, seed).name}: {', '.join(restored)}")
     pending = [t for t in tasks if not _task_done(root, cfg, t)]
     total = len(tasks)
     n_done = total - len(pending)
@@ -346,19 +574,26 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
         p = assemble_dataset(cfg, root, data_dir, t.seed)
         if p is not None and on_dataset is not None:
             on_dataset(p)
+        packed = partial_shear_path(data_dir, cfg, t.seed, t.orientation) if t.kind == "shear" else None
+        if packed is not None and packed.exists():
+            packed.unlink()
+            if on_dataset is not None:
+                on_dataset(packed)
 
-    if jobs <= 1:
+    if jobs <= 1 and not pack_every_s:
         for t in pending:
             say(f"[{n_done}/{total}] start {t.label}")
             t0 = time.time()
             run_task(cfg_dict, str(root), t, progress=progress)
             finished(t, time.time() - t0)
-        return campaign_status(cfg, root, first_seeds)
+        return campaign_status(cfg, root, first_seeds, data_dir)
 
     import multiprocessing as mp  # noqa: PLC0415
+    jobs = max(jobs, 1)
     done_glass = {t.seed for t in tasks if t.kind == "glass" and _task_done(root, cfg, t)}
     queue = list(pending)
     running: dict = {}
+    last_pack: dict = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
         while queue or running:
             busy_glass = {t.seed for t, _ in running.values() if t.kind == "glass"}
@@ -376,11 +611,22 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
                         busy_glass.add(t.seed)
             if not running:
                 raise RuntimeError("no runnable task: a glass task failed?")
-            fin, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            fin, _ = wait(list(running), return_when=FIRST_COMPLETED,
+                          timeout=None if not pack_every_s else min(60.0, pack_every_s))
+            if pack_every_s:
+                now = time.time()
+                for fut, (t, t0) in running.items():
+                    if t.kind == "shear" and fut not in fin and now - last_pack.get(t, t0) >= pack_every_s:
+                        last_pack[t] = now
+                        packed = save_partial_shear(cfg, root, data_dir, t.seed, t.orientation)
+                        if packed is not None:
+                            say(f"packed the checkpoint of {t.label} into {packed}")
+                            if on_dataset is not None:
+                                on_dataset(packed)
             for fut in fin:
                 t, t0 = running.pop(fut)
                 fut.result()
                 if t.kind == "glass":
                     done_glass.add(t.seed)
                 finished(t, time.time() - t0)
-    return campaign_status(cfg, root, first_seeds)
+    return campaign_status(cfg, root, first_seeds, data_dir)

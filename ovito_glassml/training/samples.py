@@ -297,15 +297,16 @@ def _read_path(path: Path) -> list[LabelledGlass]:
 
 
 def load_glasses(paths: Iterable[str | Path]) -> list[LabelledGlass]:
-    """All glasses of ``paths``: files, or folders (searched recursively for ``*.npz``, temporary
-    ``*.tmp.npz`` skipped).  A glass is named after its file; when two files share a name the
+    """All glasses of ``paths``: files, or folders (searched recursively for ``*.npz``; temporary
+    ``*.tmp.npz`` files and the generator's packed checkpoints in ``partial/`` folders skipped).  A glass is named after its file; when two files share a name the
     parent folder is prefixed (``folder/stem``).  Names must be unique (splits are by name)."""
     found: list[tuple[LabelledGlass, Path]] = []
     for p in paths:
         p = Path(p)
         files = [p]
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*.npz") if not f.name.endswith(".tmp.npz"))
+            files = sorted(f for f in p.rglob("*.npz") if not f.name.endswith(".tmp.npz")
+                           and "partial" not in f.relative_to(p).parts[:-1])
             if not files:
                 raise ConfigurationError(f"no .npz data-set files under {p}")
         for f in files:
