@@ -141,10 +141,15 @@ def campaign_section(name, files, figdir):
     est = missing_glass * med.get("glass (all stages)", np.nan) + missing_msd * med.get("MSD (all seeds)", 0) \
         + missing_shear * med.get("shear, one orientation", np.nan)
     if missing_glass + missing_msd + missing_shear:
-        lines += [f"Remaining: {missing_glass} glasses, {missing_msd} MSD stages, {missing_shear} sheared orientations; "
-                  f"at the measured medians that is about {est / 3600:.1f} core-hours "
-                  + ("(no orientation measured yet, so the shear part is unknown)" if not np.isfinite(est) else
-                     f"(ideally, with the tasks spread evenly over 16 cores with `--jobs 16`, about {est / 3600 / 16:.1f} h)") + ".", ""]
+        head = f"Remaining: {missing_glass} glasses, {missing_msd} MSD stages, {missing_shear} sheared orientations; "
+        if np.isfinite(est):
+            lines += [head + f"at the measured medians that is about {est / 3600:.1f} core-hours (ideally, with the "
+                      f"tasks spread evenly over 16 cores with `--jobs 16`, about {est / 3600 / 16:.1f} h).", ""]
+        else:
+            known = missing_glass * med.get("glass (all stages)", 0.0) + missing_msd * med.get("MSD (all seeds)", 0.0)
+            lines += [head + "no shear of this size has finished yet, so its time is not measured"
+                      + (f" (the rest is about {known / 3600:.1f} core-hours)" if known else "")
+                      + "; packed checkpoints of running shears are in `data/" + name + "/partial/`.", ""]
     # figures
     figs = []
     if any(d.orientations for d in dsets):
