@@ -132,6 +132,17 @@ def test_voronoi_volumes_tile_the_box():
 
 # -- tiny end-to-end LAMMPS runs -------------------------------------------------------------------
 
+class Interrupted(Exception):
+    """Raised by a progress callback to stop a run part-way (as a killed job would)."""
+
+
+def interrupt_at(text: str):
+    def progress(msg: str) -> None:
+        if text in msg:
+            raise Interrupted(msg)
+    return progress
+
+
 TINY_GLASS = dict(n_atoms=200, quench_rate=1e15, melt_time=0.5, chunk_steps=400)
 TINY_SHEAR = dict(max_strain=0.002, strain_step=0.001, snapshot_strains=(0.001, 0.002))
 
@@ -225,15 +236,8 @@ def test_interrupted_glass_resumes_from_checkpoint(tmp_path, lammps_ok):
     from ovito_glassml.training.protocol import make_glass
     from ovito_glassml.training.systems import cuzr
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_two(msg):
-        if "segment 2/" in msg:
-            raise Stop
-
-    with pytest.raises(Stop):
-        make_glass(cuzr(), GlassParams(seed=4, **TINY_GLASS), tmp_path / "g", progress=stop_after_two)
+    with pytest.raises(Interrupted):
+        make_glass(cuzr(), GlassParams(seed=4, **TINY_GLASS), tmp_path / "g", progress=interrupt_at("segment 2/"))
     assert (tmp_path / "g" / "glass.restart").exists()
     msgs = []
     g = make_glass(cuzr(), GlassParams(seed=4, **TINY_GLASS), tmp_path / "g", progress=msgs.append)
@@ -251,15 +255,8 @@ def test_interrupted_shear_resumes(tmp_path, tiny_campaign):
     a = load_dataset(root / "data" / "tiny" / "tiny_g0001.npz")
     inh = {"positions": a.positions.astype(float), "types": a.types, "cell": a.cell, "origin": a.origin}
 
-    class Stop(Exception):
-        pass
-
-    def stop(msg):
-        if "strain 0.0010" in msg:
-            raise Stop
-
-    with pytest.raises(Stop):
-        shear_aqs(cuzr(), inh, "yz", ShearParams(**TINY_SHEAR), tmp_path / "s", progress=stop)
+    with pytest.raises(Interrupted):
+        shear_aqs(cuzr(), inh, "yz", ShearParams(**TINY_SHEAR), tmp_path / "s", progress=interrupt_at("strain 0.0010"))
     assert json.loads((tmp_path / "s" / "state.json").read_text())["step"] == 1
     msgs = []
     r = shear_aqs(cuzr(), inh, "yz", ShearParams(**TINY_SHEAR), tmp_path / "s", progress=msgs.append)
@@ -484,15 +481,9 @@ def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign
     with np.load(old / "tiny" / "g0001" / "glass_is.npz") as z:
         inherent = {k: z[k] for k in ("positions", "types", "cell", "origin")}
 
-    class Stop(Exception):
-        pass
-
-    def stop(msg):
-        if "strain 0.0010" in msg:
-            raise Stop
-
-    with pytest.raises(Stop):
-        shear_aqs(cuzr(), inherent, "y-z", more.shear, old / "tiny" / "g0001" / "shear_y-z", progress=stop)
+    with pytest.raises(Interrupted):
+        shear_aqs(cuzr(), inherent, "y-z", more.shear, old / "tiny" / "g0001" / "shear_y-z",
+                  progress=interrupt_at("strain 0.0010"))
     packed = save_partial_shear(more, old, data, 1, "y-z")
     assert packed == partial_shear_path(data, more, 1, "y-z") and packed.exists()
     assert save_partial_shear(more, old, data, 1, "y-z") is None      # nothing new since
