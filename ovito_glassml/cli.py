@@ -13,6 +13,12 @@ from . import __version__
 from .descriptors.geometry import ConfigurationError
 
 _EPILOG = "Run 'glassml COMMAND --help' for the options of a command."
+#: The model kinds of ``glassml predict`` (each is looked up by that name unless --model says otherwise):
+#: ``susceptibility`` (plastic susceptibility at 5 % strain), ``dfs`` (fertile sites for the DFS
+#: analysis: top 5 % of D2min at 10 % strain, paper 003), ``qs``, ``sf``.
+MODEL_KINDS = ("susceptibility", "dfs", "qs", "sf")
+#: The particle property the ``dfs`` model writes (the DFS analysis counts atoms above --threshold).
+FERTILE = "Fertile Site Probability"
 
 
 def _load_frames(path: str, type_names: str | None):
@@ -149,15 +155,15 @@ def _run_modifier(modifier, data, frame: int, bar: ProgressBar, base: float, lab
 
 
 def _parse_models(values: list[str] | None) -> dict[str, str]:
-    """``--model qs=path`` options -> {"qs": "path"}; keys susceptibility, qs, sf."""
+    """``--model qs=path`` options -> {"qs": "path"}; keys susceptibility, dfs, qs, sf."""
     out = {}
     for item in values or []:
         if "=" not in item:
-            raise ConfigurationError(f"--model takes KIND=NAME_OR_PATH (KIND: susceptibility, qs, sf); got {item!r}")
+            raise ConfigurationError(f"--model takes KIND=NAME_OR_PATH (KIND: susceptibility, dfs, qs, sf); got {item!r}")
         key, value = item.split("=", 1)
         key = key.strip().lower()
-        if key not in ("susceptibility", "qs", "sf"):
-            raise ConfigurationError(f"unknown model kind {key!r} in --model; use susceptibility, qs or sf")
+        if key not in MODEL_KINDS:
+            raise ConfigurationError(f"unknown model kind {key!r} in --model; use one of {', '.join(MODEL_KINDS)}")
         out[key] = value.strip()
     return out
 
@@ -176,7 +182,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.models:
         os.environ[MODELS_ENV] = os.pathsep.join([str(Path(args.models).resolve()),
                                                   os.environ.get(MODELS_ENV, "")]).strip(os.pathsep)
-    names = {"susceptibility": "susceptibility", "qs": "qs", "sf": "sf"}
+    names = {kind: kind for kind in MODEL_KINDS}
     explicit = _parse_models(args.model)
     names.update(explicit)
     skip = {s.strip().lower() for s in (args.skip or "").split(",") if s.strip()}
@@ -193,9 +199,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not cards:
         raise ConfigurationError(next(iter(missing.values()), "nothing to predict: every model was skipped"))
     for kind in missing:
+        if kind == "dfs" and "susceptibility" in cards:
+            continue  # the DFS analysis uses the susceptibility model instead
         print(f"note: no '{names[kind]}' model is installed: {kind} is not predicted"
-              + (" (and no DFS analysis)" if kind == "susceptibility" else "") + "; see models/README.md",
-              file=sys.stderr)
+              + (" (and no DFS analysis)" if kind in ("susceptibility", "dfs") and not {"susceptibility", "dfs"} & set(cards)
+                 else "") + "; see models/README.md", file=sys.stderr)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     stages = []
@@ -203,13 +211,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
         stages.append(("susceptibility", PlasticSusceptibilityModifier(
             model=names["susceptibility"], orientation=args.orientation, all_orientations=args.all_orientations,
             type_names=args.type_names or "", batch_size=args.batch_size)))
+    if "dfs" in cards:
+        stages.append(("dfs", PlasticSusceptibilityModifier(
+            model=names["dfs"], orientation=args.orientation, all_orientations=args.all_orientations,
+            type_names=args.type_names or "", batch_size=args.batch_size, output_property=FERTILE)))
     if "qs" in cards:
         stages.append(("qs", QuenchInSoftnessModifier(model=names["qs"], type_names=args.type_names or "")))
     if "sf" in cards:
         stages.append(("sf", StructuralFlexibilityModifier(model=names["sf"], type_names=args.type_names or "")))
-    susceptibility = "Max Plastic Susceptibility" if args.all_orientations else "Plastic Susceptibility"
-    dfs = FertileSiteDensityModifier(property=susceptibility, threshold=args.threshold, slab_width=args.slab_width,
-                                     axes=args.axes) if "susceptibility" in cards and not args.no_dfs else None
+    maximum = "Max " if args.all_orientations else ""
+    susceptibility, fertile = maximum + "Plastic Susceptibility", maximum + FERTILE
+    # paper 003: fertile sites come from the model trained at 10 % strain (dfs) when installed
+    dfs_input = fertile if "dfs" in cards else susceptibility if "susceptibility" in cards else None
+    dfs = FertileSiteDensityModifier(property=dfs_input, threshold=args.threshold, slab_width=args.slab_width,
+                                     axes=args.axes) if dfs_input and not args.no_dfs else None
     pipelines = [(file, import_file(file, multiple_frames=True)) for file in args.files]
     total_frames = sum(p.num_frames for _, p in pipelines)
     bar = ProgressBar(total_frames * (len(stages) + (dfs is not None) + 1))
@@ -229,13 +244,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 _run_modifier(modifier, data, frame, bar, done, f"{Path(file).name} frame {frame} {label}")
                 entry["seconds"][label] = round(time.perf_counter() - t0, 3)
                 done += 1
-            for prop, key in ((susceptibility, "susceptibility"), ("Quench-in Softness", "qs"),
+            for prop, key in ((susceptibility, "susceptibility"), (fertile, "fertile"), ("Quench-in Softness", "qs"),
                               ("Structural Flexibility", "sf")):
                 if prop in data.particles:
                     v = np.asarray(data.particles[prop][...], dtype=np.float64)
                     stats = {"property": prop, "mean": float(np.nanmean(v)), "std": float(np.nanstd(v)),
                              "min": float(np.nanmin(v)), "max": float(np.nanmax(v))}
-                    if key == "susceptibility":
+                    if key in ("susceptibility", "fertile"):
                         stats["fraction_above_threshold"] = float(np.nanmean(v > args.threshold))
                     entry[key] = stats
             if dfs is not None:
@@ -250,7 +265,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                fmt=["%.4f", "%.6f", "%d", "%d"])
                     entry["outputs"].append(str(csv))
                     tables[axis] = (xy[:, 0], xy[:, 1])
-                entry["dfs"] = {"delta": float(data.attributes["DFS.Delta"]),
+                entry["dfs"] = {"property": dfs_input, "delta": float(data.attributes["DFS.Delta"]),
                                 "brittle": bool(data.attributes["DFS.Brittle"]),
                                 "peaks": {a: float(data.attributes[f"DFS.Peak{a.upper()}"]) for a in args.axes.lower()},
                                 "slab_width": args.slab_width, "threshold": args.threshold}
@@ -262,6 +277,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             columns = ["Particle Identifier", "Particle Type", "Position.X", "Position.Y", "Position.Z"]
             columns = [c for c in columns if c.split(".")[0] in data.particles]
             columns += [p for p in ("Plastic Susceptibility", "Max Plastic Susceptibility", "Softest Orientation",
+                                    FERTILE, "Max " + FERTILE, FERTILE + " Softest Orientation",
                                     "Quench-in Softness", "Structural Flexibility") if p in data.particles]
             annotated = out_dir / f"{stem}.xyz"
             export_file(data, str(annotated), "xyz", columns=columns)
@@ -271,7 +287,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                           title=susceptibility + (" (DEMO model)" if cards["susceptibility"].demo
                                                                   else ""))
                 entry["outputs"].append(str(png))
-            elif not args.no_pictures and "Quench-in Softness" in data.particles:  # no CNN: colour by QS
+            if not args.no_pictures and fertile in data.particles:
+                png = render_property_png(data, fertile, out_dir / f"{stem}.fertile.png",
+                                          title=fertile + (" (DEMO model)" if cards["dfs"].demo else ""))
+                entry["outputs"].append(str(png))
+            if not args.no_pictures and susceptibility not in data.particles \
+                    and "Quench-in Softness" in data.particles:  # no susceptibility CNN: colour by QS too
                 png = render_property_png(data, "Quench-in Softness", out_dir / f"{stem}.qs.png",
                                           title="Quench-in Softness" + (" (DEMO model)" if cards["qs"].demo else ""))
                 entry["outputs"].append(str(png))
@@ -283,8 +304,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         json.dump(summary, fh, indent=2)
     for entry in summary["inputs"]:
         line = f"{entry['file']} frame {entry['frame']}: {entry['atoms']} atoms"
-        if "susceptibility" in entry:
-            line += f", {100 * entry['susceptibility']['fraction_above_threshold']:.1f} % fertile"
+        if "fertile" in entry or "susceptibility" in entry:
+            line += f", {100 * entry.get('fertile', entry.get('susceptibility'))['fraction_above_threshold']:.1f} % fertile"
         if "dfs" in entry:
             line += (f", DFS delta {100 * entry['dfs']['delta']:.1f} % -> "
                      f"{'brittle' if entry['dfs']['brittle'] else 'ductile'}")
@@ -337,21 +358,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict susceptibility, QS and SF of whole files; DFS tables and pictures",
                        description="For every frame of every input: Plastic Susceptibility (CNN on SDM), "
-                                   "Quench-in Softness (GBDT), Structural Flexibility (linear), the DFS shear-band "
-                                   "analysis; writes the annotated configuration (.xyz), DFS tables (.csv), "
+                                   "Fertile Site Probability (the dfs model), Quench-in Softness (GBDT), "
+                                   "Structural Flexibility (linear), the DFS shear-band analysis; writes the annotated configuration (.xyz), DFS tables (.csv), "
                                    "a JSON summary and PNG pictures.")
     p.add_argument("files", nargs="+", help="input files (any format OVITO reads; trajectories too)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--models", help="a folder of model folders to use before the installed ones")
     p.add_argument("--model", action="append", metavar="KIND=NAME",
-                   help="choose a model: susceptibility=NAME, qs=NAME, sf=NAME (name or folder; repeatable)")
-    p.add_argument("--skip", help="comma list of predictions to skip: susceptibility, qs, sf")
+                   help="choose a model: susceptibility=NAME, dfs=NAME, qs=NAME, sf=NAME (name or folder; "
+                        "repeatable); dfs is the fertile-site model the DFS analysis uses (else susceptibility)")
+    p.add_argument("--skip", help="comma list of predictions to skip: susceptibility, dfs, qs, sf")
     p.add_argument("--orientation", default="xy", help="loading orientation (cube name such as xy, -zx, or a 2D "
                                                         "protocol); default xy")
     p.add_argument("--all-orientations", action="store_true",
                    help="scan the 24 cube orientations: maximum susceptibility and softest orientation")
     p.add_argument("--type-names", help="name numeric particle types, e.g. 1=Cu,2=Zr")
-    p.add_argument("--threshold", type=float, default=0.5, help="fertile when susceptibility > this (0.5)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="fertile when the fertile-site probability (or susceptibility) > this (0.5)")
     p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width in Angstrom (19)")
     p.add_argument("--axes", default="XY", choices=["XY", "X", "Y", "XYZ"], help="DFS axes (XY)")
     p.add_argument("--batch-size", type=int, default=128, help="SDM images per network call")

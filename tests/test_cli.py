@@ -104,7 +104,8 @@ def test_readme_main_command_uses_the_shipped_models(example_glass_path, tmp_pat
     from pathlib import Path
 
     shipped = Path(__file__).resolve().parents[1] / "models"
-    have = {k for k in ("susceptibility", "qs", "sf") if (shipped / k / "card.json").is_file()}
+    kinds = {"susceptibility", "dfs", "qs", "sf"}
+    have = {k for k in kinds if (shipped / k / "card.json").is_file()}
     if not have:
         pytest.skip("no Cu-Zr model ships")
     monkeypatch.delenv("GLASSML_MODELS", raising=False)
@@ -113,15 +114,24 @@ def test_readme_main_command_uses_the_shipped_models(example_glass_path, tmp_pat
     assert "DEMO" not in captured.out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["models"]) == have and not any(m["demo"] for m in summary["models"].values())
-    assert set(summary["not_installed"]) == {"susceptibility", "qs", "sf"} - have
-    for kind in summary["not_installed"]:
+    assert set(summary["not_installed"]) == kinds - have
+    for kind in set(summary["not_installed"]) - {"dfs"}:
         assert f"{kind} is not predicted" in captured.err
+    assert ("no DFS analysis" in captured.err) == (not have & {"susceptibility", "dfs"})
     data = import_file(str(tmp_path / "CuZr_example.xyz")).compute()
-    columns = {"susceptibility": "PlasticSusceptibility", "qs": "QuenchinSoftness", "sf": "StructuralFlexibility"}
+    columns = {"susceptibility": "PlasticSusceptibility", "dfs": "FertileSiteProbability", "qs": "QuenchinSoftness",
+               "sf": "StructuralFlexibility"}
     for kind, column in columns.items():
         assert (column in data.particles) == (kind in have)
-    for kind in have & {"susceptibility", "qs"}:
+    for kind in have & {"susceptibility", "dfs", "qs"}:
         v = np.asarray(data.particles[columns[kind]][...])
         assert np.all((v >= 0) & (v <= 1)) and v.std() > 0.01  # a trained model tells atoms apart
+    entry = summary["inputs"][0]
+    if have & {"susceptibility", "dfs"}:  # the DFS analysis runs on the fertile-site model when it ships
+        want = "Fertile Site Probability" if "dfs" in have else "Plastic Susceptibility"
+        assert entry["dfs"]["property"] == want and 0 <= entry["dfs"]["delta"] <= 1
+        assert (tmp_path / "CuZr_example.dfs-x.csv").is_file() and (tmp_path / "CuZr_example.dfs-y.csv").is_file()
+    else:
+        assert "dfs" not in entry
     if "sf" in have:
         assert np.all(np.isfinite(np.asarray(data.particles["StructuralFlexibility"][...])))

@@ -96,6 +96,26 @@ def test_all_orientations_max_and_softest(demo):
     assert data.attributes["PlasticSusceptibility.Orientations"].split(",") == names
 
 
+def test_output_property_puts_a_second_model_beside_the_first(demo):
+    """The dfs model beside the susceptibility model: same numbers under its own name (also the
+    maximum over orientations), attributes prefixed by that name, the default output untouched."""
+    cfg = random_glass(40, seed=7)
+    fertile = "Fertile Site Probability"
+    data = run(cfg, PlasticSusceptibilityModifier(model=demo["susceptibility"], orientation="yz"),
+               PlasticSusceptibilityModifier(model=demo["susceptibility"], orientation="yz", output_property=fertile))
+    np.testing.assert_array_equal(data.particles[fertile][...], data.particles["Plastic Susceptibility"][...])
+    assert data.attributes["FertileSiteProbability.Orientation"] == "yz"
+    assert data.attributes["FertileSiteProbability.Model"] == "susceptibility"
+    scan = run(cfg, PlasticSusceptibilityModifier(model=demo["susceptibility"], all_orientations=True,
+                                                  output_property=fertile))
+    table = load_model(demo["susceptibility"]).predict_orientations(cfg, [n for n, _, _ in cube_orientations()])
+    np.testing.assert_allclose(scan.particles["Max " + fertile][...], table.max(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(scan.particles[fertile + " Softest Orientation"][...], table.argmax(axis=0))
+    assert "Plastic Susceptibility" not in scan.particles and "Softest Orientation" not in scan.particles
+    with pytest.raises(Exception, match="output property name is empty"):
+        run(cfg, PlasticSusceptibilityModifier(model=demo["susceptibility"], output_property="  "))
+
+
 def test_errors_reach_the_user(demo, glass):
     with pytest.raises(Exception, match="no model named 'nope' is installed; see models/README.md"):
         run(glass, QuenchInSoftnessModifier(model="nope"))

@@ -82,9 +82,9 @@ def test_wheel_contains_the_models(tmp_path):
     (wheel,) = tmp_path.glob("ovito_glassml-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder in SHIPPED:
-        for f in folder.iterdir():
+        for f in folder.rglob("*"):  # an ensemble's members are sub-folders
             if f.suffix in (".json", ".onnx", ".txt"):
-                assert f"ovito_glassml/_shipped_models/{folder.name}/{f.name}" in names
+                assert f"ovito_glassml/_shipped_models/{f.relative_to(folder.parent).as_posix()}" in names
     assert not any(n.startswith("ovito_glassml/_shipped_models/") and n.endswith(".png") for n in names)
 
 

@@ -6,7 +6,9 @@
   susceptible one (``Softest Orientation``, a typed property whose type names are the
   orientation names of :func:`~ovito_glassml.descriptors.geometry.cube_orientations`; the names
   are also in the attribute ``PlasticSusceptibility.Orientations``).  2D glasses use the four 2D
-  protocols instead of the 24 cube orientations.
+  protocols instead of the 24 cube orientations.  ``output_property`` renames the output, e.g.
+  ``Fertile Site Probability`` for the ``dfs`` model (paper 003's fertile sites: top 5 % of D2min
+  at 10 % strain) beside the ``susceptibility`` model in one pipeline.
 * :class:`QuenchInSoftnessModifier` -> ``Quench-in Softness`` (LightGBM on interstice features).
 * :class:`StructuralFlexibilityModifier` -> ``Structural Flexibility`` (linear on radial features).
 
@@ -121,7 +123,9 @@ class PlasticSusceptibilityModifier(ModifierInterface):
     Output: ``Plastic Susceptibility`` (probability that the atom rearranges under shear along
     the loading orientation) or, with ``all_orientations``, ``Max Plastic Susceptibility`` and
     ``Softest Orientation`` (index into the orientation list, typed with the names).
-    Unselected particles get NaN when ``only_selected`` is on.
+    Unselected particles get NaN when ``only_selected`` is on.  ``output_property`` renames the
+    output (``Max <name>`` with ``all_orientations``); attributes are prefixed with the name
+    without spaces.
     """
 
     model = Str("susceptibility", label="Model (installed name or model folder)")
@@ -132,6 +136,7 @@ class PlasticSusceptibilityModifier(ModifierInterface):
     only_selected = Bool(False, label="Only selected particles (others: NaN)")
     batch_size = Int(128, label="Batch size (SDM images per network call)")
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    output_property = Str("Plastic Susceptibility", label="Output property")
 
     def frame_matrix(self, dimensions: int) -> np.ndarray:
         """The loading frame (rows s, n[, s x n]) from ``orientation`` or the two vectors."""
@@ -139,6 +144,10 @@ class PlasticSusceptibilityModifier(ModifierInterface):
 
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Plastic susceptibility: loading model"
+        name = self.output_property.strip()
+        if not name:
+            raise ConfigurationError("the output property name is empty; e.g. 'Plastic Susceptibility'")
+        prefix = name.replace(" ", "")
         model = _load(self.model, "Plastic Susceptibility")
         config = configuration_from_data(data, self.type_names)
         model.check_configuration(config)
@@ -153,8 +162,8 @@ class PlasticSusceptibilityModifier(ModifierInterface):
                 best = np.full(config.count, -np.inf)
                 arg = np.full(config.count, -1, dtype=np.int64)
                 current = np.empty(config.count)
-                for k, (name, rot) in enumerate(orientations):
-                    yield f"Plastic susceptibility: orientation {name} ({k + 1}/{len(orientations)})"
+                for k, (orient, rot) in enumerate(orientations):
+                    yield f"Plastic susceptibility: orientation {orient} ({k + 1}/{len(orientations)})"
                     yield from _stream(model, config, centers, rot, self.batch_size, current,
                                        k / len(orientations), (k + 1) / len(orientations))
                     better = current[centers] > best[centers]
@@ -165,11 +174,12 @@ class PlasticSusceptibilityModifier(ModifierInterface):
                 cached = (maximum, arg)
                 _cache_put(self, key, cached)
             maximum, arg = cached
-            _write(data, "Max Plastic Susceptibility", maximum)
-            prop = data.particles_.create_property("Softest Orientation", data=arg.astype(np.int32))
-            for k, (name, _) in enumerate(orientations):
-                prop.types.append(ElementType(id=k, name=name))
-            data.attributes["PlasticSusceptibility.Orientations"] = ",".join(name for name, _ in orientations)
+            _write(data, f"Max {name}", maximum)
+            softest = "Softest Orientation" if name == "Plastic Susceptibility" else f"{name} Softest Orientation"
+            prop = data.particles_.create_property(softest, data=arg.astype(np.int32))
+            for k, (orient, _) in enumerate(orientations):
+                prop.types.append(ElementType(id=k, name=orient))
+            data.attributes[f"{prefix}.Orientations"] = ",".join(orient for orient, _ in orientations)
         else:
             rot = self.frame_matrix(config.dimensions)
             key = ("one", _model_key(model), _fingerprint(config, centers), rot.tobytes())
@@ -179,10 +189,10 @@ class PlasticSusceptibilityModifier(ModifierInterface):
                 values = np.full(config.count, np.nan)
                 yield from _stream(model, config, centers, rot, self.batch_size, values)
                 _cache_put(self, key, values)
-            _write(data, "Plastic Susceptibility", values)
-            data.attributes["PlasticSusceptibility.Orientation"] = (
+            _write(data, name, values)
+            data.attributes[f"{prefix}.Orientation"] = (
                 self.orientation.strip() or f"s={tuple(np.round(rot[0], 4))}, n={tuple(np.round(rot[1], 4))}")
-        _annotate(data, "PlasticSusceptibility", model)
+        _annotate(data, prefix, model)
 
 
 class _FeatureModelModifier(ModifierInterface):
