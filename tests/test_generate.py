@@ -463,12 +463,13 @@ def test_data_set_of_another_protocol_or_glass_is_refused(tmp_path, tiny_campaig
         restore_from_dataset(cfg, tmp_path / "w2", data, 1)
 
 
-def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign):
+def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign, capsys):
     """An AQS run interrupted after step 1 is packed into the data folder; a new work directory
     resumes it at step 1 and gives the same D2min as an uninterrupted run."""
     import dataclasses
 
     from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.cli_generate import main
     from ovito_glassml.training.generate import partial_shear_path, restore_from_dataset, run_campaign, save_partial_shear
     from ovito_glassml.training.protocol import shear_aqs
     from ovito_glassml.training.systems import cuzr
@@ -484,8 +485,11 @@ def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign
     with pytest.raises(Interrupted):
         shear_aqs(cuzr(), inherent, "y-z", more.shear, old / "tiny" / "g0001" / "shear_y-z",
                   progress=interrupt_at("strain 0.0010"))
-    packed = save_partial_shear(more, old, data, 1, "y-z")
-    assert packed == partial_shear_path(data, more, 1, "y-z") and packed.exists()
+    config = tmp_path / "campaign.json"
+    config.write_text(json.dumps(more.to_dict()))
+    assert main(["generate", "--config", str(config), "--workdir", str(old), "--data-dir", str(data), "--pack-now"]) == 0
+    packed = partial_shear_path(data, more, 1, "y-z")
+    assert f"packed g0001:shear:y-z into {packed}" in capsys.readouterr().out and packed.exists()
     assert save_partial_shear(more, old, data, 1, "y-z") is None      # nothing new since
     messages = []
     run_campaign(more, workdir=tmp_path / "new", data_dir=data, progress=messages.append, max_tasks=1,

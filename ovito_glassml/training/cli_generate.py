@@ -72,6 +72,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                         "survives the loss of --workdir (a new machine, a fresh clone); 0: off")
     p.add_argument("--git-commit", action="store_true",
                    help="git add + commit each data-set file as soon as it is written")
+    p.add_argument("--pack-now", action="store_true",
+                   help="pack the checkpoint of every unfinished shear run of the work directory into "
+                        "DATA_DIR/NAME/partial/ (committed with --git-commit) and exit: before a machine goes away")
     p.add_argument("--status", action="store_true", help="print progress and exit")
     p.add_argument("--dry-run", action="store_true", help="print the task plan and exit")
 
@@ -137,6 +140,17 @@ def run(args) -> int:
     if args.dry_run:
         for t in plan:
             print(t.label)
+        return 0
+    if args.pack_now:
+        from .generate import save_partial_shear  # noqa: PLC0415
+
+        for seed in cfg.seeds():
+            for orientation in cfg.resolved_orientations():
+                packed = save_partial_shear(cfg, args.workdir, args.data_dir, seed, orientation)
+                if packed is not None:
+                    print(f"packed g{seed:04d}:shear:{orientation} into {packed}", flush=True)
+                    if args.git_commit:
+                        _git_commit(packed)
         return 0
     if args.status:
         st = campaign_status(cfg, args.workdir, first_seeds, args.data_dir)
