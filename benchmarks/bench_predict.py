@@ -1,6 +1,7 @@
 """End-to-end prediction speed and peak memory: SDM + CNN, interstice + GBDT, radial + linear.
 
     python benchmarks/bench_predict.py [--atoms 32000] [--models DIR] [--skip-cnn]
+    python benchmarks/bench_predict.py --models models      # the shipped models (those present)
 
 Uses the models in --models (default: the untrained demo models, built on the fly: a compact
 CNN on 16^3 x 2 SDMs, 5 LightGBM folds, linear SF weights): the network weights do not change
@@ -22,7 +23,8 @@ from ovito_glassml.inference.demo import build_demo_models
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--atoms", type=int, default=32000)
-    parser.add_argument("--models", help="folder with susceptibility/, qs/, sf/ (default: demo models)")
+    parser.add_argument("--models", help="folder with sf/, qs/, susceptibility/ and/or dfs/ (default: demo models); "
+                                         "the kinds it lacks are skipped")
     parser.add_argument("--skip-cnn", action="store_true")
     args = parser.parse_args()
     folder = args.models or tempfile.mkdtemp()
@@ -30,8 +32,13 @@ def main() -> None:
         build_demo_models(folder)
     config = cu_zr_glass(args.atoms)
     rows = []
-    for name in ("sf", "qs", "susceptibility"):
-        if name == "susceptibility" and args.skip_cnn:
+    from pathlib import Path  # noqa: PLC0415
+
+    for name in ("sf", "qs", "susceptibility", "dfs"):
+        if name in ("susceptibility", "dfs") and args.skip_cnn:
+            continue
+        if not (Path(folder) / name / "card.json").is_file():
+            print(f"(no {name} model in {folder}: skipped)")
             continue
         model = load_model(f"{folder}/{name}")
         with Timer() as t:
