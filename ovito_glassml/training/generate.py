@@ -12,15 +12,17 @@ Every task (glass, msd, shear in one orientation) keeps its checkpoints under
 ``<workdir>/<name>/g<seed>/``; running the same campaign again skips what is done and continues
 interrupted tasks from their last checkpoint.  Task order puts useful data first: for each
 orientation in turn, every glass is made (inherent structure, then its MSD) and sheared in that
-orientation, so all glasses get the first orientation before any gets the second.
-
-The committed data-set files are checkpoints too: a glass whose file under ``data_dir`` already
-holds some stages (a fresh clone, or a work directory that was lost) has those stages restored into
-its work directory (:func:`restore_from_dataset`) instead of being simulated again, and the file is
-only ever rewritten with *more* labels, never fewer.  Within an
+orientation, so all glasses get the first orientation before any gets the second.  Within an
 orientation the test glasses are spread evenly among the training glasses
 (:meth:`CampaignConfig.task_seed_order`), so a campaign stopped part-way already has held-out
 glasses to measure on.
+
+The committed data-set files are checkpoints too: a glass whose file under ``data_dir`` already
+holds some stages (a fresh clone, or a work directory that was lost) has those stages restored into
+its work directory (:func:`restore_from_dataset`) instead of being simulated again, so the file is
+only ever rewritten with *more* labels, never fewer.  Long AQS runs can also be packed into
+``data_dir/<name>/partial/`` while they run (:func:`save_partial_shear`, ``pack_every_s``) and are
+unpacked by the same restore.
 """
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs
 from .systems import get_system, potential_sha256
 
 __all__ = ["CampaignConfig", "Task", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
-           "restore_from_dataset", "DEFAULT_ORIENTATIONS_3D", "PROTOCOLS_2D_ORDER"]
+           "restore_from_dataset", "save_partial_shear", "partial_shear_path", "DEFAULT_ORIENTATIONS_3D",
+           "PROTOCOLS_2D_ORDER"]
 
 log = logging.getLogger(__name__)
 
