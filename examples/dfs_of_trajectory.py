@@ -1,9 +1,11 @@
 """Density of fertile sites (paper 003) on every frame of a trajectory: Delta, verdict, peaks, tables.
 
-    python examples/dfs_of_trajectory.py TRAJECTORY [--type-names 1=Cu,2=Zr] [--models DIR] [-o dfs/]
+    python examples/dfs_of_trajectory.py TRAJECTORY [--type-names 1=Cu,2=Zr] [--models DIR] [--model dfs] [-o dfs/]
 
-For each frame: plastic susceptibility of every atom (loading orientation xy), then the DFS
-profiles along X and Y (slabs of 19 A), their fluctuation Delta and the brittle/ductile verdict.
+For each frame: the fertile-site probability of every atom (loading orientation xy; the shipped
+`dfs` model, trained on the top 5 % of D2min at 10 % strain as paper 003's fertile sites, or any
+susceptibility model given with --model), then the DFS profiles along X and Y (slabs of 19 A),
+their fluctuation Delta and the brittle/ductile verdict.
 The DFS tables of all frames are exported with OVITO's table exporter.
 """
 import argparse
@@ -18,6 +20,7 @@ parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.R
 parser.add_argument("trajectory")
 parser.add_argument("--type-names", default="", help="e.g. 1=Cu,2=Zr for LAMMPS dumps with numeric types")
 parser.add_argument("--models", help="folder of model folders (default: installed models)")
+parser.add_argument("--model", default="dfs", help="installed name or folder of the fertile-site model (dfs)")
 parser.add_argument("--slab-width", type=float, default=19.0)
 parser.add_argument("-o", "--output", default="dfs")
 args = parser.parse_args()
@@ -27,8 +30,10 @@ out = Path(args.output)
 out.mkdir(parents=True, exist_ok=True)
 
 pipeline = import_file(args.trajectory, multiple_frames=True)
-pipeline.modifiers.append(PlasticSusceptibilityModifier(orientation="xy", type_names=args.type_names))
-pipeline.modifiers.append(FertileSiteDensityModifier(slab_width=args.slab_width, axes="XY"))
+FERTILE = "Fertile Site Probability"
+pipeline.modifiers.append(PlasticSusceptibilityModifier(model=args.model, orientation="xy", type_names=args.type_names,
+                                                        output_property=FERTILE))
+pipeline.modifiers.append(FertileSiteDensityModifier(property=FERTILE, slab_width=args.slab_width, axes="XY"))
 
 print("frame  Delta(%)  verdict  peak X (A)  peak Y (A)")
 for frame in range(pipeline.num_frames):

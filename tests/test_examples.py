@@ -39,7 +39,7 @@ def test_qs_and_sf(demo_models, tmp_path):
 def test_dfs_of_trajectory(demo_models, example_glass_path, tmp_path):
     traj = two_frame_dump(example_glass_path, tmp_path / "traj.dump")
     out = run("dfs_of_trajectory.py", traj, "--type-names", "1=Cu,2=Zr", "--models", demo_models,
-              "-o", tmp_path / "dfs", cwd=tmp_path)
+              "--model", "susceptibility", "-o", tmp_path / "dfs", cwd=tmp_path)
     assert len([l for l in out.splitlines() if l.strip().startswith(("0 ", "1 "))]) == 2
     assert sorted(p.name for p in (tmp_path / "dfs").iterdir()) == ["dfs-x.0.txt", "dfs-x.1.txt", "dfs-y.0.txt",
                                                                     "dfs-y.1.txt"]
