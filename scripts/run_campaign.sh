@@ -5,7 +5,7 @@
 # Progress:  tail -f runs/logs/campaign.log ; scripts/run_campaign.sh --status
 # Each finished data-set file is committed under data/ (--git-commit).
 # Session 8: the committed data-set files are the checkpoints that survive: on a fresh clone (no
-# runs/) every stage they hold is restored, not simulated again, and every 20 minutes the checkpoint
+# runs/) every stage they hold is restored, not simulated again, and every 30 minutes the checkpoint
 # of each running shear run is packed into data/NAME/partial/ and committed (--pack-minutes), so
 # a 16k-atom AQS run of several hours continues in the next session instead of starting over.
 #
@@ -37,11 +37,11 @@ report() {
 # 20 MSD seeds (session 4; the campaign began with 10 and extends finished glasses by seeds 11-20:
 # the 10-seed mean had a Spearman-Brown reliability of only 0.91, which capped the SF correlation).
 CUZR4K=(--name cuzr50_4k --system CuZr --atoms 4000 --glasses 16 --test-glasses 4 --msd-seeds 20 --git-commit
-        --pack-minutes 20)
+        --pack-minutes 30)
 # 4. (below) Cu50Zr50: 2 glasses x 16000 atoms sheared in xy to 20 % (shear-band analysis).
 CUZR16K=(--name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 101 --test-glasses 0
          --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit
-         --pack-minutes 20)
+         --pack-minutes 30)
 if [ "$LANE" = 16k ]; then run "${CUZR16K[@]}"; exit 0; fi
 # 1. (session 1 ran the first Cu-Zr glass here, before the LJ set, so that Cu-Zr labels existed
 #    early; the LJ set is nearly done, so it now goes first.)

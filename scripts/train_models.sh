@@ -50,6 +50,10 @@ train qs qs data/cuzr50_4k --strain 0.05 --fraction 0.05
 if selected qs; then
   glassml evaluate models/qs data/fep80_4k -o runs/eval_qs_fep80 --plastic-fraction 0.05 --transfer fep80 \
       2>&1 | tee -a runs/logs/train_qs.log
+  # and on another Cu-Zr composition (Cu64Zr36; top 5 % of D2min plastic, as for Fe-P), paper 001's
+  # composition transfer; the glasses that have their xy shear so far (session 8: g0001)
+  glassml evaluate models/qs data/cuzr64_4k -o runs/eval_qs_cuzr64 --plastic-fraction 0.05 --transfer cuzr64 \
+      2>&1 | tee -a runs/logs/train_qs.log
 fi
 # Structural flexibility (paper 004): per-species LinearSVR on reduced radial features, y = ln v_flex.
 train sf sf data/cuzr50_4k
