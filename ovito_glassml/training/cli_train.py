@@ -102,7 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = build_ensemble(glasses, args.output, members, dict(zip(members, weights)), name=args.name,
                                 orientations=args.orientations.split(",") if args.orientations else None,
                                 test=test, standardise_on=args.standardise_on, baselines=_baselines(args.baseline),
-                                radial_baseline=args.radial_baseline,
+                                radial_baseline=args.radial_baseline, strain=args.strain, fraction=args.fraction,
                                 seed=args.seed, eval_strains=_floats(args.eval_strains), progress=progress)
     else:
         from .linear import DEFAULT_C_GRID, train_sf

@@ -95,15 +95,17 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
                    orientations: Sequence[str] | None = None, test: Any = "auto",
                    standardise_on: str = "lead", baselines: Mapping[str, Any] | None = None,
                    radial_baseline: bool = False, seed: int = 0,
-                   eval_strains: Sequence[float] | None = None, progress: Progress = None) -> EnsembleResult:
+                   eval_strains: Sequence[float] | None = None, strain: float | None = None,
+                   fraction: float | None = None, progress: Progress = None) -> EnsembleResult:
     """Combine ``members`` (sub-folder name -> model folder) with ``weights`` (name -> w_k) into a
     plastic-susceptibility ensemble in ``output`` (module docstring).
 
     ``glasses``: the non-test glasses standardise and calibrate (``standardise_on="lead"``: only
     those the lead member, the CNN, was trained on, when any are given; ``"all"``: every non-test
     glass); the test glasses (``test``, as in :func:`~.samples.split_by_glass`) give the card's
-    metrics.  The label (strain, f_thres) is the
-    first Plastic Susceptibility member's; ``orientations`` default to the loadings that member was
+    metrics.  The label (strain, f_thres) is the first Plastic Susceptibility member's unless
+    ``strain`` / ``fraction`` are given (e.g. members trained at 10 % combined to predict the 5 %
+    label; the card records both); ``orientations`` default to the loadings that member was
     trained on.  ``baselines`` / ``radial_baseline``: scored on the same test atoms, as for a CNN.
     """
     from ..inference.runtime import load_model
@@ -139,6 +141,20 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
     if standardise_on == "lead":
         fit_glasses = [g for g in split.train if g.name in _trained_on(loaded[lead].card)] or fit_glasses
     label = dict(loaded[lead].card.label)
+    if strain is not None or fraction is not None:
+        for key, value in (("strain", strain), ("f_thres", fraction)):
+            if value is not None and not 0 < float(value) < 1:
+                raise ConfigurationError(f"the ensemble's label {key} must lie between 0 and 1; got {value!r}")
+        label["lead_member_label"] = {k: label[k] for k in ("strain", "f_thres")}
+        if strain is not None:
+            label["strain"] = float(strain)
+        if fraction is not None:
+            label["f_thres"] = float(fraction)
+        label["definition"] = (f"1 if D2min after {float(label['strain']):g} simple-shear strain along the loading "
+                               f"orientation is in the top {float(label['f_thres']):g} of the glass's atoms (per "
+                               f"glass and orientation), else 0; the members were trained on their own label "
+                               f"(strain {label['lead_member_label']['strain']:g}, top "
+                               f"{label['lead_member_label']['f_thres']:g})")
     strain, f = float(label["strain"]), float(label["f_thres"])
     if orientations is None:
         trained = (loaded[lead].card.training.get("data") or {}).get("orientations")
