@@ -103,6 +103,9 @@ def table(models_dir: Path) -> str:
         label = c["label"]
         if c["property"] == "Plastic Susceptibility":
             lab = f"top {100 * label['f_thres']:g} % D2min at {100 * label['strain']:g} %"
+            own = label.get("lead_member_label")
+            if own:
+                lab += f" (CNN member trained on top {100 * own['f_thres']:g} % at {100 * own['strain']:g} %)"
         elif c["property"] == "Quench-in Softness":
             lab = f"D2min > {label['threshold']:.2f} Å² at {100 * label['strain']:g} % ({label.get('orientation', 'xy')})"
         else:

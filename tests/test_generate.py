@@ -470,7 +470,8 @@ def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign
 
     from ovito_glassml.training.dataset import load_dataset
     from ovito_glassml.training.cli_generate import main
-    from ovito_glassml.training.generate import partial_shear_path, restore_from_dataset, run_campaign, save_partial_shear
+    from ovito_glassml.training.generate import (partial_shear_files, partial_shear_path, partial_snapshot_path,
+                                                 restore_from_dataset, run_campaign, save_partial_shear)
     from ovito_glassml.training.protocol import shear_aqs
     from ovito_glassml.training.systems import cuzr
 
@@ -491,12 +492,30 @@ def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign
     packed = partial_shear_path(data, more, 1, "y-z")
     assert f"packed g0001:shear:y-z into {packed}" in capsys.readouterr().out and packed.exists()
     assert save_partial_shear(more, old, data, 1, "y-z") is None      # nothing new since
+    snap = partial_snapshot_path(data, more, 1, "y-z", 1)             # the 0.001 snapshot, its own file
+    assert partial_shear_files(data, more, 1, "y-z") == [packed, snap]
+    with np.load(snap) as z:
+        assert int(z["step"]) == 1 and z["positions"].shape == inherent["positions"].shape
+
+    # a snapshot that does not match the checksum the checkpoint recorded is refused
+    bad = _copy_data(data, tmp_path / "bad")
+    bad_snap = partial_snapshot_path(bad, more, 1, "y-z", 1)
+    with np.load(bad_snap) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["positions"] = arrays["positions"] + 0.01
+    np.savez_compressed(bad_snap, **arrays)
+    with pytest.raises(ValueError, match="checksum"):
+        restore_from_dataset(more, tmp_path / "w_bad", bad, 1)
+    bad_snap.unlink()
+    with pytest.raises(ValueError, match="snapshot file .* missing"):
+        restore_from_dataset(more, tmp_path / "w_bad2", bad, 1)
+
     messages = []
     run_campaign(more, workdir=tmp_path / "new", data_dir=data, progress=messages.append, max_tasks=1,
                  first_seeds=[1])
     assert any("g0001:shear:y-z (at step 1)" in m for m in messages)
     assert any("resuming at step 1" in m for m in messages)
-    assert not packed.exists()                       # removed once the run is done
+    assert partial_shear_files(data, more, 1, "y-z") == []   # removed once the run is done
     got = load_dataset(data / "tiny" / "tiny_g0001.npz").orientations["y-z"]
     direct = shear_aqs(cuzr(), inherent, "y-z", more.shear, tmp_path / "direct")
     np.testing.assert_allclose(got["d2min"], direct["d2min"], rtol=1e-5, atol=1e-7)

@@ -142,7 +142,7 @@ def run(args) -> int:
             print(t.label)
         return 0
     if args.pack_now:
-        from .generate import save_partial_shear  # noqa: PLC0415
+        from .generate import partial_shear_files, save_partial_shear  # noqa: PLC0415
 
         for seed in cfg.seeds():
             for orientation in cfg.resolved_orientations():
@@ -150,7 +150,8 @@ def run(args) -> int:
                 if packed is not None:
                     print(f"packed g{seed:04d}:shear:{orientation} into {packed}", flush=True)
                     if args.git_commit:
-                        _git_commit(packed)
+                        for f in partial_shear_files(args.data_dir, cfg, seed, orientation):
+                            _git_commit(f)
         return 0
     if args.status:
         st = campaign_status(cfg, args.workdir, first_seeds, args.data_dir)

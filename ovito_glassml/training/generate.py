@@ -45,7 +45,8 @@ from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs
 from .systems import get_system, potential_sha256
 
 __all__ = ["CampaignConfig", "Task", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
-           "restore_from_dataset", "save_partial_shear", "partial_shear_path", "DEFAULT_ORIENTATIONS_3D",
+           "restore_from_dataset", "save_partial_shear", "partial_shear_path", "partial_snapshot_path",
+           "partial_shear_files", "remove_partial_shear", "DEFAULT_ORIENTATIONS_3D",
            "PROTOCOLS_2D_ORDER"]
 
 log = logging.getLogger(__name__)
@@ -272,7 +273,8 @@ def restore_from_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | 
     return restored
 
 
-PARTIAL_FORMAT = "glassml-partial-shear-1"
+PARTIAL_FORMAT = "glassml-partial-shear-2"
+PARTIAL_FORMATS = ("glassml-partial-shear-1", PARTIAL_FORMAT)   # 1: the snapshots inside the packed file
 
 
 def partial_shear_path(data_dir: str | Path, cfg: CampaignConfig, seed: int, orientation: str) -> Path:
@@ -280,17 +282,39 @@ def partial_shear_path(data_dir: str | Path, cfg: CampaignConfig, seed: int, ori
     return Path(data_dir) / cfg.name / "partial" / f"{cfg.name}_g{seed:04d}_shear_{orientation}.npz"
 
 
+def partial_snapshot_path(data_dir: str | Path, cfg: CampaignConfig, seed: int, orientation: str, step: int) -> Path:
+    """Where a packed D2min snapshot (configuration at ``step``) of an unfinished shear run goes.
+
+    Each snapshot is written once, as its own file, so repeated packs of a long run add only the
+    checkpoint to the repository's history."""
+    main = partial_shear_path(data_dir, cfg, seed, orientation)
+    return main.with_name(f"{main.stem}_snap_{step:05d}.npz")
+
+
+def partial_shear_files(data_dir: str | Path, cfg: CampaignConfig, seed: int, orientation: str) -> list[Path]:
+    """The packed files of one unfinished shear run that exist: the checkpoint, then its snapshots."""
+    main = partial_shear_path(data_dir, cfg, seed, orientation)
+    snaps = sorted(main.parent.glob(f"{main.stem}_snap_*.npz")) if main.parent.is_dir() else []
+    return ([main] if main.exists() else []) + snaps
+
+
 def _structure_digest(positions) -> str:
     return hashlib.sha256(np.ascontiguousarray(np.asarray(positions, np.float32)).tobytes()).hexdigest()
 
 
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def save_partial_shear(cfg: CampaignConfig, root: str | Path, data_dir: str | Path, seed: int,
                        orientation: str) -> Path | None:
-    """Pack the last checkpoint of an unfinished shear run into ``data_dir`` (compressed npz: the
-    LAMMPS ``write_data`` checkpoint, the run's state and the D2min snapshots taken so far), so a
-    long AQS run survives the loss of its work directory (``restore_from_dataset`` unpacks it).
-    Safe to call while the run is going: a checkpoint caught between its two files is skipped.
-    Returns the file written, or ``None`` when there is nothing new to pack."""
+    """Pack the last checkpoint of an unfinished shear run into ``data_dir``, so a long AQS run
+    survives the loss of its work directory (``restore_from_dataset`` unpacks it): a compressed npz
+    with the LAMMPS ``write_data`` checkpoint and the run's state, plus one file per D2min snapshot
+    taken so far (:func:`partial_snapshot_path`, written once; the checkpoint lists them with their
+    SHA-256).  Safe to call while the run is going: a checkpoint caught between its two files is
+    skipped.  Returns the checkpoint file written, or ``None`` when there is nothing new to pack;
+    :func:`partial_shear_files` lists everything packed."""
     d = _glass_dir(Path(root), cfg, seed) / f"shear_{orientation}"
     state_f, ckpt = d / "state.json", d / "ckpt.data"
     is_file = _glass_dir(Path(root), cfg, seed) / "glass_is.npz"
@@ -317,21 +341,58 @@ def save_partial_shear(cfg: CampaignConfig, root: str | Path, data_dir: str | Pa
         with np.load(out) as z:
             if json.loads(str(z["state"]))["step"] >= state["step"]:
                 return None
+    out.parent.mkdir(parents=True, exist_ok=True)
     snaps = {}
     for k in cfg.shear.snapshot_steps():
         f = d / f"snap_{k:05d}.npz"
         if k <= state["step"] and f.exists():
-            with np.load(f) as z:
-                snaps.update({f"snap_{k:05d}_{name}": z[name] for name in ("positions", "cell", "origin")})
+            dest = partial_snapshot_path(data_dir, cfg, seed, orientation, k)
+            if not dest.exists():
+                with np.load(f) as z:
+                    arrays = {name: z[name] for name in ("positions", "cell", "origin")}
+                tmp = dest.with_name(dest.name + ".tmp.npz")
+                np.savez_compressed(tmp, format=np.array(PARTIAL_FORMAT), step=np.array(k), **arrays)
+                os.replace(tmp, dest)
+            snaps[dest.name] = _file_digest(dest)
     with np.load(is_file) as z:
         digest = _structure_digest(z["positions"])
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez_compressed(tmp, format=np.array(PARTIAL_FORMAT), orientation=np.array(orientation),
                         campaign_config=np.array(json.dumps(cfg.to_dict())), state=np.array(state_text),
                         ckpt_data=np.frombuffer(ckpt_bytes, dtype=np.uint8), structure_sha256=np.array(digest),
-                        **snaps)
+                        snapshot_files=np.array(json.dumps(snaps)))
     os.replace(tmp, out)
+    return out
+
+
+def remove_partial_shear(data_dir: str | Path, cfg: CampaignConfig, seed: int, orientation: str) -> list[Path]:
+    """Delete the packed files of a shear run (once it has finished); returns the paths removed."""
+    gone = partial_shear_files(data_dir, cfg, seed, orientation)
+    for f in gone:
+        f.unlink()
+    return gone
+
+
+def _packed_snapshots(f: Path, z) -> dict[str, dict[str, np.ndarray]]:
+    """The D2min snapshots a packed checkpoint refers to (format 2: separate files, checked against
+    their SHA-256; format 1: inside the checkpoint), as ``{"snap_KKKKK": arrays}``."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    if "snapshot_files" in z.files:
+        for name, sha in json.loads(str(z["snapshot_files"])).items():
+            sf = f.parent / name
+            if not sf.exists():
+                raise ValueError(f"{f} needs its snapshot file {sf}, which is missing; restore it from git "
+                                 f"(git checkout -- {sf}) or move {f} away to start this shear afresh")
+            if _file_digest(sf) != sha:
+                raise ValueError(f"{sf} does not match the checksum {f} recorded for it (a corrupt or "
+                                 "mismatched snapshot); restore it from git or move both away")
+            with np.load(sf, allow_pickle=False) as s:
+                out[f"snap_{int(s['step']):05d}"] = {k: s[k] for k in ("positions", "cell", "origin")}
+        return out
+    for name in z.files:
+        if name.startswith("snap_") and name.endswith("_positions"):
+            stem = name[:-len("_positions")]
+            out[stem] = {"positions": z[name], "cell": z[f"{stem}_cell"], "origin": z[f"{stem}_origin"]}
     return out
 
 
@@ -341,13 +402,15 @@ def _restore_partial_shears(cfg: CampaignConfig, g: Path, data_dir: str | Path, 
     restored = []
     with np.load(g / "glass_is.npz") as z:
         digest = _structure_digest(z["positions"])
-    for f in sorted((Path(data_dir) / cfg.name / "partial").glob(f"{cfg.name}_g{seed:04d}_shear_*.npz")):
+    for o in cfg.resolved_orientations():
+        f = partial_shear_path(data_dir, cfg, seed, o)
+        if o in done or not f.exists():
+            continue
         with np.load(f, allow_pickle=False) as z:
-            if str(z["format"]) != PARTIAL_FORMAT:
+            if str(z["format"]) not in PARTIAL_FORMATS:
                 raise ValueError(f"{f}: not a packed shear checkpoint ({str(z['format'])!r})")
-            o = str(z["orientation"])
-            if o in done or o not in cfg.resolved_orientations():
-                continue
+            if str(z["orientation"]) != o:
+                raise ValueError(f"{f} holds the shear run of orientation {str(z['orientation'])!r}, not {o!r}")
             key = _protocol_mismatch(json.loads(str(z["campaign_config"])), cfg.to_dict())
             if key is not None:
                 raise ValueError(f"{f} was made with other {key} parameters; move it away to start this "
@@ -361,11 +424,10 @@ def _restore_partial_shears(cfg: CampaignConfig, g: Path, data_dir: str | Path, 
             if (d / "state.json").exists() and (d / "ckpt.data").exists() \
                     and json.loads((d / "state.json").read_text())["step"] >= state["step"]:
                 continue
+            snaps = _packed_snapshots(f, z)
             d.mkdir(parents=True, exist_ok=True)
-            for name in z.files:
-                if name.startswith("snap_") and name.endswith("_positions"):
-                    stem = name[:-len("_positions")]
-                    np.savez(d / f"{stem}.npz", positions=z[name], cell=z[f"{stem}_cell"], origin=z[f"{stem}_origin"])
+            for stem, arrays in snaps.items():
+                np.savez(d / f"{stem}.npz", **arrays)
             (d / "ckpt.data").write_bytes(z["ckpt_data"].tobytes())
             (d / "state.json").write_text(str(z["state"]))
             restored.append(f"{Task(seed, 'shear', o).label} (at step {state['step']})")
@@ -577,11 +639,10 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
         p = assemble_dataset(cfg, root, data_dir, t.seed)
         if p is not None and on_dataset is not None:
             on_dataset(p)
-        packed = partial_shear_path(data_dir, cfg, t.seed, t.orientation) if t.kind == "shear" else None
-        if packed is not None and packed.exists():
-            packed.unlink()
-            if on_dataset is not None:
-                on_dataset(packed)
+        if t.kind == "shear":
+            for gone in remove_partial_shear(data_dir, cfg, t.seed, t.orientation):
+                if on_dataset is not None:
+                    on_dataset(gone)
 
     if jobs <= 1 and not pack_every_s:
         for t in pending:
@@ -625,7 +686,8 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
                         if packed is not None:
                             say(f"packed the checkpoint of {t.label} into {packed}")
                             if on_dataset is not None:
-                                on_dataset(packed)
+                                for f in partial_shear_files(data_dir, cfg, t.seed, t.orientation):
+                                    on_dataset(f)
             for fut in fin:
                 t, t0 = running.pop(fut)
                 fut.result()
