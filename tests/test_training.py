@@ -705,6 +705,41 @@ def test_cli_train_ensemble(ensemble_members, glasses, tmp_path, capsys):
     assert "give one per --member" in capsys.readouterr().err
 
 
+def test_ensemble_label_can_differ_from_its_members(ensemble_members, glasses, tmp_path):
+    """Members trained on one label combined to predict another (the shipped `susceptibility`
+    could have used the 10 %-strain CNN for the 5 % label): the card records both, calibration and
+    metrics use the ensemble's label."""
+    from ovito_glassml.analysis.metrics import roc_auc
+    from ovito_glassml.training.cli_train import main
+    from ovito_glassml.training.ensemble import build_ensemble
+
+    members, test = ensemble_members
+    r = build_ensemble(glasses, tmp_path / "ens", members, {"cnn": 0.5, "qs": 0.5}, test=test, fraction=0.2)
+    card = load_card(r.directory)
+    assert card.label["f_thres"] == 0.2 and card.label["strain"] == 0.05
+    assert card.label["lead_member_label"] == {"strain": 0.05, "f_thres": 0.1}
+    assert "top 0.2 of the glass's atoms" in card.label["definition"]
+    model = load_model(r.directory)
+    g = next(x for x in glasses if x.name == test[0])
+    want = [roc_auc(top_fraction_labels(x.d2min_at(o, 0.05), 0.2), model.predict(x.config, frame=o))
+            for x in glasses if x.name in test for o in ORIENTATIONS]
+    assert card.metrics["values"]["auc_roc@strain=0.05"] == pytest.approx(np.mean(want), abs=1e-9)
+    # the ranking does not depend on the label; the calibration does
+    same = build_ensemble(glasses, tmp_path / "ens10", members, {"cnn": 0.5, "qs": 0.5}, test=test)
+    p20, p10 = model.predict(g.config, frame="xy"), load_model(same.directory).predict(g.config, frame="xy")
+    assert np.array_equal(np.argsort(p20, kind="stable"), np.argsort(p10, kind="stable"))
+    assert not np.allclose(p20, p10)
+    with pytest.raises(ConfigurationError, match="between 0 and 1"):
+        build_ensemble(glasses, tmp_path / "bad", members, {"cnn": 0.5, "qs": 0.5}, test=test, fraction=5.0)
+    (tmp_path / "data").mkdir()
+    for x in glasses:
+        x.save_npz(tmp_path / "data" / f"{x.name}.npz")
+    assert main(["train", "ensemble", str(tmp_path / "data"), "-o", str(tmp_path / "cli"), "--member",
+                 f"cnn={members['cnn']}", "--member", f"qs={members['qs']}", "--fraction", "0.2",
+                 "--test", ",".join(test), "-q"]) == 0
+    assert load_card(tmp_path / "cli").label["f_thres"] == 0.2
+
+
 def test_ensemble_standardises_on_the_cnn_training_glasses(ensemble_members, glasses, tmp_path):
     from ovito_glassml.training.ensemble import build_ensemble
 
