@@ -11,10 +11,9 @@ import os
 from pathlib import Path
 
 from ovito.io import import_file
-from ovito.modifiers import ColorCodingModifier
-from ovito.vis import ColorLegendOverlay, OpenGLRenderer, Viewport
 
 from ovito_glassml import PlasticSusceptibilityModifier
+from ovito_glassml.pictures import render_property_png
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,20 +28,14 @@ if args.models:
 
 pipeline = import_file(args.glass)
 pipeline.modifiers.append(PlasticSusceptibilityModifier(orientation=args.orientation))
-coding = ColorCodingModifier(property="Plastic Susceptibility", start_value=0.0, end_value=1.0,
-                             gradient=ColorCodingModifier.Viridis())
-pipeline.modifiers.append(coding)
-
 data = pipeline.compute()
 values = data.particles["Plastic Susceptibility"][...]
-print(f"{data.particles.count} atoms, {100 * (values > 0.5).mean():.1f} % predicted fertile (> 0.5) "
-      f"for loading {data.attributes['PlasticSusceptibility.Orientation']}"
-      + (" [DEMO model: meaningless]" if data.attributes.get("PlasticSusceptibility.Demo") else ""))
+orientation = data.attributes["PlasticSusceptibility.Orientation"]
+demo = bool(data.attributes.get("PlasticSusceptibility.Demo"))
+print(f"{data.particles.count} atoms, {100 * (values > 0.5).mean():.1f} % predicted susceptible (> 0.5) "
+      f"for loading {orientation}" + (" [DEMO model: meaningless]" if demo else ""))
 
-pipeline.add_to_scene()
-vp = Viewport(type=Viewport.Type.Perspective, camera_dir=(-1.0, -0.6, -0.7))
-vp.zoom_all(size=(800, 600))
-vp.overlays.append(ColorLegendOverlay(modifier=coding, title="Plastic susceptibility", font_size=0.06,
-                                      legend_size=0.45, offset_y=-0.12))
-vp.render_image(size=(800, 600), filename=args.output, background=(1, 1, 1), renderer=OpenGLRenderer())
+# Viridis colour coding from 0 to 1 with a legend (the same picture `glassml predict` writes)
+render_property_png(data, "Plastic Susceptibility", args.output,
+                    title=f"Plastic susceptibility ({orientation})" + (" DEMO" if demo else ""))
 print(f"wrote {args.output}")
