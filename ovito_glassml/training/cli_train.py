@@ -191,8 +191,9 @@ def add_parser(subparsers) -> None:
                                                  "else 20 %%), 'marked', a fraction, a count or a comma list of names")
     p.add_argument("--validation", default="0.2", help="CNN validation glasses: fraction, count or names (0.2)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strain", type=float, help="label strain (cnn 0.05, qs 0.04)")
-    p.add_argument("--fraction", type=float, help="cnn: f_thres (0.005); qs: target plastic fraction (0.05)")
+    p.add_argument("--strain", type=float, help="label strain (cnn 0.05, qs 0.04; ensemble: its CNN member's)")
+    p.add_argument("--fraction", type=float, help="cnn: f_thres (0.005); qs: target plastic fraction (0.05); "
+                                                  "ensemble: f_thres (default: its CNN member's)")
     p.add_argument("--threshold", type=float, help="qs: D2min threshold (default: chosen from --fraction)")
     p.add_argument("--orientations", help="cnn: comma list of loading orientations (default all); qs: comma "
                                           "list, each loading's labels a set of samples (default xy)")

@@ -294,7 +294,8 @@ def partial_snapshot_path(data_dir: str | Path, cfg: CampaignConfig, seed: int, 
 def partial_shear_files(data_dir: str | Path, cfg: CampaignConfig, seed: int, orientation: str) -> list[Path]:
     """The packed files of one unfinished shear run that exist: the checkpoint, then its snapshots."""
     main = partial_shear_path(data_dir, cfg, seed, orientation)
-    snaps = sorted(main.parent.glob(f"{main.stem}_snap_*.npz")) if main.parent.is_dir() else []
+    snaps = sorted(f for f in main.parent.glob(f"{main.stem}_snap_*.npz") if not f.name.endswith(".tmp.npz")) \
+        if main.parent.is_dir() else []
     return ([main] if main.exists() else []) + snaps
 
 
