@@ -13,6 +13,9 @@
 #   setsid nohup scripts/run_campaign.sh --lane 16k >> runs/logs/campaign-16k.log 2>&1 < /dev/null &
 # Each data set is guarded by a lock (runs/locks/NAME.lock): a lane that reaches a data set
 # another lane is running skips it, so the two lanes never run the same glass.
+# Session 9: extra options go to every `glassml generate` call, e.g. --ranks: once one of the two 16k
+# shears has finished, restart the lane as `scripts/run_campaign.sh --lane 16k --jobs 1 --ranks 2`
+# so that the other runs on both cores (LAMMPS's MPI; 1.89x on two ranks, benchmarks/bench_mpi_shear.py).
 set -uo pipefail  # a failed campaign does not stop the next one
 cd "$(dirname "$0")/.."
 . .venv/bin/activate

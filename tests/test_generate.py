@@ -520,3 +520,53 @@ def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign
     direct = shear_aqs(cuzr(), inherent, "y-z", more.shear, tmp_path / "direct")
     np.testing.assert_allclose(got["d2min"], direct["d2min"], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(got["stress"], direct["stress"], rtol=1e-6, atol=1e-9)
+
+
+def test_tasks_on_two_mpi_ranks_match_one_rank(tmp_path, tiny_campaign):
+    """--ranks 2: a shear and an MSD extension run through mpiexec on two LAMMPS ranks (rank 0
+    writes) give what one rank gives, up to round-off, and the provenance records the ranks."""
+    import dataclasses
+
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.generate import mpi_launcher, restore_from_dataset, run_campaign
+    from ovito_glassml.training.protocol import shear_aqs, vibrational_msd
+    from ovito_glassml.training.systems import cuzr
+
+    try:
+        mpi_launcher()
+    except RuntimeError:
+        pytest.skip("no mpiexec (pip install mpich)")
+    cfg, root, *_ = tiny_campaign
+    data = _copy_data(root / "data", tmp_path / "data")
+    more = dataclasses.replace(cfg, orientations=("xy", "-zx", "y-z"),
+                               msd=dataclasses.replace(cfg.msd, n_seeds=cfg.msd.n_seeds + 1))
+    w = tmp_path / "w"
+    restore_from_dataset(more, w, data, 1)
+    with np.load(w / "tiny" / "g0001" / "glass_is.npz") as z:
+        inherent = {k: z[k] for k in ("positions", "types", "cell", "origin")}
+    messages = []
+    run_campaign(more, workdir=w, data_dir=data, progress=messages.append, max_tasks=2, first_seeds=[1], ranks=2)
+    assert sum("done g0001:" in m for m in messages) == 2, messages
+    ds = load_dataset(data / "tiny" / "tiny_g0001.npz")
+    got = ds.orientations["y-z"]
+    direct = shear_aqs(cuzr(), inherent, "y-z", more.shear, tmp_path / "direct")
+    np.testing.assert_allclose(got["d2min"], direct["d2min"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(got["stress"], direct["stress"], rtol=1e-5, atol=1e-8)
+    assert ds.provenance["shear_info"]["y-z"]["mpi_ranks"] == [2]
+    # the added MSD seed, run on two ranks, against the same seed on one rank
+    one = vibrational_msd(cuzr(), inherent, dataclasses.replace(more.msd, seed=more.msd.seed + 100),
+                          tmp_path / "msd1")
+    assert ds.msd_runs.shape[0] == more.msd.n_seeds
+    np.testing.assert_allclose(ds.msd_runs[-1], one["runs"][-1], rtol=1e-3, atol=1e-8)
+
+
+def test_task_labels_and_launcher_errors():
+    from ovito_glassml.training.generate import Task, mpi_launcher
+    from ovito_glassml.training.mpi_task import parse_task_label
+
+    assert parse_task_label("g0101:shear:xy") == Task(101, "shear", "xy")
+    assert parse_task_label("g0003:msd") == Task(3, "msd")
+    for bad in ("g01:shear", "0101:glass", "g0001:melt", "g0001:glass:xy"):
+        with pytest.raises(ValueError, match="not a task label"):
+            parse_task_label(bad)
+    assert mpi_launcher("srun --mpi=pmi2") == ["srun", "--mpi=pmi2"]

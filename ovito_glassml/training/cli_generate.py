@@ -6,6 +6,7 @@
 Run the same command again to resume: finished tasks are skipped and interrupted ones continue
 from their last checkpoint.  The data-set files under --data-dir count as checkpoints too: on a
 fresh clone (empty --workdir) the stages they hold are restored, not simulated again.  ``--status`` prints progress without running anything.
+``--ranks R`` runs each task on R MPI ranks (``mpiexec -n R``; ``--mpiexec 'srun'`` on a cluster).
 """
 from __future__ import annotations
 
@@ -61,7 +62,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--msd-duration", type=float, default=2.0)
     p.add_argument("--workdir", default="runs", help="checkpoints and LAMMPS scratch (keep out of git)")
     p.add_argument("--data-dir", default="data", help="where the per-glass npz files go")
-    p.add_argument("--jobs", type=int, default=1, help="parallel single-rank LAMMPS processes")
+    p.add_argument("--jobs", type=int, default=1, help="tasks run side by side (each a LAMMPS process)")
+    p.add_argument("--ranks", type=int, default=1,
+                   help="MPI ranks per task (LAMMPS's own domain decomposition, through mpiexec): for one long "
+                        "task on several cores, or a cluster node; uses --jobs x --ranks cores. On these "
+                        "machines one rank per core and independent tasks (--jobs) is the efficient default")
+    p.add_argument("--mpiexec", default=None,
+                   help="MPI launcher taking -n R (default: the mpich wheel's mpiexec), e.g. 'srun' on a cluster")
     p.add_argument("--max-tasks", type=int, default=None, help="stop after this many tasks")
     p.add_argument("--first-glasses", default="",
                    help="comma-separated glass seeds whose tasks run before all others (e.g. 15,16 to "
@@ -171,7 +178,7 @@ def run(args) -> int:
     print(f"campaign {cfg.name}: {json.dumps(cfg.to_dict())}", flush=True)
     st = run_campaign(cfg, workdir=args.workdir, data_dir=args.data_dir, jobs=args.jobs, progress=progress,
                       on_dataset=on_dataset, max_tasks=args.max_tasks, first_seeds=first_seeds,
-                      pack_every_s=60.0 * args.pack_minutes or None)
+                      pack_every_s=60.0 * args.pack_minutes or None, ranks=args.ranks, mpiexec=args.mpiexec)
     progress(f"finished: {st['done']}/{st['total']} tasks done")
     return 0
 

