@@ -553,6 +553,7 @@ def test_tasks_on_two_mpi_ranks_match_one_rank(tmp_path, tiny_campaign):
     np.testing.assert_allclose(got["d2min"], direct["d2min"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(got["stress"], direct["stress"], rtol=1e-5, atol=1e-8)
     assert ds.provenance["shear_info"]["y-z"]["mpi_ranks"] == [2]
+    assert ds.provenance["msd_info"]["mpi_ranks"] == [1, 2]   # seeds 1-4 on one rank, seed 5 on two
     # the added MSD seed, run on two ranks, against the same seed on one rank
     one = vibrational_msd(cuzr(), inherent, dataclasses.replace(more.msd, seed=more.msd.seed + 100),
                           tmp_path / "msd1")
@@ -570,3 +571,26 @@ def test_task_labels_and_launcher_errors():
         with pytest.raises(ValueError, match="not a task label"):
             parse_task_label(bad)
     assert mpi_launcher("srun --mpi=pmi2") == ["srun", "--mpi=pmi2"]
+
+
+def test_a_whole_glass_on_two_mpi_ranks(tmp_path, lammps_ok):
+    """Quench, MSD and shear of a new glass, every task on two ranks: a complete, valid file whose
+    provenance says so."""
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.generate import CampaignConfig, mpi_launcher, run_campaign
+
+    try:
+        mpi_launcher()
+    except RuntimeError:
+        pytest.skip("no mpiexec (pip install mpich)")
+    cfg = CampaignConfig(name="tiny2", system="CuZr", n_glasses=1, n_test=0, orientations=("xy",),
+                         glass=GlassParams(**TINY_GLASS), shear=ShearParams(**TINY_SHEAR),
+                         msd=MsdParams(n_seeds=2, equilibration=0.02, duration=0.1))
+    st = run_campaign(cfg, workdir=tmp_path / "runs", data_dir=tmp_path / "data", ranks=2)
+    assert st["done"] == st["total"] == 3
+    ds = load_dataset(tmp_path / "data" / "tiny2" / "tiny2_g0001.npz")
+    assert ds.count == TINY_GLASS["n_atoms"] and ds.msd_runs.shape == (2, ds.count)
+    assert ds.orientations["xy"]["d2min"].shape == (2, ds.count)
+    assert ds.provenance["glass_result"]["mpi_ranks"] == [2]
+    assert ds.provenance["msd_info"]["mpi_ranks"] == [2]
+    assert ds.provenance["shear_info"]["xy"]["mpi_ranks"] == [2]

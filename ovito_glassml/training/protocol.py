@@ -151,6 +151,13 @@ def process_world() -> tuple[int, int]:
         lmp.close()
 
 
+def _ranks_used(earlier: list | None, ranks: int, resumed: bool) -> list[int]:
+    """The MPI rank counts a stage has run on so far: ``earlier`` (from its checkpoint; a resumed
+    checkpoint without the field predates MPI support, so it ran on one rank) plus ``ranks``."""
+    before = list(earlier) if earlier is not None else ([1] if resumed else [])
+    return sorted(set(before) | {int(ranks)})
+
+
 def _world(lmp) -> tuple[int, int]:
     """(rank, number of ranks) of this LAMMPS instance: (0, 1) in a plain process; under ``mpiexec
     -n R`` every rank runs the same Python code in step (:mod:`.mpi_task`), LAMMPS splits the atoms
@@ -358,6 +365,7 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
             tmp = restart.with_name(restart.name + ".tmp")
             lmp.command(f"write_restart {tmp}")  # written by rank 0
             state["segments_done"] = k + 1
+            state["mpi_ranks_used"] = _ranks_used(state.get("mpi_ranks_used"), ranks, k > 0)
             state["wall_s"][seg["kind"]] = state["wall_s"].get(seg["kind"], 0.0) + time.time() - t0
             state["last_temperature"] = float(lmp.get_thermo("temp"))
             if root:
@@ -387,7 +395,8 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
             "potential_energy_per_atom": float(lmp.get_thermo("pe")) / len(data["positions"]),
             "pressure": float(lmp.get_thermo("press")),
             "box_relax_pressure": state.get("box_relax_pressure"),
-            "lammps_version": version, "mpi_ranks": ranks,
+            "lammps_version": version,
+            "mpi_ranks": _ranks_used(state.get("mpi_ranks_used"), ranks, state["segments_done"] > 0),
         }
     finally:
         lmp.close()
@@ -486,6 +495,7 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
         start_file = workdir / "reference.data"
     else:
         start_file = ckpt
+    resumed = start_file == ckpt
     lx0, ly0 = float(ref_cell[0, 0]), float(ref_cell[1, 1])
     cx, cy = float(ref_origin[0]) + 0.5 * lx0, float(ref_origin[1]) + 0.5 * ly0
     s_vec, n_vec = (R[0], R[1]) if system.is_2d else (np.array([1.0, 0, 0]), np.array([0, 1.0, 0]))
@@ -543,7 +553,7 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
                 lmp.command(f"write_data {tmp} nocoeff")  # written by rank 0
                 state["step"] = k
                 state["wall_s"] += time.time() - t_run
-                state["mpi_ranks_used"] = sorted(set(state.get("mpi_ranks_used", [])) | {ranks})
+                state["mpi_ranks_used"] = _ranks_used(state.get("mpi_ranks_used"), ranks, resumed)
                 t_run = time.time()
                 if root:
                     os.replace(tmp, ckpt)
@@ -564,7 +574,7 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
     cells = np.stack([s["cell"] for s in snaps]) if snaps else np.zeros((0, 3, 3))
     info = {"params": state["params"], "orientation": orientation, "mode": mode, "sign": sign,
             "wall_s": state["wall_s"], "d2min_wall_s": time.time() - t0, "lammps_version": version,
-            "mpi_ranks": state.get("mpi_ranks_used", [ranks]),
+            "mpi_ranks": _ranks_used(state.get("mpi_ranks_used"), ranks, resumed),
             "min_iterations_total": int(sum(state["min_iterations"])),
             "fnorm_after_min_max": float(max(state.get("fnorm") or [0.0])),
             "fnorm_after_min_median": float(np.median(state.get("fnorm") or [0.0])),
@@ -678,7 +688,8 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
         return None
     runs = np.array(runs)
     info = {"params": dataclasses.asdict(params), "n_equilibration_steps": n_eq, "n_samples": n_samples,
-            "timestep": dt, "wall_s": float(sum(walls)), "lammps_version": version, "mpi_ranks": ranks,
+            "timestep": dt, "wall_s": float(sum(walls)), "lammps_version": version,
+            "mpi_ranks": _ranks_used(earlier["info"].get("mpi_ranks") if earlier else None, ranks, earlier is not None),
             "definition": "per-atom <|u - <u>|^2> over the sampled window of one NVE run, averaged over seeds"}
     _atomic_npz(out_path, runs=runs, msd=runs.mean(axis=0), temperature=np.array(temps), info=json.dumps(info))
     for s in range(params.n_seeds):
