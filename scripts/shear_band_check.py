@@ -12,7 +12,7 @@ figure of merit γ (1 = the band sits at the highest DFS; 0.5 = no relation).  P
 * ``oracle``: the atoms in the top 5 % of D2min at --oracle-strain (5 %), i.e. what a perfect
   susceptibility predictor would mark; its γ is the ceiling for this glass and slab width.
 
-    python scripts/shear_band_check.py data/cuzr50_16k --model qs --model dfs=runs/candidates/dfs
+    python scripts/shear_band_check.py data/cuzr50_16k --model qs --model dfs --model susceptibility
     python scripts/shear_band_check.py data/cuzr50_4k/cuzr50_4k_g0013.npz --model qs --slab-width 12
 
 A mean γ over glasses near 0.5 means the predictor says nothing about where the band starts.
