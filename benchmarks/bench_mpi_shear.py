@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def worker(glass: str, steps: int, out: str) -> None:
     from ovito_glassml.training.dataset import load_dataset
     from ovito_glassml.training.generate import CampaignConfig
-    from ovito_glassml.training.protocol import ShearParams, _new_lammps, process_world, shear_aqs
+    from ovito_glassml.training.protocol import ShearParams, finalize_mpi, process_world, shear_aqs
 
     ds = load_dataset(glass)
     inherent = {"positions": ds.positions.astype(float), "types": ds.types, "cell": ds.cell, "origin": ds.origin}
@@ -37,9 +37,7 @@ def worker(glass: str, steps: int, out: str) -> None:
         Path(out, "timing.json").write_text(json.dumps({
             "ranks": ranks, "atoms": len(ds.positions), "steps": steps, "wall_s": wall,
             "cg_iterations": int(sum(result["min_iterations"]))}))
-    lmp = _new_lammps()
-    lmp.close()
-    lmp.finalize()
+    finalize_mpi()
 
 
 def main() -> None:

@@ -13,36 +13,40 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ovito_glassml.training.dataset import load_dataset
-from ovito_glassml.training.protocol import rotate_to_loading_frame
-from ovito_glassml.training import labels
+
 from ovito_glassml.descriptors.geometry import orientation_frame
-from ovito_glassml.analysis.dfs import dfs_analysis, figure_of_merit, locate_shear_band
-from ovito_glassml.analysis.metrics import top_fraction_mask
 from ovito_glassml.inference.runtime import load_model
+from ovito_glassml.training import labels
+from ovito_glassml.training.dataset import load_dataset
+from ovito_glassml.training.generate import CampaignConfig
+from ovito_glassml.training.protocol import rotate_to_loading_frame
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from shear_band_check import score_band  # noqa: E402
 
 seed = sys.argv[1] if len(sys.argv) > 1 else "0101"
 band_step = int(sys.argv[2]) if len(sys.argv) > 2 else 100
-ds = load_dataset(f"{ROOT}/data/cuzr50_16k/cuzr50_16k_g{seed}.npz")
-w = Path(f"{ROOT}/runs/cuzr50_16k/g{seed}/shear_xy")
-with np.load(f"{ROOT}/runs/cuzr50_16k/g{seed}/glass_is.npz") as z:
+ds = load_dataset(ROOT / "data" / "cuzr50_16k" / f"cuzr50_16k_g{seed}.npz")
+system = CampaignConfig.from_dict(ds.provenance["campaign_config"]).spec()
+work = ROOT / "runs" / "cuzr50_16k" / f"g{seed}"
+with np.load(work / "glass_is.npz") as z:
     inh = {k: z[k] for k in ("positions", "cell", "origin")}
-R = orientation_frame("xy", dimensions=3)
-ref_pos, ref_cell = rotate_to_loading_frame(inh["positions"], inh["cell"], inh["origin"], R)
-def d2(step):
-    with np.load(w / f"snap_{step:05d}.npz") as s:
-        return labels.d2min(ref_pos, ref_cell, s["positions"], s["cell"], 5.0, origin=np.zeros(3), cur_origin=s["origin"], is_2d=False)
+# the reference and D2min exactly as protocol.shear_aqs makes them at the end of the run
+ref_pos, ref_cell = rotate_to_loading_frame(inh["positions"], inh["cell"], inh["origin"], orientation_frame("xy"))
+
+
+def d2min_at(step: int) -> np.ndarray:
+    with np.load(work / "shear_xy" / f"snap_{step:05d}.npz") as s:
+        return labels.d2min(ref_pos, ref_cell, s["positions"], s["cell"], system.d2min_cutoff, origin=np.zeros(3),
+                            cur_origin=s["origin"], is_2d=False)
+
+
 config = ds.configuration()
-d_band, d_or = d2(band_step), d2(50)
-for bw in (10.0, 19.0):
-    band = locate_shear_band(config, d_band, fraction=0.05, slab_width=bw)
-    print(f"band (slab {bw} A): axis {band.axis} at {band.position:.1f} A contrast {band.contrast:.2f}")
-band = locate_shear_band(config, d_band, fraction=0.05, slab_width=10.0)
-values = {"oracle(5%)": top_fraction_mask(d_or, 0.05).astype(float)}
-for name in ("qs", "dfs", "susceptibility"):
-    values[name] = np.asarray(load_model(name).predict(config), float).reshape(config.count, -1)[:, 0]
-for k, v in values.items():
-    res = dfs_analysis(config, v, axes="XY", slab_width=19.0)
-    print(f"{k}: fertile {np.mean(v > 0.5):.3f} delta {res.delta:.3f} brittle {res.brittle} gamma {figure_of_merit(res, band.position, axis=band.axis):.2f}")
+models = {name: load_model(name) for name in ("qs", "dfs", "susceptibility")}
+band, scores = score_band(config, d2min_at(band_step), d2min_at(50), models, slab_width=19.0)
+print(f"band at step {band_step}: perpendicular to {band.axis.upper()} at {band.position:.1f} A, "
+      f"contrast {band.contrast:.2f} (10 A slabs)")
+for label, v in scores.items():
+    print(f"{label}: fertile {v['fertile_fraction']:.3f}  delta {v['delta']:.3f}  brittle {v['brittle']}  "
+          f"gamma {v['gamma']:.2f}")

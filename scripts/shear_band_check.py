@@ -39,6 +39,25 @@ def _files(paths: list[str]) -> list[Path]:
     return out
 
 
+def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float, band_width: float = 10.0,
+               band_fraction: float = 0.05):
+    """Locate the band from ``d2min_band`` and score every predictor against it: returns the band
+    and {label: fertile_fraction, delta, brittle, gamma}; ``d2min_oracle`` (or None) adds the oracle
+    (top 5 % of that D2min)."""
+    band = locate_shear_band(config, d2min_band, fraction=band_fraction, slab_width=band_width)
+    values = {}
+    if d2min_oracle is not None:
+        values["oracle"] = top_fraction_mask(d2min_oracle, 0.05).astype(float)
+    for label, m in models.items():
+        values[label] = np.asarray(m.predict(config), float).reshape(config.count, -1)[:, 0]
+    scores = {}
+    for label, v in values.items():
+        res = dfs_analysis(config, v, axes="XY", slab_width=slab_width)
+        scores[label] = {"fertile_fraction": float(np.mean(v > 0.5)), "delta": res.delta, "brittle": res.brittle,
+                         "gamma": figure_of_merit(res, band.position, axis=band.axis)}
+    return band, scores
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("datasets", nargs="+", help="data-set files or folders")
@@ -72,22 +91,12 @@ def main(argv=None) -> int:
         kb = int(np.argmin(np.abs(strains - g_band)))
         config = ds.configuration()
         width = min(a.slab_width, float(min(config.widths[:2])))
-        band = locate_shear_band(config, o["d2min"][kb], fraction=a.band_fraction, slab_width=a.band_width)
+        ko = np.flatnonzero(np.isclose(strains, a.oracle_strain))
+        band, scores = score_band(config, o["d2min"][kb], o["d2min"][ko[0]] if len(ko) else None, models, width,
+                                  a.band_width, a.band_fraction)
         row = {"glass": f.stem, "atoms": config.count, "box": [round(float(w), 2) for w in config.widths],
                "band_strain": float(strains[kb]), "band_axis": band.axis, "band_position": band.position,
-               "band_contrast": band.contrast, "slab_width": width, "predictors": {}}
-        values = {}
-        ko = np.flatnonzero(np.isclose(strains, a.oracle_strain))
-        if len(ko):
-            d = o["d2min"][ko[0]]
-            values["oracle"] = top_fraction_mask(d, 0.05).astype(float)
-        for label, m in models.items():
-            values[label] = np.asarray(m.predict(config), float).reshape(config.count, -1)[:, 0]
-        for label, v in values.items():
-            res = dfs_analysis(config, v, axes="XY", slab_width=width)
-            row["predictors"][label] = {
-                "fertile_fraction": float(np.mean(v > 0.5)), "delta": res.delta, "brittle": res.brittle,
-                "gamma": figure_of_merit(res, band.position, axis=band.axis)}
+               "band_contrast": band.contrast, "slab_width": width, "predictors": scores}
         rows.append(row)
         preds = "  ".join(f"{k}: Δ {v['delta']:.3f} γ {v['gamma']:.2f}" for k, v in row["predictors"].items())
         print(f"{f.stem}: band ⟂ {band.axis.upper()} at {band.position:.1f} Å (strain {strains[kb]:.2f}, "

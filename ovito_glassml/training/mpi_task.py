@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("task", help="task label, e.g. g0101:shear:xy")
     a = p.parse_args(argv)
     from .generate import run_task  # noqa: PLC0415
-    from .protocol import _new_lammps, process_world  # noqa: PLC0415
+    from .protocol import finalize_mpi, process_world  # noqa: PLC0415
 
     rank, ranks = process_world()
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
@@ -47,9 +47,7 @@ def main(argv=None) -> int:
     run_task(json.loads(Path(a.config).read_text()), a.workdir, task)
     if rank == 0:
         logging.getLogger(__name__).info("%s done on %d MPI ranks", task.label, ranks)
-    lmp = _new_lammps()
-    lmp.close()
-    lmp.finalize()  # MPI_Finalize, so that the launcher sees a clean exit
+    finalize_mpi()
     return 0
 
 

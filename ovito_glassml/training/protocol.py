@@ -151,6 +151,13 @@ def process_world() -> tuple[int, int]:
         lmp.close()
 
 
+def finalize_mpi() -> None:
+    """MPI_Finalize (through LAMMPS), so that ``mpiexec`` sees a clean exit; call once, last."""
+    lmp = _new_lammps()
+    lmp.close()
+    lmp.finalize()
+
+
 def _ranks_used(earlier: list | None, ranks: int, resumed: bool) -> list[int]:
     """The MPI rank counts a stage has run on so far: ``earlier`` (from its checkpoint; a resumed
     checkpoint without the field predates MPI support, so it ran on one rank) plus ``ranks``."""
