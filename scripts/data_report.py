@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ovito_glassml.analysis.dfs import locate_shear_band  # noqa: E402
 from ovito_glassml.training.dataset import DatasetError, load_dataset  # noqa: E402
 from ovito_glassml.training.generate import DEFAULT_ORIENTATIONS_3D  # noqa: E402
 
@@ -28,7 +29,11 @@ TARGETS = {
     "lj2d_2k": "at least 20 samples of the 2D LJ glass, four protocols",
     "cuzr50_4k": "16 glasses >= 4,000 atoms (4 test), 6 orientations to 10 %, MSD",
     "cuzr50_16k": "2 glasses >= 16,000 atoms sheared to 20 %",
+    "fep80_4k": "4 Fe80P20 test glasses sheared in xy to 10 % (the cross-system test of paper 001)",
+    "cuzr64_4k": "4 Cu64Zr36 test glasses sheared in xy to 10 % (composition transfer)",
 }
+# a campaign whose largest snapshot strain is at least this gets the shear-band section
+BAND_STRAIN = 0.15
 # the orientations each campaign will have when scripts/run_campaign.sh has run every step (a step
 # may run a campaign with fewer, e.g. cuzr50_4k first with xy only, so the files' own config is
 # not the plan)
@@ -59,6 +64,18 @@ def _stage_times(dsets):
         for o, info in (d.provenance.get("shear_info") or {}).items():
             t["D2min (OVITO), one orientation"].append(info.get("d2min_wall_s", np.nan))
     return t
+
+
+def _mpi_stages(prov):
+    """(stage, [rank counts]) for every stage whose provenance records its MPI ranks."""
+    out = []
+    if "mpi_ranks" in prov.get("glass_result", {}):
+        out.append(("glass", prov["glass_result"]["mpi_ranks"]))
+    if "mpi_ranks" in (prov.get("msd_info") or {}):
+        out.append(("MSD", prov["msd_info"]["mpi_ranks"]))
+    out += [(f"shear {o}", info["mpi_ranks"]) for o, info in (prov.get("shear_info") or {}).items()
+            if "mpi_ranks" in info]
+    return out
 
 
 def campaign_section(name, files, figdir):
@@ -132,6 +149,11 @@ def campaign_section(name, files, figdir):
         v = np.array([x for x in t[k] if x is not None and np.isfinite(x)])
         if len(v):
             lines.append(f"| {k} | {_fmt_s(np.median(v))} | {_fmt_s(v.min())} | {_fmt_s(v.max())} | {len(v)} |")
+    multi = [f"{Path(d.path).stem.rsplit('_', 1)[-1]} {stage} on {'+'.join(map(str, r))} ranks"
+             for d in dsets for stage, r in _mpi_stages(d.provenance) if max(r) > 1]
+    if multi:
+        lines += ["", "Stages that ran (partly) on several MPI ranks (`--ranks`; their times above are wall-clock, "
+                  "not core time): " + ", ".join(multi) + "."]
     lines.append("")
     # remaining work estimate from measured medians
     med = {k: float(np.median(v)) for k, v in t.items() if len(v)}
@@ -217,13 +239,68 @@ def campaign_section(name, files, figdir):
         fig.savefig(fn, dpi=90)
         plt.close(fig)
         figs.append((fn, f"v_flex = MSD * Omega^(1/3) distributions of {name}"))
+    band_lines, band_fig = band_section(name, dsets, figdir)
+    if band_fig:
+        figs.append(band_fig)
     for fn, cap in figs:
         lines += [f"![{cap}](figures/{fn.name})", ""]
+    lines += band_lines
     if bad:
         lines += ["Refused files:", ""] + [f"- {b}" for b in bad] + [""]
     size = sum(os.path.getsize(f) for f in files)
     lines += [f"Files: `data/{name}/` ({len(files)} files, {size / 1e6:.2f} MB in all).", ""]
     return lines
+
+
+def band_section(name, dsets, figdir, fraction=0.05, width=10.0):
+    """Where the deformation localises: for every glass sheared to at least BAND_STRAIN, the band
+    (``analysis.dfs.locate_shear_band``: the 10 A slab of the undeformed glass richest in the top 5 %
+    D2min atoms) at each snapshot strain from 10 % on, and the activity profiles as a figure."""
+    rows, curves = [], []
+    for d in dsets:
+        for o, oo in d.orientations.items():
+            strains = np.asarray(oo["snapshot_strains"], float)
+            if strains.max() < BAND_STRAIN - 1e-9:
+                continue
+            config = d.configuration()
+            glass = Path(d.path).stem.rsplit("_", 1)[-1] if d.path else f"glass {len(curves) + 1}"
+            per = []
+            for k in np.flatnonzero(strains >= 0.1 - 1e-9):
+                band = locate_shear_band(config, oo["d2min"][k], fraction=fraction, slab_width=width)
+                rows.append((glass, o, strains[k], band))
+                per.append((strains[k], band))
+            curves.append((glass, o, per))
+    if not rows:
+        return [], None
+    lines = ["Where the deformation localises (the shear band of paper 003's test; `scripts/shear_band_check.py` "
+             f"scores predictors against it): the top {fraction * 100:g} % D2min atoms at each strain, located on "
+             f"the undeformed glass in {width:g} A slabs along X and Y; contrast = their fraction in the band slab "
+             "over their fraction overall (1 = homogeneous; a slab holding all of them would give "
+             "box length / slab width).", "",
+             "| glass | orientation | strain | band normal | position (A) | contrast |", "|---|---|---|---|---|---|"]
+    lines += [f"| {g} | `{o}` | {s * 100:g} % | {b.axis.upper()} | {b.position:.1f} | {b.contrast:.2f} |"
+              for g, o, s, b in rows]
+    lines.append("")
+    fig, axes = plt.subplots(len(curves), 2, figsize=(9, 2.8 * len(curves)), squeeze=False)
+    for (glass, o, per), row in zip(curves, axes):
+        for s, band in per:
+            for ax, axis in zip(row, "xy"):
+                prof = band.profiles.profiles[axis]
+                ax.plot(prof.positions, prof.dfs / band.background, lw=1, label=f"{s * 100:g} %")
+        last = per[-1][1]
+        for ax, axis in zip(row, "xy"):
+            if last.axis == axis:
+                ax.axvline(last.position, color="k", ls=":", lw=0.8)
+            ax.axhline(1.0, color="0.6", lw=0.5)
+            ax.set_title(f"{glass} {o}: slabs along {axis.upper()}", fontsize=9)
+            ax.set_xlabel(f"{axis} (A, undeformed glass)")
+            ax.set_ylabel("top-5 % D2min fraction / mean")
+        row[0].legend(fontsize=7)
+    fig.tight_layout()
+    fn = figdir / f"data_{name}_band.png"
+    fig.savefig(fn, dpi=90)
+    plt.close(fig)
+    return lines, (fn, f"Localisation of the top 5 % D2min atoms in {name} (dotted: the band at the largest strain)")
 
 
 def main():
@@ -239,7 +316,7 @@ def main():
         lines += Path(args.intro).read_text().rstrip().splitlines() + [""]
     lines += [f"_Tables and figures below generated by `python scripts/data_report.py` on "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from the files under `{args.data_dir}/`._", ""]
-    for name in ("lj2d_2k", "cuzr50_4k", "cuzr50_16k"):
+    for name in TARGETS:
         files = sorted(glob.glob(f"{args.data_dir}/{name}/*.npz"))
         if files:
             lines += campaign_section(name, files, figdir)
