@@ -218,6 +218,33 @@ def test_rerun_is_a_no_op(tiny_campaign):
     assert st["done"] == st["total"] and not any("start" in m for m in again)
 
 
+def test_data_report_counts_what_the_campaign_made(tmp_path, tiny_campaign):
+    """scripts/data_report.py (docs/data-report.md) reads the tiny campaign's files: counts, protocol, figures."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, root, *_ = tiny_campaign
+    script = Path(__file__).resolve().parents[1] / "scripts" / "data_report.py"
+    out = tmp_path / "docs" / "report.md"
+    r = subprocess.run([sys.executable, str(script), "--data-dir", str(root / "data"), "--out", str(out),
+                        "--intro", str(tmp_path / "none.md")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    section = text[text.index("## `tiny`"):]
+    assert "| glasses (inherent structures) | 2 (1 train, 1 test) | 2 |" in section
+    assert "| glasses with vibrational MSD | 2 | 2 |" in section
+    assert "| sheared (glass, orientation) pairs | 4 | 4 |" in section
+    assert "Per orientation (glasses done): `xy` 2, `-zx` 2." in section
+    assert "potential `CuZr_mm.eam.fs`" in section and "quench to 50 K at 1e+15 K/s" in section
+    assert "Remaining:" not in section  # nothing is missing
+    assert "Where the deformation localises" not in section  # sheared to 0.2 % only
+    for fig in ("stress_strain", "d2min", "vflex"):
+        assert (out.parent / "figures" / f"data_tiny_{fig}.png").stat().st_size > 0
+    # the campaigns of this project that have no file here are listed as not started
+    assert "## `cuzr50_16k`" in text and "No data-set file yet" in text
+
+
 def test_fixed_seed_gives_the_same_glass(tmp_path, tiny_campaign):
     from ovito_glassml.training.dataset import load_dataset
     from ovito_glassml.training.protocol import make_glass

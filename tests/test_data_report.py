@@ -1,0 +1,63 @@
+"""scripts/data_report.py: the shear-band section finds a band planted at a known place."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ovito_glassml.training.dataset import GlassDataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def data_report():
+    spec = importlib.util.spec_from_file_location("data_report", ROOT / "scripts" / "data_report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _grid_glass(band_x: float | None) -> GlassDataset:
+    """Atoms on a 1 Å grid in a 40 x 20 x 10 Å periodic box; D2min peaks at x = band_x (the two
+    grid planes x = band_x ± 0.5 hold exactly the top 5 %); band_x None: D2min rises along y."""
+    g = np.stack(np.meshgrid(np.arange(40), np.arange(20), np.arange(10), indexing="ij"), -1).reshape(-1, 3) + 0.5
+    n = len(g)
+    d2 = np.exp(-0.5 * (g[:, 0] - band_x) ** 2) if band_x is not None else g[:, 1] / 20.0
+    strains = np.array([0.05, 0.1, 0.2])
+    orient = {"rotation": np.eye(3), "strain": np.linspace(0, 0.2, 5), "stress": np.zeros(5), "energy": np.zeros(5),
+              "snapshot_strains": strains, "d2min": np.stack([d2 * s for s in strains]),
+              "snapshot_cells": np.stack([np.diag([40.0, 20.0, 10.0])] * 3)}
+    prov = {"system": {"name": "Cu50Zr50", "dimensions": 3}}
+    return GlassDataset(positions=g.astype(float), types=np.zeros(n, int), type_names=("Cu",),
+                        cell=np.diag([40.0, 20.0, 10.0]), origin=np.zeros(3), pbc=(True, True, True), provenance=prov,
+                        voronoi_volume=np.ones(n), orientations={"xy": orient}, path="/x/band_g0007.npz")
+
+
+def test_band_section_finds_the_planted_band(data_report, tmp_path):
+    lines, (fig, _) = data_report.band_section("band", [_grid_glass(13.0)], tmp_path)
+    rows = [ln.split("|")[1:-1] for ln in lines if ln.startswith("| g0007")]
+    # one row per snapshot from 10 % on, not the 5 % one
+    assert [r[2].strip() for r in rows] == ["10 %", "20 %"]
+    for r in rows:
+        assert r[3].strip() == "X"
+        # every 10 A slab holding both active planes (x = 12.5, 13.5) ties: centres in (8.5, 17.5)
+        assert abs(float(r[4]) - 13.0) < 4.5
+        # all the active atoms in a slab of 10 of the 40 grid planes: contrast = 40 / 10
+        assert float(r[5]) == pytest.approx(4.0, rel=0.1)
+    assert fig.exists() and fig.stat().st_size > 0
+
+
+def test_band_section_skips_campaigns_not_sheared_far(data_report, tmp_path):
+    ds = _grid_glass(13.0)
+    o = ds.orientations["xy"]
+    o["snapshot_strains"] = np.array([0.02, 0.05, 0.1])  # below BAND_STRAIN
+    assert data_report.band_section("short", [ds], tmp_path) == ([], None)
+
+
+def test_homogeneous_gradient_gives_a_band_along_y(data_report, tmp_path):
+    lines, _ = data_report.band_section("grad", [_grid_glass(None)], tmp_path)
+    rows = [ln.split("|")[1:-1] for ln in lines if ln.startswith("| g0007")]
+    assert all(r[3].strip() == "Y" for r in rows)
