@@ -252,10 +252,11 @@ def campaign_section(name, files, figdir):
     return lines
 
 
-def band_section(name, dsets, figdir, fraction=0.05, width=10.0):
+def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
     """Where the deformation localises: for every glass sheared to at least BAND_STRAIN, the band
-    (``analysis.dfs.locate_shear_band``: the 10 A slab of the undeformed glass richest in the top 5 %
-    D2min atoms) at each snapshot strain from 10 % on, and the activity profiles as a figure."""
+    (``analysis.dfs.locate_shear_band``: the slab of the undeformed glass richest in the most
+    strained atoms; paper 003's "highly deformed atoms", the top 1 % of D2min, in slabs of
+    omega_SB = 19 A) at each snapshot strain from 10 % on, and the activity profiles as a figure."""
     rows, curves = [], []
     for d in dsets:
         for o, oo in d.orientations.items():
@@ -273,10 +274,10 @@ def band_section(name, dsets, figdir, fraction=0.05, width=10.0):
     if not rows:
         return [], None
     lines = ["Where the deformation localises (the shear band of paper 003's test; `scripts/shear_band_check.py` "
-             f"scores predictors against it): the top {fraction * 100:g} % D2min atoms at each strain, located on "
-             f"the undeformed glass in {width:g} A slabs along X and Y; contrast = their fraction in the band slab "
-             "over their fraction overall (1 = homogeneous; a slab holding all of them would give "
-             "box length / slab width).", "",
+             f"scores predictors against it): the top {fraction * 100:g} % D2min atoms at each strain (paper 003's "
+             f"\"highly deformed atoms\"), located on the undeformed glass in {width:g} A slabs along X and Y; "
+             "contrast = their fraction in the band slab over their fraction overall (1 = homogeneous; a slab "
+             "holding all of them would give box length / slab width).", "",
              "| glass | orientation | strain | band normal | position (A) | contrast |", "|---|---|---|---|---|---|"]
     lines += [f"| {g} | `{o}` | {s * 100:g} % | {b.axis.upper()} | {b.position:.1f} | {b.contrast:.2f} |"
               for g, o, s, b in rows]
@@ -294,13 +295,14 @@ def band_section(name, dsets, figdir, fraction=0.05, width=10.0):
             ax.axhline(1.0, color="0.6", lw=0.5)
             ax.set_title(f"{glass} {o}: slabs along {axis.upper()}", fontsize=9)
             ax.set_xlabel(f"{axis} (A, undeformed glass)")
-            ax.set_ylabel("top-5 % D2min fraction / mean")
+            ax.set_ylabel(f"top-{fraction * 100:g} % D2min fraction / mean", fontsize=8)
         row[0].legend(fontsize=7)
     fig.tight_layout()
     fn = figdir / f"data_{name}_band.png"
     fig.savefig(fn, dpi=90)
     plt.close(fig)
-    return lines, (fn, f"Localisation of the top 5 % D2min atoms in {name} (dotted: the band at the largest strain)")
+    return lines, (fn, f"Localisation of the top {fraction * 100:g} % D2min atoms in {name} (dotted: the band at the "
+                       "largest strain)")
 
 
 def main(argv=None):

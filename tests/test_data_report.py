@@ -37,7 +37,7 @@ def _grid_glass(band_x: float | None) -> GlassDataset:
 
 
 def test_band_section_finds_the_planted_band(data_report, tmp_path):
-    lines, (fig, _) = data_report.band_section("band", [_grid_glass(13.0)], tmp_path)
+    lines, (fig, _) = data_report.band_section("band", [_grid_glass(13.0)], tmp_path, fraction=0.05, width=10.0)
     rows = [ln.split("|")[1:-1] for ln in lines if ln.startswith("| g0007")]
     # one row per snapshot from 10 % on, not the 5 % one
     assert [r[2].strip() for r in rows] == ["10 %", "20 %"]
@@ -58,6 +58,6 @@ def test_band_section_skips_campaigns_not_sheared_far(data_report, tmp_path):
 
 
 def test_homogeneous_gradient_gives_a_band_along_y(data_report, tmp_path):
-    lines, _ = data_report.band_section("grad", [_grid_glass(None)], tmp_path)
+    lines, _ = data_report.band_section("grad", [_grid_glass(None)], tmp_path, fraction=0.05, width=10.0)
     rows = [ln.split("|")[1:-1] for ln in lines if ln.startswith("| g0007")]
     assert all(r[3].strip() == "Y" for r in rows)
