@@ -1,11 +1,15 @@
 """Paper 003's test on our own glasses: does the density of fertile sites point at the shear band?
 
-For every glass of the data sets given: the band is located from the glass's own D2min at its
-largest snapshot strain (the top 5 % most strained atoms, `analysis.dfs.locate_shear_band`, in the
-undeformed inherent structure, loading orientation xy); the DFS profiles along X and Y are
-computed on the undeformed glass from each predictor's fertile sites; printed are the band
-(axis, position, contrast), and per predictor the fertile fraction, Δ, the brittle verdict and the
-figure of merit γ (1 = the band sits at the highest DFS; 0.5 = no relation).  Predictors:
+For every glass of the data sets given and every loading orientation it was sheared in: the band is
+located from the glass's own D2min at its largest snapshot strain (as paper 003 does: the top 1 %
+most strained atoms in slabs of omega_SB = 19 A; `--band-fraction`, `--band-width`; the defaults of
+`analysis.dfs.locate_shear_band` are 5 % and 10 A), on the undeformed inherent structure mapped into
+the loading frame (X = shear direction, Y = shear-plane normal, as the paper maps every one of its
+24 loadings); the DFS profiles along X and Y are computed on the same positions from each
+predictor's fertile sites (orientation-aware models predict in that loading's frame); printed are
+the band (axis, position, contrast), and per predictor the fertile fraction, Δ, the brittle verdict
+and the figure of merit γ (1 = the band sits at the highest DFS; 0.5 = no relation; paper 003:
+mean 0.712 for its CNN over 20 glasses x 24 loadings of 32,000 atoms).  Predictors:
 
 * every model given with --model NAME (fertile: predicted value > 0.5, as paper 003 does with the
   CNN's class probability; QS is a class probability too);
@@ -13,7 +17,7 @@ figure of merit γ (1 = the band sits at the highest DFS; 0.5 = no relation).  P
   susceptibility predictor would mark; its γ is the ceiling for this glass and slab width.
 
     python scripts/shear_band_check.py data/cuzr50_16k --model qs --model dfs --model susceptibility
-    python scripts/shear_band_check.py data/cuzr50_4k/cuzr50_4k_g0013.npz --model qs --slab-width 12
+    python scripts/shear_band_check.py data/cuzr50_4k --orientation xy --orientation x-y --model qs -o rows.json
 
 A mean γ over glasses near 0.5 means the predictor says nothing about where the band starts.
 """
@@ -28,8 +32,10 @@ import numpy as np
 
 from ovito_glassml.analysis.dfs import dfs_analysis, figure_of_merit, locate_shear_band
 from ovito_glassml.analysis.metrics import top_fraction_mask
+from ovito_glassml.descriptors.geometry import Configuration
 from ovito_glassml.inference.runtime import load_model
 from ovito_glassml.training.dataset import load_dataset
+from ovito_glassml.training.protocol import rotate_to_loading_frame
 
 
 def _files(paths: list[str]) -> list[Path]:
@@ -39,20 +45,30 @@ def _files(paths: list[str]) -> list[Path]:
     return out
 
 
-def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float, band_width: float = 10.0,
-               band_fraction: float = 0.05):
+def in_loading_frame(config: Configuration, rotation) -> Configuration:
+    """The same atoms, in the same order, mapped into the loading frame of ``rotation`` (rows s, n,
+    s x n): the frame in which a loading's shear band and DFS slabs are measured."""
+    pos, cell = rotate_to_loading_frame(config.positions, config.cell, config.origin, rotation)
+    return Configuration(positions=pos, cell=cell, types=config.types, type_names=config.type_names, pbc=config.pbc)
+
+
+def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float, band_width: float = 19.0,
+               band_fraction: float = 0.01, rotation=None):
     """Locate the band from ``d2min_band`` and score every predictor against it: returns the band
     and {label: fertile_fraction, delta, brittle, gamma}; ``d2min_oracle`` (or None) adds the oracle
-    (top 5 % of that D2min)."""
-    band = locate_shear_band(config, d2min_band, fraction=band_fraction, slab_width=band_width)
+    (top 5 % of that D2min).  ``rotation`` (default: the sample frame, i.e. loading xy) is the
+    loading frame: models predict in it and the slabs are cut along its X and Y."""
+    frame = np.eye(3) if rotation is None else np.asarray(rotation, float)
+    slabs = config if np.allclose(frame, np.eye(3)) else in_loading_frame(config, frame)
+    band = locate_shear_band(slabs, d2min_band, fraction=band_fraction, slab_width=band_width)
     values = {}
     if d2min_oracle is not None:
         values["oracle"] = top_fraction_mask(d2min_oracle, 0.05).astype(float)
     for label, m in models.items():
-        values[label] = np.asarray(m.predict(config), float).reshape(config.count, -1)[:, 0]
+        values[label] = np.asarray(m.predict(config, frame=frame), float).reshape(config.count, -1)[:, 0]
     scores = {}
     for label, v in values.items():
-        res = dfs_analysis(config, v, axes="XY", slab_width=slab_width)
+        res = dfs_analysis(slabs, v, axes="XY", slab_width=slab_width)
         scores[label] = {"fertile_fraction": float(np.mean(v > 0.5)), "delta": res.delta, "brittle": res.brittle,
                          "gamma": figure_of_merit(res, band.position, axis=band.axis)}
     return band, scores
@@ -63,10 +79,13 @@ def main(argv=None) -> int:
     p.add_argument("datasets", nargs="+", help="data-set files or folders")
     p.add_argument("--model", action="append", default=[], metavar="[LABEL=]MODEL",
                    help="predictor: an installed model name or a model folder (repeatable)")
-    p.add_argument("--orientation", default="xy")
+    p.add_argument("--orientation", action="append", default=None,
+                   help="loading orientation to check (repeatable; default: every one the file has)")
     p.add_argument("--band-strain", type=float, default=None, help="default: the largest snapshot strain")
-    p.add_argument("--band-fraction", type=float, default=0.05)
-    p.add_argument("--band-width", type=float, default=10.0, help="slab width (Å) for locating the band")
+    p.add_argument("--band-fraction", type=float, default=0.01,
+                   help="the most strained fraction that marks the band; paper 003: 0.01")
+    p.add_argument("--band-width", type=float, default=19.0, help="slab width ω_SB (Å) for locating the band; "
+                   "paper 003: 19")
     p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width ω (Å); paper 003: 19")
     p.add_argument("--oracle-strain", type=float, default=0.05)
     p.add_argument("-o", "--output", default=None, help="write the rows as JSON here")
@@ -80,29 +99,31 @@ def main(argv=None) -> int:
     rows = []
     for f in _files(a.datasets):
         ds = load_dataset(f)
-        o = ds.orientations.get(a.orientation)
-        if o is None:
-            print(f"{f.name}: no {a.orientation} shear; skipped", file=sys.stderr)
-            continue
-        if not np.allclose(o["rotation"], np.eye(len(o["rotation"]))):
-            sys.exit(f"{f.name}: orientation {a.orientation} is not the sample frame; this script handles xy only")
-        strains = np.asarray(o["snapshot_strains"], float)
-        g_band = strains.max() if a.band_strain is None else a.band_strain
-        kb = int(np.argmin(np.abs(strains - g_band)))
         config = ds.configuration()
-        width = min(a.slab_width, float(min(config.widths[:2])))
-        ko = np.flatnonzero(np.isclose(strains, a.oracle_strain))
-        band, scores = score_band(config, o["d2min"][kb], o["d2min"][ko[0]] if len(ko) else None, models, width,
-                                  a.band_width, a.band_fraction)
-        row = {"glass": f.stem, "atoms": config.count, "box": [round(float(w), 2) for w in config.widths],
-               "band_strain": float(strains[kb]), "band_axis": band.axis, "band_position": band.position,
-               "band_contrast": band.contrast, "slab_width": width, "predictors": scores}
-        rows.append(row)
-        preds = "  ".join(f"{k}: Δ {v['delta']:.3f} γ {v['gamma']:.2f}" for k, v in row["predictors"].items())
-        print(f"{f.stem}: band ⟂ {band.axis.upper()} at {band.position:.1f} Å (strain {strains[kb]:.2f}, "
-              f"contrast {band.contrast:.1f}); ω {width:g} Å; {preds}", flush=True)
+        for name in a.orientation or list(ds.orientations):
+            o = ds.orientations.get(name)
+            if o is None:
+                print(f"{f.name}: no {name} shear; skipped", file=sys.stderr)
+                continue
+            strains = np.asarray(o["snapshot_strains"], float)
+            g_band = strains.max() if a.band_strain is None else a.band_strain
+            kb = int(np.argmin(np.abs(strains - g_band)))
+            lengths = np.abs(np.asarray(o["rotation"], float)) @ np.asarray(config.widths, float)  # loading frame
+            width = min(a.slab_width, float(min(lengths[:2])))
+            ko = np.flatnonzero(np.isclose(strains, a.oracle_strain))
+            band, scores = score_band(config, o["d2min"][kb], o["d2min"][ko[0]] if len(ko) else None, models, width,
+                                      a.band_width, a.band_fraction, rotation=o["rotation"])
+            row = {"glass": f.stem, "orientation": name, "atoms": config.count,
+                   "box": [round(float(w), 2) for w in config.widths], "band_strain": float(strains[kb]),
+                   "band_fraction": a.band_fraction, "band_width": a.band_width, "band_axis": band.axis,
+                   "band_position": band.position, "band_contrast": band.contrast, "slab_width": width,
+                   "predictors": scores}
+            rows.append(row)
+            preds = "  ".join(f"{k}: Δ {v['delta']:.3f} γ {v['gamma']:.2f}" for k, v in row["predictors"].items())
+            print(f"{f.stem} {name}: band ⟂ {band.axis.upper()} at {band.position:.1f} Å (strain {strains[kb]:.2f}, "
+                  f"contrast {band.contrast:.1f}); ω {width:g} Å; {preds}", flush=True)
     if rows:
-        print("\nmean γ over", len(rows), "glasses:",
+        print("\nmean γ over", len(rows), "glass-loadings:",
               "  ".join(f"{k} {np.mean([r['predictors'][k]['gamma'] for r in rows]):.2f}"
                         for k in rows[0]["predictors"]))
     if a.output:
