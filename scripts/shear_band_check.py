@@ -74,6 +74,16 @@ def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float
     return band, scores
 
 
+def mean_gamma(rows: list[dict]) -> dict:
+    """Per predictor: mean γ over the rows, its standard error, and n."""
+    out = {}
+    for k in (rows[0]["predictors"] if rows else {}):
+        g = np.array([r["predictors"][k]["gamma"] for r in rows])
+        out[k] = {"mean": float(g.mean()), "sem": float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else float("nan"),
+                  "n": len(g)}
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("datasets", nargs="+", help="data-set files or folders")
@@ -122,12 +132,13 @@ def main(argv=None) -> int:
             preds = "  ".join(f"{k}: Δ {v['delta']:.3f} γ {v['gamma']:.2f}" for k, v in row["predictors"].items())
             print(f"{f.stem} {name}: band ⟂ {band.axis.upper()} at {band.position:.1f} Å (strain {strains[kb]:.2f}, "
                   f"contrast {band.contrast:.1f}); ω {width:g} Å; {preds}", flush=True)
+    mean = mean_gamma(rows)
     if rows:
         print("\nmean γ over", len(rows), "glass-loadings:",
-              "  ".join(f"{k} {np.mean([r['predictors'][k]['gamma'] for r in rows]):.2f}"
-                        for k in rows[0]["predictors"]))
+              "  ".join(f"{k} {v['mean']:.2f} ± {v['sem']:.2f}" for k, v in mean.items()))
     if a.output:
-        Path(a.output).write_text(json.dumps(rows, indent=1))
+        Path(a.output).write_text(json.dumps({"command": " ".join(["python scripts/shear_band_check.py", *sys.argv[1:]]),
+                                              "mean_gamma": mean, "rows": rows}, indent=1))
     return 0
 
 

@@ -1,0 +1,94 @@
+"""scripts/shear_band_check.py: paper 003's γ test finds a planted band in the loading frame."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ovito_glassml.descriptors.geometry import orientation_frame
+from ovito_glassml.training.dataset import GlassDataset, save_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+BOX = np.array([40.0, 30.0, 20.0])
+
+
+@pytest.fixture(scope="module")
+def check():
+    spec = importlib.util.spec_from_file_location("shear_band_check", ROOT / "scripts" / "shear_band_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _band(x: np.ndarray, at: float = 13.0) -> np.ndarray:
+    """D2min peaked at ``at`` (Å): the two grid planes beside it hold the largest values, with small
+    random differences (kept in float32) so that any top fraction of them is one definite set."""
+    return np.exp(-0.5 * (x - at) ** 2) + 1e-4 * np.random.default_rng(0).random(len(x))
+
+
+def _grid() -> np.ndarray:
+    g = np.stack(np.meshgrid(*[np.arange(int(b)) for b in BOX], indexing="ij"), -1).reshape(-1, 3) + 0.5
+    return g.astype(float)
+
+
+class Stub:
+    """A model whose 'susceptibility' is 1 within 1 A of sample y = ``y0`` (else 0); records frames."""
+
+    def __init__(self, y0: float):
+        self.y0, self.frames = y0, []
+
+    def predict(self, config, frame=None):
+        self.frames.append(np.asarray(frame))
+        return (np.abs(config.positions[:, 1] - self.y0) < 1).astype(float)
+
+
+def test_band_and_dfs_are_measured_in_the_loading_frame(check):
+    """Loading yz (s = y, n = z): a band of high D2min at sample y = 13 is ⟂ X of the loading frame,
+    at x = 13; a predictor marking that band gets γ = 1, one marking y = 28 (15 A away) less."""
+    from ovito_glassml.descriptors.geometry import Configuration
+
+    pos = _grid()
+    config = Configuration(positions=pos, cell=np.diag(BOX), types=np.zeros(len(pos), int), type_names=("Cu",))
+    d2 = _band(pos[:, 1])
+    R = orientation_frame("yz")
+    good, bad = Stub(13.0), Stub(28.0)
+    band, scores = check.score_band(config, d2, d2, {"good": good, "bad": bad}, slab_width=10.0, band_width=10.0,
+                                    band_fraction=0.04, rotation=R)
+    assert band.axis == "x" and abs(band.position - 13.0) < 4.5
+    assert scores["good"]["gamma"] == 1.0 and scores["oracle"]["gamma"] == 1.0
+    assert scores["bad"]["gamma"] < 0.8
+    np.testing.assert_allclose(good.frames[0], R)  # the model predicted in the loading frame
+    # in the sample frame (loading xy) the same band is ⟂ Y
+    band_xy, _ = check.score_band(config, d2, None, {}, slab_width=10.0, band_width=10.0, band_fraction=0.04)
+    assert band_xy.axis == "y" and abs(band_xy.position - 13.0) < 4.5
+
+
+def test_every_orientation_of_a_file_is_checked_and_written(check, tmp_path):
+    pos = _grid()
+    n = len(pos)
+    strains = np.array([0.05, 0.2])
+    orients = {}
+    for name, axis in (("xy", 0), ("yz", 1)):
+        d2 = _band(pos[:, axis])  # a band at 13 along the loading frame's X
+        orients[name] = {"rotation": orientation_frame(name), "strain": np.linspace(0, 0.2, 3), "stress": np.zeros(3),
+                         "energy": np.zeros(3), "snapshot_strains": strains, "d2min": np.stack([d2, d2]),
+                         "snapshot_cells": np.stack([np.diag(BOX)] * 2)}
+    prov = {"system": {"name": "Cu50Zr50", "dimensions": 3}, "glass": {"n_atoms": n}, "lammps_version": 20250722,
+            "stages": {"glass": True, "msd": False, "shear": list(orients)}, "orientations_done": list(orients),
+            "complete": True}
+    ds = GlassDataset(positions=pos, types=np.zeros(n, int), type_names=("Cu",), cell=np.diag(BOX),
+                      origin=np.zeros(3), pbc=(True, True, True), provenance=prov, voronoi_volume=np.ones(n),
+                      orientations=orients)
+    f = save_dataset(tmp_path / "band_g0001.npz", ds)
+    out = tmp_path / "rows.json"
+    assert check.main([str(f), "--band-fraction", "0.04", "--band-width", "10", "-o", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert [r["orientation"] for r in res["rows"]] == ["xy", "yz"]
+    for r in res["rows"]:
+        assert r["band_axis"] == "x" and abs(r["band_position"] - 13.0) < 4.5 and r["band_strain"] == pytest.approx(0.2)
+        assert r["predictors"]["oracle"]["gamma"] == 1.0  # the oracle (top 5 % at 5 %) marks the band itself
+    assert res["mean_gamma"]["oracle"] == {"mean": 1.0, "sem": 0.0, "n": 2}
+    assert res["command"].startswith("python scripts/shear_band_check.py")
