@@ -12,7 +12,8 @@ and the figure of merit γ (1 = the band sits at the highest DFS; 0.5 = no relat
 mean 0.712 for its CNN over 20 glasses x 24 loadings of 32,000 atoms).  Predictors:
 
 * every model given with --model NAME (fertile: predicted value > 0.5, as paper 003 does with the
-  CNN's class probability; QS is a class probability too);
+  CNN's class probability; QS is a class probability too; `--top sf=0.2`: the top 20 % of a
+  model's values, as paper 003 does with v_flex);
 * ``oracle``: the atoms in the top 5 % of D2min at --oracle-strain (5 %), i.e. what a perfect
   susceptibility predictor would mark; its γ is the ceiling for this glass and slab width.
 
@@ -53,11 +54,13 @@ def in_loading_frame(config: Configuration, rotation) -> Configuration:
 
 
 def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float, band_width: float = 19.0,
-               band_fraction: float = 0.01, rotation=None):
+               band_fraction: float = 0.01, rotation=None, top: dict | None = None):
     """Locate the band from ``d2min_band`` and score every predictor against it: returns the band
     and {label: fertile_fraction, delta, brittle, gamma}; ``d2min_oracle`` (or None) adds the oracle
     (top 5 % of that D2min).  ``rotation`` (default: the sample frame, i.e. loading xy) is the
-    loading frame: models predict in it and the slabs are cut along its X and Y."""
+    loading frame: models predict in it and the slabs are cut along its X and Y.  Fertile sites are
+    the atoms predicted above 0.5, or for a label in ``top`` ({label: fraction}) the top fraction of
+    its predictions (paper 003 takes the top 20 % of v_flex)."""
     frame = np.eye(3) if rotation is None else np.asarray(rotation, float)
     slabs = config if np.allclose(frame, np.eye(3)) else in_loading_frame(config, frame)
     band = locate_shear_band(slabs, d2min_band, fraction=band_fraction, slab_width=band_width)
@@ -65,22 +68,26 @@ def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float
     if d2min_oracle is not None:
         values["oracle"] = top_fraction_mask(d2min_oracle, 0.05).astype(float)
     for label, m in models.items():
-        values[label] = np.asarray(m.predict(config, frame=frame), float).reshape(config.count, -1)[:, 0]
+        v = np.asarray(m.predict(config, frame=frame), float).reshape(config.count, -1)[:, 0]
+        values[label] = top_fraction_mask(v, top[label]).astype(float) if label in (top or {}) else v
     scores = {}
     for label, v in values.items():
         res = dfs_analysis(slabs, v, axes="XY", slab_width=slab_width)
-        scores[label] = {"fertile_fraction": float(np.mean(v > 0.5)), "delta": res.delta, "brittle": res.brittle,
-                         "gamma": figure_of_merit(res, band.position, axis=band.axis)}
+        fertile = float(np.mean(v > 0.5))
+        # with no fertile site (or only fertile sites) every location ties and γ would be 1: undefined
+        gamma = figure_of_merit(res, band.position, axis=band.axis) if 0.0 < fertile < 1.0 else float("nan")
+        scores[label] = {"fertile_fraction": fertile, "delta": res.delta, "brittle": res.brittle, "gamma": gamma}
     return band, scores
 
 
 def mean_gamma(rows: list[dict]) -> dict:
-    """Per predictor: mean γ over the rows, its standard error, and n."""
+    """Per predictor: mean γ over the rows where it is defined, its standard error, and n."""
     out = {}
     for k in (rows[0]["predictors"] if rows else {}):
-        g = np.array([r["predictors"][k]["gamma"] for r in rows])
-        out[k] = {"mean": float(g.mean()), "sem": float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else float("nan"),
-                  "n": len(g)}
+        g = np.array([r["predictors"][k]["gamma"] for r in rows], float)
+        g = g[np.isfinite(g)]  # γ is undefined where a predictor marked no (or every) atom fertile
+        out[k] = {"mean": float(g.mean()) if len(g) else float("nan"),
+                  "sem": float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else float("nan"), "n": len(g)}
     return out
 
 
@@ -89,6 +96,9 @@ def main(argv=None) -> int:
     p.add_argument("datasets", nargs="+", help="data-set files or folders")
     p.add_argument("--model", action="append", default=[], metavar="[LABEL=]MODEL",
                    help="predictor: an installed model name or a model folder (repeatable)")
+    p.add_argument("--top", action="append", default=[], metavar="LABEL=FRACTION",
+                   help="fertile sites of that predictor: its top FRACTION, not values > 0.5 (for SF: sf=0.2, "
+                        "as paper 003 does with v_flex)")
     p.add_argument("--orientation", action="append", default=None,
                    help="loading orientation to check (repeatable; default: every one the file has)")
     p.add_argument("--band-strain", type=float, default=None, help="default: the largest snapshot strain")
@@ -106,6 +116,12 @@ def main(argv=None) -> int:
         label, _, path = spec.rpartition("=")
         m = load_model(path)
         models[label or m.card.name] = m
+    top = {}
+    for spec in a.top:
+        label, _, frac = spec.partition("=")
+        if label not in models:
+            p.error(f"--top {spec}: no predictor labelled {label!r} (labels: {', '.join(models) or 'none'})")
+        top[label] = float(frac)
     rows = []
     for f in _files(a.datasets):
         ds = load_dataset(f)
@@ -122,12 +138,12 @@ def main(argv=None) -> int:
             width = min(a.slab_width, float(min(lengths[:2])))
             ko = np.flatnonzero(np.isclose(strains, a.oracle_strain))
             band, scores = score_band(config, o["d2min"][kb], o["d2min"][ko[0]] if len(ko) else None, models, width,
-                                      a.band_width, a.band_fraction, rotation=o["rotation"])
+                                      a.band_width, a.band_fraction, rotation=o["rotation"], top=top)
             row = {"glass": f.stem, "orientation": name, "atoms": config.count,
                    "box": [round(float(w), 2) for w in config.widths], "band_strain": float(strains[kb]),
                    "band_fraction": a.band_fraction, "band_width": a.band_width, "band_axis": band.axis,
                    "band_position": band.position, "band_contrast": band.contrast, "slab_width": width,
-                   "predictors": scores}
+                   "fertile_top_fraction": top, "predictors": scores}
             rows.append(row)
             preds = "  ".join(f"{k}: Δ {v['delta']:.3f} γ {v['gamma']:.2f}" for k, v in row["predictors"].items())
             print(f"{f.stem} {name}: band ⟂ {band.axis.upper()} at {band.position:.1f} Å (strain {strains[kb]:.2f}, "

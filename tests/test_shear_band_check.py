@@ -61,6 +61,16 @@ def test_band_and_dfs_are_measured_in_the_loading_frame(check):
     assert scores["good"]["gamma"] == 1.0 and scores["oracle"]["gamma"] == 1.0
     assert scores["bad"]["gamma"] < 0.8
     np.testing.assert_allclose(good.frames[0], R)  # the model predicted in the loading frame
+    # a continuous predictor (e.g. SF's ln v_flex): fertile = its top fraction, here the 2 planes nearest the band
+    graded = Stub(13.0)
+    graded.predict = lambda config, frame=None: -np.abs(config.positions[:, 1] - 13.0)
+    _, sc = check.score_band(config, d2, None, {"graded": graded}, slab_width=10.0, band_width=10.0,
+                             band_fraction=0.04, rotation=R, top={"graded": 2 / 30})
+    assert sc["graded"]["gamma"] == 1.0 and sc["graded"]["fertile_fraction"] == pytest.approx(2 / 30, abs=1e-3)
+    _, sc = check.score_band(config, d2, None, {"graded": graded}, slab_width=10.0, band_width=10.0,
+                             band_fraction=0.04, rotation=R)
+    # without `top`, values > 0.5 are fertile: none here, so every location ties and γ is undefined, not 1
+    assert sc["graded"]["fertile_fraction"] == 0.0 and np.isnan(sc["graded"]["gamma"])
     # in the sample frame (loading xy) the same band is ⟂ Y
     band_xy, _ = check.score_band(config, d2, None, {}, slab_width=10.0, band_width=10.0, band_fraction=0.04)
     assert band_xy.axis == "y" and abs(band_xy.position - 13.0) < 4.5
