@@ -153,7 +153,8 @@ def main(argv=None) -> int:
         print("\nmean γ over", len(rows), "glass-loadings:",
               "  ".join(f"{k} {v['mean']:.2f} ± {v['sem']:.2f}" for k, v in mean.items()))
     if a.output:
-        Path(a.output).write_text(json.dumps({"command": " ".join(["python scripts/shear_band_check.py", *sys.argv[1:]]),
+        Path(a.output).write_text(json.dumps({"command": " ".join(["python scripts/shear_band_check.py",
+                                                                       *(sys.argv[1:] if argv is None else argv)]),
                                               "mean_gamma": mean, "rows": rows}, indent=1))
     return 0
 
