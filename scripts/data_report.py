@@ -263,7 +263,7 @@ def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
             strains = np.asarray(oo["snapshot_strains"], float)
             if strains.max() < BAND_STRAIN - 1e-9:
                 continue
-            config = d.configuration()
+            config = d.configuration(o)  # the loading frame, in which its D2min was measured
             glass = Path(d.path).stem.rsplit("_", 1)[-1] if d.path else f"glass {len(curves) + 1}"
             per = []
             for k in np.flatnonzero(strains >= 0.1 - 1e-9):
@@ -275,9 +275,9 @@ def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
         return [], None
     lines = ["Where the deformation localises (the shear band of paper 003's test; `scripts/shear_band_check.py` "
              f"scores predictors against it): the top {fraction * 100:g} % D2min atoms at each strain (paper 003's "
-             f"\"highly deformed atoms\"), located on the undeformed glass in {width:g} A slabs along X and Y; "
-             "contrast = their fraction in the band slab over their fraction overall (1 = homogeneous; a slab "
-             "holding all of them would give box length / slab width).", "",
+             f"\"highly deformed atoms\"), located on the undeformed glass in {width:g} A slabs along X and Y of "
+             "the loading frame; contrast = their fraction in the band slab over their fraction overall "
+             "(1 = homogeneous; a slab holding all of them would give box length / slab width).", "",
              "| glass | orientation | strain | band normal | position (A) | contrast |", "|---|---|---|---|---|---|"]
     lines += [f"| {g} | `{o}` | {s * 100:g} % | {b.axis.upper()} | {b.position:.1f} | {b.contrast:.2f} |"
               for g, o, s, b in rows]
@@ -294,7 +294,7 @@ def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
                 ax.axvline(last.position, color="k", ls=":", lw=0.8)
             ax.axhline(1.0, color="0.6", lw=0.5)
             ax.set_title(f"{glass} {o}: slabs along {axis.upper()}", fontsize=9)
-            ax.set_xlabel(f"{axis} (A, undeformed glass)")
+            ax.set_xlabel(f"{axis} (A, undeformed glass, loading frame)")
             ax.set_ylabel(f"top-{fraction * 100:g} % D2min fraction / mean", fontsize=8)
         row[0].legend(fontsize=7)
     fig.tight_layout()

@@ -33,10 +33,8 @@ import numpy as np
 
 from ovito_glassml.analysis.dfs import dfs_analysis, figure_of_merit, locate_shear_band
 from ovito_glassml.analysis.metrics import top_fraction_mask
-from ovito_glassml.descriptors.geometry import Configuration
 from ovito_glassml.inference.runtime import load_model
 from ovito_glassml.training.dataset import load_dataset
-from ovito_glassml.training.protocol import rotate_to_loading_frame
 
 
 def _files(paths: list[str]) -> list[Path]:
@@ -46,23 +44,21 @@ def _files(paths: list[str]) -> list[Path]:
     return out
 
 
-def in_loading_frame(config: Configuration, rotation) -> Configuration:
-    """The same atoms, in the same order, mapped into the loading frame of ``rotation`` (rows s, n,
-    s x n): the frame in which a loading's shear band and DFS slabs are measured."""
-    pos, cell = rotate_to_loading_frame(config.positions, config.cell, config.origin, rotation)
-    return Configuration(positions=pos, cell=cell, types=config.types, type_names=config.type_names, pbc=config.pbc)
-
-
 def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float, band_width: float = 19.0,
-               band_fraction: float = 0.01, rotation=None, top: dict | None = None):
+               band_fraction: float = 0.01, rotation=None, top: dict | None = None, slabs=None):
     """Locate the band from ``d2min_band`` and score every predictor against it: returns the band
     and {label: fertile_fraction, delta, brittle, gamma}; ``d2min_oracle`` (or None) adds the oracle
     (top 5 % of that D2min).  ``rotation`` (default: the sample frame, i.e. loading xy) is the
-    loading frame: models predict in it and the slabs are cut along its X and Y.  Fertile sites are
+    loading frame: models predict in it (on ``config``) and the slabs are cut along its X and Y on
+    ``slabs``, the same atoms in that frame (``GlassDataset.configuration(orientation)``; default
+    ``config``, right for the sample frame only).  Fertile sites are
     the atoms predicted above 0.5, or for a label in ``top`` ({label: fraction}) the top fraction of
     its predictions (paper 003 takes the top 20 % of v_flex)."""
     frame = np.eye(3) if rotation is None else np.asarray(rotation, float)
-    slabs = config if np.allclose(frame, np.eye(3)) else in_loading_frame(config, frame)
+    if slabs is None:
+        if not np.allclose(frame, np.eye(3)):
+            raise ValueError("give the configuration in the loading frame (slabs=) for a rotated loading")
+        slabs = config
     band = locate_shear_band(slabs, d2min_band, fraction=band_fraction, slab_width=band_width)
     values = {}
     if d2min_oracle is not None:
@@ -138,7 +134,8 @@ def main(argv=None) -> int:
             width = min(a.slab_width, float(min(lengths[:2])))
             ko = np.flatnonzero(np.isclose(strains, a.oracle_strain))
             band, scores = score_band(config, o["d2min"][kb], o["d2min"][ko[0]] if len(ko) else None, models, width,
-                                      a.band_width, a.band_fraction, rotation=o["rotation"], top=top)
+                                      a.band_width, a.band_fraction, rotation=o["rotation"], top=top,
+                                      slabs=ds.configuration(name))
             row = {"glass": f.stem, "orientation": name, "atoms": config.count,
                    "box": [round(float(w), 2) for w in config.widths], "band_strain": float(strains[kb]),
                    "band_fraction": a.band_fraction, "band_width": a.band_width, "band_axis": band.axis,

@@ -120,3 +120,21 @@ def test_save_refuses_inconsistent_dataset(tmp_path):
     with pytest.raises(DatasetError):
         save_dataset(tmp_path / "g.npz", ds)
     assert not (tmp_path / "g.npz").exists()
+
+
+def test_configuration_in_a_loading_frame():
+    """configuration("yz"): the same atoms in order, r' = R r with rows s = y, n = z, s x n = x: the
+    coordinates (y, z, x) in the box (12, 14, 10)."""
+    from ovito_glassml.descriptors.geometry import orientation_frame
+
+    ds = _synthetic(orientations=("xy", "yz"))
+    ds.cell = np.diag([10.0, 12.0, 14.0])
+    ds.positions = ds.positions * [1.0, 1.2, 1.4]
+    ds.orientations["yz"]["rotation"] = orientation_frame("yz")
+    c = ds.configuration("yz")
+    np.testing.assert_allclose(np.diag(c.cell), [12.0, 14.0, 10.0])
+    np.testing.assert_allclose(c.positions, ds.positions[:, [1, 2, 0]], atol=1e-12)
+    np.testing.assert_array_equal(c.types, ds.types)
+    np.testing.assert_allclose(ds.configuration("xy").positions, ds.positions)  # identity rotation
+    with pytest.raises(KeyError, match="zx"):
+        ds.configuration("zx")

@@ -49,14 +49,17 @@ def test_band_and_dfs_are_measured_in_the_loading_frame(check):
     """Loading yz (s = y, n = z): a band of high D2min at sample y = 13 is ⟂ X of the loading frame,
     at x = 13; a predictor marking that band gets γ = 1, one marking y = 28 (15 A away) less."""
     from ovito_glassml.descriptors.geometry import Configuration
+    from ovito_glassml.training.protocol import rotate_to_loading_frame
 
     pos = _grid()
     config = Configuration(positions=pos, cell=np.diag(BOX), types=np.zeros(len(pos), int), type_names=("Cu",))
     d2 = _band(pos[:, 1])
     R = orientation_frame("yz")
+    pos_l, cell_l = rotate_to_loading_frame(pos, np.diag(BOX), np.zeros(3), R)
+    slabs = Configuration(positions=pos_l, cell=cell_l, types=config.types, type_names=("Cu",))
     good, bad = Stub(13.0), Stub(28.0)
     band, scores = check.score_band(config, d2, d2, {"good": good, "bad": bad}, slab_width=10.0, band_width=10.0,
-                                    band_fraction=0.04, rotation=R)
+                                    band_fraction=0.04, rotation=R, slabs=slabs)
     assert band.axis == "x" and abs(band.position - 13.0) < 4.5
     assert scores["good"]["gamma"] == 1.0 and scores["oracle"]["gamma"] == 1.0
     assert scores["bad"]["gamma"] < 0.8
@@ -65,15 +68,17 @@ def test_band_and_dfs_are_measured_in_the_loading_frame(check):
     graded = Stub(13.0)
     graded.predict = lambda config, frame=None: -np.abs(config.positions[:, 1] - 13.0)
     _, sc = check.score_band(config, d2, None, {"graded": graded}, slab_width=10.0, band_width=10.0,
-                             band_fraction=0.04, rotation=R, top={"graded": 2 / 30})
+                             band_fraction=0.04, rotation=R, top={"graded": 2 / 30}, slabs=slabs)
     assert sc["graded"]["gamma"] == 1.0 and sc["graded"]["fertile_fraction"] == pytest.approx(2 / 30, abs=1e-3)
     _, sc = check.score_band(config, d2, None, {"graded": graded}, slab_width=10.0, band_width=10.0,
-                             band_fraction=0.04, rotation=R)
+                             band_fraction=0.04, rotation=R, slabs=slabs)
     # without `top`, values > 0.5 are fertile: none here, so every location ties and γ is undefined, not 1
     assert sc["graded"]["fertile_fraction"] == 0.0 and np.isnan(sc["graded"]["gamma"])
     # in the sample frame (loading xy) the same band is ⟂ Y
     band_xy, _ = check.score_band(config, d2, None, {}, slab_width=10.0, band_width=10.0, band_fraction=0.04)
     assert band_xy.axis == "y" and abs(band_xy.position - 13.0) < 4.5
+    with pytest.raises(ValueError, match="loading frame"):  # a rotated loading needs its frame's positions
+        check.score_band(config, d2, None, {}, slab_width=10.0, rotation=R)
 
 
 def test_every_orientation_of_a_file_is_checked_and_written(check, tmp_path):

@@ -84,12 +84,28 @@ class GlassDataset:
     def complete(self) -> bool:
         return bool(self.provenance.get("complete", False))
 
-    def configuration(self):
-        """The inherent structure as a :class:`ovito_glassml.descriptors.geometry.Configuration`."""
+    def configuration(self, orientation: str | None = None):
+        """The inherent structure as a :class:`ovito_glassml.descriptors.geometry.Configuration`.
+
+        With ``orientation`` (3D): the same atoms in the same order, mapped into that loading's frame
+        by its recorded rotation R (r' = R (r - origin), wrapped into the permuted box; X = shear
+        direction, Y = plane normal), the frame in which it was sheared and its D2min measured.
+        """
         from ..descriptors.geometry import Configuration  # noqa: PLC0415
 
-        return Configuration(positions=self.positions, cell=self.cell, types=self.types,
-                             type_names=self.type_names, pbc=self.pbc, origin=self.origin, is_2d=self.is_2d)
+        if orientation is None:
+            return Configuration(positions=self.positions, cell=self.cell, types=self.types,
+                                 type_names=self.type_names, pbc=self.pbc, origin=self.origin, is_2d=self.is_2d)
+        if orientation not in self.orientations:
+            raise KeyError(f"orientation {orientation!r} not in this data set (has {sorted(self.orientations)})")
+        if self.is_2d:
+            raise ValueError("the 2D protocols shear the sample frame itself; "
+                             "use configuration() without an orientation")
+        from .protocol import rotate_to_loading_frame  # noqa: PLC0415
+
+        pos, cell = rotate_to_loading_frame(self.positions, self.cell, self.origin,
+                                            self.orientations[orientation]["rotation"])
+        return Configuration(positions=pos, cell=cell, types=self.types, type_names=self.type_names, pbc=self.pbc)
 
     def d2min(self, orientation: str, strain: float) -> np.ndarray:
         """D2min (N,) in ``orientation`` at the snapshot strain closest to ``strain`` (within 1e-6)."""
