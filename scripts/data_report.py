@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import time
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -75,6 +77,28 @@ def _mpi_stages(prov):
         out.append(("MSD", prov["msd_info"]["mpi_ranks"]))
     out += [(f"shear {o}", info["mpi_ranks"]) for o, info in (prov.get("shear_info") or {}).items()
             if "mpi_ranks" in info]
+    return out
+
+
+def _running_shears(data_dir: Path, name: str) -> list[dict]:
+    """The unfinished shear runs packed in ``data_dir/name/partial/`` (``--pack-minutes``): glass,
+    orientation, step reached, planned steps, strain-stress so far, wall time and MPI ranks."""
+    out = []
+    for f in sorted((data_dir / name / "partial").glob(f"{name}_g*_shear_*.npz")):
+        if "_snap_" in f.name or f.name.endswith(".tmp.npz"):
+            continue
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                state = json.loads(str(z["state"]))
+                orientation = str(z["orientation"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            out.append({"file": f.name, "error": str(exc) or type(exc).__name__})
+            continue
+        prm = state["params"]
+        out.append({"file": f.name, "glass": f.name[len(name) + 1:].split("_", 1)[0], "orientation": orientation,
+                    "step": int(state["step"]), "n_steps": int(round(prm["max_strain"] / prm["strain_step"])),
+                    "strain": np.asarray(state["strain"], float), "stress": np.asarray(state["stress"], float),
+                    "wall_s": float(state.get("wall_s", np.nan)), "ranks": state.get("mpi_ranks_used", [1])})
     return out
 
 
@@ -172,16 +196,35 @@ def campaign_section(name, files, figdir):
             lines += [head + "no shear of this size has finished yet, so its time is not measured"
                       + (f" (the rest is about {known / 3600:.1f} core-hours)" if known else "")
                       + "; packed checkpoints of running shears are in `data/" + name + "/partial/`.", ""]
+    running = _running_shears(Path(files[0]).parent.parent, name)
+    if running:
+        lines += ["Shears still running, from their packed checkpoints (`data/" + name + "/partial/`; the next run of "
+                  "the same command continues each at its step):", "",
+                  "| glass | orientation | step | strain | wall-clock so far | MPI ranks |", "|---|---|---|---|---|---|"]
+        for r in running:
+            if "error" in r:
+                lines.append(f"| `{r['file']}` | unreadable: {r['error']} | | | | |")
+                continue
+            lines.append(f"| {r['glass']} | `{r['orientation']}` | {r['step']} of {r['n_steps']} | "
+                         f"{r['strain'][-1] * 100 if len(r['strain']) else 0:.1f} % | {r['wall_s'] / 3600:.2f} h | "
+                         f"{'+'.join(map(str, r['ranks']))} |")
+        lines.append("")
+    running = [r for r in running if "error" not in r and len(r["strain"])]
     # figures
-    figs = []
-    if any(d.orientations for d in dsets):
-        orients = [o for o in planned_o if per_orient[o]]
+    figs, orients = [], []
+    if any(d.orientations for d in dsets) or running:
+        orients = [o for o in planned_o if per_orient[o] or any(r["orientation"] == o for r in running)]
         fig, axes = plt.subplots(1, len(orients), figsize=(4.2 * len(orients), 3.4), squeeze=False)
         for ax, o in zip(axes[0], orients):
             for d in dsets:
                 if o in d.orientations:
                     oo = d.orientations[o]
                     ax.plot(oo["strain"] * 100, oo["stress"], lw=0.8, alpha=0.8)
+            for r in running:
+                if r["orientation"] == o:
+                    ax.plot(r["strain"] * 100, r["stress"], lw=0.8, ls="--", label=f"{r['glass']} (running)")
+            if any(r["orientation"] == o for r in running):
+                ax.legend(fontsize=7)
             ax.set_title(f"{name}: {o}")
             ax.set_xlabel("shear strain (%)")
             ax.set_ylabel("shear stress (" + ("GPa" if sysd["units"] == "metal" else "eps/sigma^2") + ")")
@@ -190,6 +233,8 @@ def campaign_section(name, files, figdir):
         fig.savefig(fn, dpi=90)
         plt.close(fig)
         figs.append((fn, f"Stress-strain curves of {name} (one line per glass)"))
+        orients = [o for o in orients if per_orient[o]]
+    if orients:
         fig, axes = plt.subplots(1, len(orients), figsize=(4.2 * len(orients), 3.4), squeeze=False)
         rows = []
         for ax, o in zip(axes[0], orients):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,21 @@ def test_homogeneous_gradient_gives_a_band_along_y(data_report, tmp_path):
     lines, _ = data_report.band_section("grad", [_grid_glass(None)], tmp_path, fraction=0.05, width=10.0)
     rows = [ln.split("|")[1:-1] for ln in lines if ln.startswith("| g0007")]
     assert all(r[3].strip() == "Y" for r in rows)
+
+
+def test_running_shears_are_read_from_the_packed_checkpoints(data_report, tmp_path):
+    part = tmp_path / "big" / "partial"
+    part.mkdir(parents=True)
+    state = {"params": {"max_strain": 0.2, "strain_step": 0.001}, "step": 3, "strain": [0.0, 0.001, 0.002, 0.003],
+             "stress": [0.0, 0.1, 0.2, 0.25], "wall_s": 7200.0, "mpi_ranks_used": [1, 2]}
+    np.savez(part / "big_g0101_shear_xy.npz", format="glassml-partial-shear-2", orientation="xy",
+             state=json.dumps(state))
+    np.savez(part / "big_g0101_shear_xy_snap_00002.npz", positions=np.zeros((1, 3)))  # a snapshot: not a run
+    whole = (part / "big_g0101_shear_xy.npz").read_bytes()
+    (part / "big_g0102_shear_xy.npz").write_bytes(whole[: len(whole) // 2])  # a truncated pack
+    runs = data_report._running_shears(tmp_path, "big")
+    assert [r.get("glass") for r in runs] == ["g0101", None]
+    r = runs[0]
+    assert (r["orientation"], r["step"], r["n_steps"], r["ranks"], r["wall_s"]) == ("xy", 3, 200, [1, 2], 7200.0)
+    np.testing.assert_allclose(r["stress"], [0.0, 0.1, 0.2, 0.25])
+    assert runs[1]["file"] == "big_g0102_shear_xy.npz" and runs[1]["error"]
