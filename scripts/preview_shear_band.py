@@ -5,10 +5,10 @@
 Needs runs/cuzr50_16k/gSEED/shear_xy/snap_BAND_STEP.npz and snap_00050.npz (a running or packed
 AQS run).  Computes D2min (OVITO, cutoff 5 A) of both snapshots against the inherent structure,
 locates the band (as paper 003: the top 1 % of D2min at BAND_STEP, 19 A slabs), and prints Delta
-and the figure of merit gamma of the shipped qs, dfs and susceptibility models and of the oracle
-(top 5 % of D2min at 5 %).  Session 9 used it on g0101 at 10 % before the run had finished (then
-with the top 5 % in 10 A slabs); once the glass is complete,
-scripts/shear_band_check.py does the same from the committed data-set file.
+and the figure of merit gamma of the shipped qs, dfs and susceptibility models, of sf (its top
+20 %, paper 003's v_flex rule) and of the oracle (top 5 % of D2min at 5 %).  Session 9 used it on
+g0101 at 10 % before the run had finished (then with the top 5 % in 10 A slabs); once the glass
+is complete, scripts/shear_band_check.py does the same from the committed data-set file.
 """
 import sys
 from pathlib import Path
@@ -44,8 +44,8 @@ def d2min_at(step: int) -> np.ndarray:
 
 
 config = ds.configuration()
-models = {name: load_model(name) for name in ("qs", "dfs", "susceptibility")}
-band, scores = score_band(config, d2min_at(band_step), d2min_at(50), models, slab_width=19.0)
+models = {name: load_model(name) for name in ("qs", "dfs", "susceptibility", "sf")}
+band, scores = score_band(config, d2min_at(band_step), d2min_at(50), models, slab_width=19.0, top={"sf": 0.2})
 print(f"band at step {band_step}: perpendicular to {band.axis.upper()} at {band.position:.1f} A, "
       f"contrast {band.contrast:.2f} (19 A slabs)")
 for label, v in scores.items():

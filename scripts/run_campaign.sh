@@ -16,6 +16,8 @@
 # Session 9: extra options go to every `glassml generate` call, e.g. --ranks: once one of the two 16k
 # shears has finished, restart the lane as `scripts/run_campaign.sh --lane 16k --jobs 1 --ranks 2`
 # so that the other runs on both cores (LAMMPS's MPI; 1.89x on two ranks, benchmarks/bench_mpi_shear.py).
+# Session 10 started that before either had finished: g0101 runs alone on both cores, so that one 16k
+# glass reaches 20 % first; the same command then runs g0102.
 set -uo pipefail  # a failed campaign does not stop the next one
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
