@@ -1,7 +1,9 @@
 """Shared fixtures: small configurations built from closed-form crystals and random packings."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -10,6 +12,14 @@ from ovito_glassml.descriptors.geometry import Configuration
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_GLASS = ROOT / "examples" / "data" / "CuZr_example.data"
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/NAME.py`` imported as a module (the scripts are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def fcc_crystal(a: float = 3.61, reps: int = 3, names=("Cu",)) -> Configuration:

@@ -1,24 +1,19 @@
-"""scripts/data_report.py: the shear-band section finds a band planted at a known place."""
+"""scripts/data_report.py: the shear-band section finds a band planted at a known place; running
+shears are read from their packed checkpoints."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_script
 from ovito_glassml.training.dataset import GlassDataset
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def data_report():
-    spec = importlib.util.spec_from_file_location("data_report", ROOT / "scripts" / "data_report.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("data_report")
 
 
 def _grid_glass(band_x: float | None) -> GlassDataset:

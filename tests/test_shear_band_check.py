@@ -1,26 +1,21 @@
 """scripts/shear_band_check.py: paper 003's γ test finds a planted band in the loading frame."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_script
 from ovito_glassml.descriptors.geometry import orientation_frame
 from ovito_glassml.training.dataset import GlassDataset, save_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
 BOX = np.array([40.0, 30.0, 20.0])
 
 
 @pytest.fixture(scope="module")
 def check():
-    spec = importlib.util.spec_from_file_location("shear_band_check", ROOT / "scripts" / "shear_band_check.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("shear_band_check")
 
 
 def _band(x: np.ndarray, at: float = 13.0) -> np.ndarray:
