@@ -102,6 +102,23 @@ def _running_shears(data_dir: Path, name: str) -> list[dict]:
     return out
 
 
+def remaining_time(med: dict, missing_glass: int, missing_msd: int, missing_shear: int,
+                   fractions_left: list[float], cores: int = 16) -> tuple[float, float]:
+    """Seconds of work left at the measured medians ``med`` (keys as in the timing table), and the
+    wall-clock on ``cores`` single-rank processes: max(work / cores, longest single task).
+
+    ``fractions_left`` are the unfinished fractions of the running (packed) shears, counted among
+    ``missing_shear``; their packed steps count as done, at a uniform cost per step."""
+    glass = med.get("glass (all stages)", np.nan) if missing_glass else 0.0
+    msd = med.get("MSD (all seeds)", 0.0) if missing_msd else 0.0
+    shear = med.get("shear, one orientation", np.nan) if missing_shear else 0.0
+    unstarted = missing_shear - len(fractions_left)
+    work = missing_glass * glass + missing_msd * msd + (unstarted + sum(fractions_left)) * shear
+    longest = max([glass] * bool(missing_glass) + [msd] * bool(missing_msd)
+                  + [shear * f for f in [1.0] * bool(unstarted) + list(fractions_left)] + [0.0])
+    return float(work), float(max(work / cores, longest))
+
+
 def campaign_section(name, files, figdir):
     dsets, bad = [], []
     for f in files:
@@ -184,19 +201,24 @@ def campaign_section(name, files, figdir):
     missing_glass = n_planned - len(dsets)
     missing_msd = (n_planned - n_msd) if cfg.get("msd") else 0
     missing_shear = n_planned * len(planned_o) - sum(n_orient)
-    est = missing_glass * med.get("glass (all stages)", np.nan) + missing_msd * med.get("MSD (all seeds)", 0) \
-        + missing_shear * med.get("shear, one orientation", np.nan)
+    running = _running_shears(Path(files[0]).parent.parent, name)
+    fractions_left = [1.0 - r["step"] / r["n_steps"] for r in running if "error" not in r and r["n_steps"]]
+    est, wall16 = remaining_time(med, missing_glass, missing_msd, missing_shear, fractions_left, cores=16)
     if missing_glass + missing_msd + missing_shear:
-        head = f"Remaining: {missing_glass} glasses, {missing_msd} MSD stages, {missing_shear} sheared orientations; "
+        packed = len(fractions_left) - sum(fractions_left)
+        head = (f"Remaining: {missing_glass} glasses, {missing_msd} MSD stages, {missing_shear} sheared orientations"
+                + (f" ({packed:.2f} of them already done in packed steps)" if packed else "") + "; ")
         if np.isfinite(est):
-            lines += [head + f"at the measured medians that is about {est / 3600:.1f} core-hours (ideally, with the "
-                      f"tasks spread evenly over 16 cores with `--jobs 16`, about {est / 3600 / 16:.1f} h).", ""]
+            lines += [head + f"at the measured medians that is about {est / 3600:.1f} core-hours"
+                      + (" (more: some of those medians are wall-clock times on several ranks)" if multi else "")
+                      + "; with `--jobs 16` "
+                      f"on 16 cores, about {wall16 / 3600:.1f} h (the work spread evenly, or the "
+                      "longest single task if that is longer; `--ranks R` shortens a long single task).", ""]
         else:
             known = missing_glass * med.get("glass (all stages)", 0.0) + missing_msd * med.get("MSD (all seeds)", 0.0)
             lines += [head + "no shear of this size has finished yet, so its time is not measured"
                       + (f" (the rest is about {known / 3600:.1f} core-hours)" if known else "")
                       + "; packed checkpoints of running shears are in `data/" + name + "/partial/`.", ""]
-    running = _running_shears(Path(files[0]).parent.parent, name)
     if running:
         lines += ["Shears still running, from their packed checkpoints (`data/" + name + "/partial/`; the next run of "
                   "the same command continues each at its step):", "",
@@ -219,11 +241,13 @@ def campaign_section(name, files, figdir):
             for d in dsets:
                 if o in d.orientations:
                     oo = d.orientations[o]
-                    ax.plot(oo["strain"] * 100, oo["stress"], lw=0.8, alpha=0.8)
+                    # few glasses: name each line; many: the lines alone show the spread
+                    ax.plot(oo["strain"] * 100, oo["stress"], lw=0.8, alpha=0.8,
+                            label=Path(d.path).stem.rsplit("_", 1)[-1] if len(dsets) <= 6 else None)
             for r in running:
                 if r["orientation"] == o:
                     ax.plot(r["strain"] * 100, r["stress"], lw=0.8, ls="--", label=f"{r['glass']} (running)")
-            if any(r["orientation"] == o for r in running):
+            if ax.get_legend_handles_labels()[1]:
                 ax.legend(fontsize=7)
             ax.set_title(f"{name}: {o}")
             ax.set_xlabel("shear strain (%)")

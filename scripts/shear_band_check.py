@@ -148,7 +148,8 @@ def main(argv=None) -> int:
     mean = mean_gamma(rows)
     if rows:
         print("\nmean γ over", len(rows), "glass-loadings:",
-              "  ".join(f"{k} {v['mean']:.2f} ± {v['sem']:.2f}" for k, v in mean.items()))
+              "  ".join(f"{k} {v['mean']:.2f}" + (f" ± {v['sem']:.2f}" if v["n"] > 1 else "")
+                        for k, v in mean.items()))
     if a.output:
         Path(a.output).write_text(json.dumps({"command": " ".join(["python scripts/shear_band_check.py",
                                                                        *(sys.argv[1:] if argv is None else argv)]),

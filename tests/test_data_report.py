@@ -75,3 +75,17 @@ def test_running_shears_are_read_from_the_packed_checkpoints(data_report, tmp_pa
     assert (r["orientation"], r["step"], r["n_steps"], r["ranks"], r["wall_s"]) == ("xy", 3, 200, [1, 2], 7200.0)
     np.testing.assert_allclose(r["stress"], [0.0, 0.1, 0.2, 0.25])
     assert runs[1]["file"] == "big_g0102_shear_xy.npz" and runs[1]["error"]
+
+
+def test_remaining_time_counts_packed_steps_and_the_longest_task(data_report):
+    med = {"glass (all stages)": 100.0, "MSD (all seeds)": 10.0, "shear, one orientation": 1000.0}
+    # 2 glasses, 1 MSD, 3 shears of which one is packed at 40 % (0.6 left): 200 + 10 + 2.6 * 1000
+    work, wall = data_report.remaining_time(med, 2, 1, 3, [0.6], cores=16)
+    assert work == pytest.approx(2810.0)
+    assert wall == pytest.approx(1000.0)  # an unstarted shear is longer than 2810 / 16
+    # only the packed shear is left: its remaining 60 %, however many cores
+    assert data_report.remaining_time(med, 0, 0, 1, [0.6], cores=16) == pytest.approx((600.0, 600.0))
+    # many short tasks: the work spread over the cores
+    assert data_report.remaining_time(med, 0, 64, 0, [], cores=16) == pytest.approx((640.0, 40.0))
+    # no shear of this size measured yet: unknown, not zero
+    assert np.isnan(data_report.remaining_time({}, 0, 0, 2, [], cores=16)[0])
