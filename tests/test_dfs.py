@@ -247,7 +247,7 @@ def test_modifier_tables_and_attributes_equal_direct_call():
     pipeline = Pipeline(source=StaticSource(data=data_collection(config, values)))
     pipeline.modifiers.append(FertileSiteDensityModifier(slab_width=5.0, spacing=0.5))
     data = pipeline.compute()
-    direct = dfs_analysis(config, values, axes="XY", slab_width=5.0, spacing=0.5)
+    direct = dfs_analysis(config, values, axes="XY", slab_width=5.0, spacing=0.5, permutations=100)
     for axis in "xy":
         table = data.tables[f"dfs-{axis}"]
         prof = direct.profiles[axis]
@@ -261,6 +261,12 @@ def test_modifier_tables_and_attributes_equal_direct_call():
     assert data.attributes["DFS.Delta"] == pytest.approx(direct.delta)
     assert direct.delta == pytest.approx(np.nanmax(direct.profiles["x"].dfs)) and direct.delta > 0.5
     assert data.attributes["DFS.Brittle"] == 1
+    # the noise reference (100 shuffles, seed 0, by default): a fertile slab is no accident
+    assert data.attributes["DFS.DeltaNoise"] == pytest.approx(direct.delta_noise)
+    assert data.attributes["DFS.DeltaPValue"] == pytest.approx(direct.delta_p_value) == pytest.approx(1 / 101)
+    pipeline.modifiers[0].delegate.noise_permutations = 0
+    data = pipeline.compute()
+    assert "DFS.DeltaNoise" not in data.attributes and "DFS.DeltaPValue" not in data.attributes
 
 
 def test_modifier_vector_component_z_axis_and_errors():
@@ -382,3 +388,52 @@ def test_locate_shear_band_refuses_bad_input():
         locate_shear_band(config, np.ones(500))
     with pytest.raises(ConfigurationError, match="NaN"):
         locate_shear_band(config, np.full(500, np.nan))
+
+
+def test_noise_reference_equals_shuffling_the_values_by_hand():
+    """Fast path (fertile counts only) against dfs_analysis of the shuffled values, on a triclinic
+    cell with a non-periodic axis, atoms outside the cell and unevaluated atoms."""
+    rng = np.random.default_rng(5)
+    cell = np.array([[20.0, 5.0, -2.0], [0.0, 16.0, 3.0], [0.0, 0.0, 12.0]])
+    pos = rng.random((500, 3)) @ cell.T + rng.normal(scale=4.0, size=(500, 3))
+    config = Configuration(pos, cell, np.zeros(500, dtype=int), ("Cu",), pbc=(True, False, True))
+    values = rng.random(500)
+    values[::9] = np.nan
+    res = dfs_analysis(config, values, axes="XYZ", slab_width=6.0, spacing=1.3, permutations=7, seed=11)
+    ref_rng = np.random.default_rng(11)
+    valid = ~np.isnan(values)
+    ref = []
+    for _ in range(7):
+        shuffled = values.copy()
+        shuffled[valid] = values[valid][ref_rng.permutation(np.count_nonzero(valid))]
+        ref.append(dfs_analysis(config, shuffled, axes="XYZ", slab_width=6.0, spacing=1.3).delta)
+    from ovito_glassml.analysis.dfs import permuted_deltas
+    np.testing.assert_allclose(permuted_deltas(config, values, res.profiles, 7, seed=11), ref, atol=1e-12)
+    assert res.delta_noise == pytest.approx(np.median(ref))
+    assert res.delta_p_value == pytest.approx((1 + np.count_nonzero(np.array(ref) >= res.delta)) / 8)
+    assert res.permutations == 7
+    # the input is not modified, and no permutations means no noise reference
+    assert np.count_nonzero(np.isnan(values)) == len(values[::9])
+    plain = dfs_analysis(config, values, axes="XYZ", slab_width=6.0, spacing=1.3)
+    assert np.isnan(plain.delta_noise) and np.isnan(plain.delta_p_value) and plain.permutations == 0
+
+
+def test_noise_reference_tells_a_planted_band_from_random_sites():
+    config, rng = _random_glass()
+    # a band: 300 fertile atoms in the slab 20 <= x < 32, none elsewhere
+    band = np.zeros(config.count)
+    inside = np.flatnonzero((config.positions[:, 0] >= 20) & (config.positions[:, 0] < 32))
+    band[inside[:300]] = 1.0
+    res = dfs_analysis(config, band, slab_width=12.0, permutations=50)
+    assert res.delta_p_value == pytest.approx(1 / 51)  # no shuffle comes close
+    assert res.delta > 5 * res.delta_noise
+    # the same number of fertile atoms at random places: Δ is typical of the noise
+    scattered = np.zeros(config.count)
+    scattered[rng.choice(config.count, 300, replace=False)] = 1.0
+    res = dfs_analysis(config, scattered, slab_width=12.0, permutations=50)
+    assert 0.05 < res.delta_p_value <= 1.0
+    assert 0.5 < res.delta / res.delta_noise < 2.0
+    with pytest.raises(ConfigurationError, match="permutations"):
+        dfs_analysis(config, scattered, permutations=-1)
+    with pytest.raises(ConfigurationError, match="permutations"):
+        dfs_analysis(config, scattered, permutations=2.5)

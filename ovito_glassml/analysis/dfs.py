@@ -34,6 +34,13 @@ Definitions implemented here (pure numpy, no OVITO):
   Y dimensions" (Fig. 2 draws both on one axis).  So Δ = max - min over the **pooled** profiles of
   all analysed axes (per-axis values are reported too).  Brittle (a shear band expected) when
   Δ > 0.06 ("a shear band was formed in almost all glasses with Δ > 6%").
+* **Noise reference of Δ** (ours, not the paper's): Δ is partly counting noise, the more so the
+  fewer atoms a slab holds, so the 6 % threshold means different things in different cells.
+  With ``permutations = K > 0`` the fertile labels are shuffled K times among the evaluated atoms
+  (same count, random places; permutation k uses ``rng.permutation`` of
+  ``numpy.random.default_rng(seed)``), giving Δ_1..Δ_K.  ``delta_noise`` is their median and
+  ``delta_p_value`` = (1 + #{Δ_k >= Δ}) / (1 + K), the chance that randomly placed fertile sites
+  fluctuate as much as these do.
 * **γ** (paper 003, "Figure of merit"): "the fraction of locations at which the DFS is lower than
   or equal to, that at the location of the shear band"; see :func:`figure_of_merit`.
 """
@@ -55,6 +62,7 @@ __all__ = [
     "figure_of_merit",
     "ShearBand",
     "locate_shear_band",
+    "permuted_deltas",
     "parse_axes",
     "DEFAULT_THRESHOLD",
     "DEFAULT_SLAB_WIDTH",
@@ -154,6 +162,8 @@ class DFSAnalysis:
     both X and Y), ``delta_per_axis`` the same per profile; ``brittle`` is ``delta >
     brittle_delta``; ``peaks`` the position (Å) of the maximum of each profile, and
     ``peak_axis`` the axis holding the overall maximum (ties: the first axis in ``axes``).
+    ``delta_noise`` (median Δ of randomly placed fertile sites) and ``delta_p_value`` are NaN
+    unless ``permutations`` > 0 (see the module docstring).
     """
 
     profiles: Mapping[str, DFSProfile]
@@ -163,6 +173,9 @@ class DFSAnalysis:
     delta_per_axis: Mapping[str, float] = field(default_factory=dict)
     peaks: Mapping[str, float] = field(default_factory=dict)
     peak_axis: str = ""
+    delta_noise: float = float("nan")
+    delta_p_value: float = float("nan")
+    permutations: int = 0
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -313,14 +326,19 @@ def fertile_site_density(config: Configuration, values, threshold: float = DEFAU
 def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY",
                  threshold: float = DEFAULT_THRESHOLD, slab_width: float = DEFAULT_SLAB_WIDTH,
                  spacing: float | None = None, n_positions: int | None = None,
-                 brittle_delta: float = DEFAULT_BRITTLE_DELTA) -> DFSAnalysis:
+                 brittle_delta: float = DEFAULT_BRITTLE_DELTA, permutations: int = 0,
+                 seed: int = 0) -> DFSAnalysis:
     """DFS profiles along ``axes`` plus Δ, the brittle verdict and the peak positions (paper 003).
 
     Δ = max_c DFS - min_c DFS over the pooled profiles of all axes (empty slabs ignored);
-    brittle = Δ > ``brittle_delta`` (0.06).  Parameters as in :func:`fertile_site_density`.
+    brittle = Δ > ``brittle_delta`` (0.06).  ``permutations`` > 0 adds the noise reference of Δ
+    (``delta_noise``, ``delta_p_value``: randomly placed fertile sites, reproducible by ``seed``).
+    Other parameters as in :func:`fertile_site_density`.
     """
     names = parse_axes(axes, config.is_2d)
     brittle_delta = _check_number("brittle threshold on Δ", brittle_delta)
+    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
+        raise ConfigurationError(f"permutations must be a whole number >= 0 (0: no noise reference); got {permutations!r}")
     profiles = {a: fertile_site_density(config, values, threshold=threshold, slab_width=slab_width, axis=a,
                                         spacing=spacing, n_positions=n_positions) for a in names}
     pooled = np.concatenate([p.dfs for p in profiles.values()])
@@ -328,6 +346,11 @@ def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY"
         raise ConfigurationError("every slab is empty; check the cell and the positions")
     delta = float(np.nanmax(pooled) - np.nanmin(pooled))
     best = max(names, key=lambda a: (np.nanmax(profiles[a].dfs), -names.index(a)))
+    noise, p_value = float("nan"), float("nan")
+    if permutations:
+        null = permuted_deltas(config, values, profiles, int(permutations), seed)
+        noise = float(np.median(null))
+        p_value = float((1 + np.count_nonzero(null >= delta - _TIE)) / (1 + len(null)))
     return DFSAnalysis(
         profiles=profiles,
         delta=delta,
@@ -336,7 +359,46 @@ def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY"
         delta_per_axis={a: p.delta for a, p in profiles.items()},
         peaks={a: p.peak_position for a, p in profiles.items()},
         peak_axis=best,
+        delta_noise=noise,
+        delta_p_value=p_value,
+        permutations=int(permutations),
     )
+
+
+def permuted_deltas(config: Configuration, values, profiles: Mapping[str, DFSProfile], permutations: int,
+                    seed: int = 0) -> np.ndarray:
+    """Δ of ``permutations`` random placements of the fertile sites on the same slabs.
+
+    Permutation k shuffles the values of the evaluated atoms (non-NaN) by ``rng.permutation`` with
+    ``rng = numpy.random.default_rng(seed)`` and recomputes Δ over the pooled ``profiles`` (their
+    slabs, threshold and atom counts are reused, so only the fertile counts are redone): the same
+    Δ as :func:`dfs_analysis` of the shuffled values, at the cost of one sort of the fertile
+    atoms per axis and permutation.
+    """
+    v = _check_values(values, config.count)
+    valid = ~np.isnan(v)
+    first = next(iter(profiles.values()))
+    fertile = v[valid] > first.threshold
+    frac = config.fractional()[valid]
+    slabs = []
+    for axis, prof in profiles.items():
+        u = frac[:, _AXES.index(axis)] * prof.length
+        if prof.periodic:
+            u = u - np.floor(u / prof.length) * prof.length
+        centres = np.asarray(prof.fractional) * prof.length
+        slabs.append((u, centres - 0.5 * prof.slab_width, centres + 0.5 * prof.slab_width, prof))
+    rng = np.random.default_rng(seed)
+    out = np.empty(int(permutations))
+    for k in range(len(out)):
+        f = fertile[rng.permutation(len(fertile))]
+        pooled = []
+        for u, lo, hi, prof in slabs:
+            uf = np.sort(u[f])
+            nf = _counts_below(uf, hi, prof.length, prof.periodic) - _counts_below(uf, lo, prof.length, prof.periodic)
+            pooled.append(np.where(prof.counts > 0, nf / np.maximum(prof.counts, 1), np.nan))
+        pooled = np.concatenate(pooled)
+        out[k] = np.nanmax(pooled) - np.nanmin(pooled)
+    return out
 
 
 def figure_of_merit(profile: DFSProfile | DFSAnalysis, band_position: float, axis: str | None = None,

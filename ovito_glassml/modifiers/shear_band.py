@@ -3,7 +3,8 @@
 A thin wrapper of :func:`ovito_glassml.analysis.dfs.dfs_analysis`: it reads one per-particle
 value (any upstream property, default ``Plastic Susceptibility``), and writes one line-plot data
 table per axis (``dfs-x``, ``dfs-y``, ``dfs-z``) and the global attributes ``DFS.Delta``,
-``DFS.Brittle``, ``DFS.PeakX`` / ``DFS.PeakY`` / ``DFS.PeakZ``.  The figure of merit γ for a known
+``DFS.Brittle``, ``DFS.PeakX`` / ``DFS.PeakY`` / ``DFS.PeakZ``, and (noise reference on)
+``DFS.DeltaNoise`` / ``DFS.DeltaPValue``.  The figure of merit γ for a known
 band position is :func:`ovito_glassml.analysis.dfs.figure_of_merit`.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from ovito.data import DataCollection, DataTable
 from ovito.pipeline import ModifierInterface
-from traits.api import Enum, Float, Str
+from traits.api import Enum, Float, Int, Str
 
 from ..analysis.dfs import (DEFAULT_BRITTLE_DELTA, DEFAULT_SLAB_WIDTH, DEFAULT_THRESHOLD, DFSAnalysis,
                             dfs_analysis)
@@ -93,6 +94,9 @@ def write_dfs_tables(data: DataCollection, result: DFSAnalysis, property_name: s
         data.attributes[f"DFS.Peak{A}"] = float(prof.peak_position)
     data.attributes["DFS.Delta"] = float(result.delta)
     data.attributes["DFS.Brittle"] = int(result.brittle)
+    if result.permutations:
+        data.attributes["DFS.DeltaNoise"] = float(result.delta_noise)
+        data.attributes["DFS.DeltaPValue"] = float(result.delta_p_value)
 
 
 class FertileSiteDensityModifier(ModifierInterface):
@@ -103,6 +107,11 @@ class FertileSiteDensityModifier(ModifierInterface):
     ``DFS.Brittle`` = 1 when Δ > 0.06 (a shear band expected).  Atoms whose value is NaN (not
     evaluated) are left out.  Output: data tables ``dfs-x``, ``dfs-y`` (``dfs-z``) and attributes
     ``DFS.Delta``, ``DFS.Brittle``, ``DFS.PeakX``, ``DFS.PeakY`` (``DFS.PeakZ``).
+
+    Noise reference (``noise_permutations`` > 0): the fertile labels shuffled among the atoms that
+    many times; ``DFS.DeltaNoise`` is the median Δ of those random placements (counting noise, larger
+    in smaller cells) and ``DFS.DeltaPValue`` the fraction of them, (1 + hits) / (1 + K), with a Δ at
+    least as large as the measured one.
     """
 
     property = Str("Plastic Susceptibility",
@@ -112,13 +121,15 @@ class FertileSiteDensityModifier(ModifierInterface):
     axes = Enum("XY", "XYZ", "X", "Y", "Z", "XZ", "YZ", label="Axes")
     spacing = Float(0.0, label="Spacing of slab centres (Å; 0: automatic, ω/20)")
     brittle_delta = Float(DEFAULT_BRITTLE_DELTA, label="Brittle when Δ > (fraction)")
+    noise_permutations = Int(100, label="Noise reference: random placements of the fertile sites (0: off)")
 
     def analyse(self, data) -> DFSAnalysis:
         """The :class:`DFSAnalysis` of ``data`` with this modifier's parameters (nothing is written)."""
         config = configuration_for_slabs(data)
         values = particle_values(data.particles, self.property)
         return dfs_analysis(config, values, axes=self.axes, threshold=self.threshold, slab_width=self.slab_width,
-                            spacing=self.spacing if self.spacing != 0 else None, brittle_delta=self.brittle_delta)
+                            spacing=self.spacing if self.spacing != 0 else None, brittle_delta=self.brittle_delta,
+                            permutations=self.noise_permutations)
 
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Density of fertile sites"
