@@ -5,7 +5,9 @@
 For each frame: the fertile-site probability of every atom (loading orientation xy; the shipped
 `dfs` model, trained on the top 5 % of D2min at 10 % strain as paper 003's fertile sites, or any
 susceptibility model given with --model), then the DFS profiles along X and Y (slabs of 19 A),
-their fluctuation Delta and the brittle/ductile verdict.
+their fluctuation Delta and the brittle/ductile verdict, and the Delta that the same number of
+fertile sites placed at random would give (counting noise; p = the chance that random sites
+fluctuate at least as much).
 The DFS tables of all frames are exported with OVITO's table exporter.
 """
 import argparse
@@ -35,12 +37,12 @@ pipeline.modifiers.append(PlasticSusceptibilityModifier(model=args.model, orient
                                                         output_property=FERTILE))
 pipeline.modifiers.append(FertileSiteDensityModifier(property=FERTILE, slab_width=args.slab_width, axes="XY"))
 
-print("frame  Delta(%)  verdict  peak X (A)  peak Y (A)")
+print("frame  Delta(%)  verdict  random Delta(%)      p  peak X (A)  peak Y (A)")
 for frame in range(pipeline.num_frames):
     data = pipeline.compute(frame)
     a = data.attributes
     print(f"{frame:5d}  {100 * a['DFS.Delta']:8.2f}  {'brittle' if a['DFS.Brittle'] else 'ductile':7s}  "
-          f"{a['DFS.PeakX']:10.2f}  {a['DFS.PeakY']:10.2f}")
+          f"{100 * a['DFS.DeltaNoise']:15.2f}  {a['DFS.DeltaPValue']:5.3f}  {a['DFS.PeakX']:10.2f}  {a['DFS.PeakY']:10.2f}")
 for axis in ("x", "y"):
     export_file(pipeline, str(out / f"dfs-{axis}.*.txt"), "txt/table", key=f"dfs-{axis}", multiple_frames=True)
 print(f"wrote the DFS tables of {pipeline.num_frames} frame(s) to {out}/")

@@ -224,7 +224,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # paper 003: fertile sites come from the model trained at 10 % strain (dfs) when installed
     dfs_input = fertile if "dfs" in cards else susceptibility if "susceptibility" in cards else None
     dfs = FertileSiteDensityModifier(property=dfs_input, threshold=args.threshold, slab_width=args.slab_width,
-                                     axes=args.axes) if dfs_input and not args.no_dfs else None
+                                     axes=args.axes, noise_permutations=args.noise_permutations) \
+        if dfs_input and not args.no_dfs else None
     pipelines = [(file, import_file(file, multiple_frames=True)) for file in args.files]
     total_frames = sum(p.num_frames for _, p in pipelines)
     bar = ProgressBar(total_frames * (len(stages) + (dfs is not None) + 1))
@@ -269,9 +270,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                 "brittle": bool(data.attributes["DFS.Brittle"]),
                                 "peaks": {a: float(data.attributes[f"DFS.Peak{a.upper()}"]) for a in args.axes.lower()},
                                 "slab_width": args.slab_width, "threshold": args.threshold}
+                if args.noise_permutations:
+                    entry["dfs"].update(delta_noise=float(data.attributes["DFS.DeltaNoise"]),
+                                        delta_p_value=float(data.attributes["DFS.DeltaPValue"]),
+                                        noise_permutations=args.noise_permutations)
                 if not args.no_pictures:
                     png = plot_dfs_png(tables, out_dir / f"{stem}.dfs.png", entry["dfs"]["delta"],
-                                       entry["dfs"]["brittle"], title=f"{Path(file).name}, frame {frame}")
+                                       entry["dfs"]["brittle"], title=f"{Path(file).name}, frame {frame}",
+                                       delta_noise=entry["dfs"].get("delta_noise"),
+                                       p_value=entry["dfs"].get("delta_p_value"))
                     entry["outputs"].append(str(png))
             bar.update(done, f"{Path(file).name} frame {frame}: writing")
             columns = ["Particle Identifier", "Particle Type", "Position.X", "Position.Y", "Position.Z"]
@@ -309,6 +316,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if "dfs" in entry:
             line += (f", DFS delta {100 * entry['dfs']['delta']:.1f} % -> "
                      f"{'brittle' if entry['dfs']['brittle'] else 'ductile'}")
+            if "delta_noise" in entry["dfs"]:
+                line += (f" (random sites: delta {100 * entry['dfs']['delta_noise']:.1f} %, "
+                         f"p = {entry['dfs']['delta_p_value']:.2g})")
         print(line)
     demo = [c.name for c in cards.values() if c.demo]
     if demo:
@@ -379,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--axes", default="XY", choices=["XY", "X", "Y", "XYZ"], help="DFS axes (XY)")
     p.add_argument("--batch-size", type=int, default=128, help="SDM images per network call")
     p.add_argument("--no-dfs", action="store_true", help="skip the DFS analysis")
+    p.add_argument("--noise-permutations", type=int, default=100, metavar="K",
+                   help="DFS noise reference: Delta of K random placements of the fertile sites, its median and "
+                        "the p-value of the measured Delta (100; 0: off)")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
     p.set_defaults(func=cmd_predict)
 

@@ -48,8 +48,10 @@ def render_property_png(data, property_name: str, path: str | Path, size: tuple[
 
 
 def plot_dfs_png(profiles: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, delta: float,
-                 brittle: bool, threshold_delta: float = 0.06, title: str = "") -> Path:
-    """Plot DFS profiles {axis: (slab centres in A, DFS)} as lines, with Delta and the verdict."""
+                 brittle: bool, threshold_delta: float = 0.06, title: str = "", delta_noise: float | None = None,
+                 p_value: float | None = None) -> Path:
+    """Plot DFS profiles {axis: (slab centres in A, DFS)} as lines, with Delta, the verdict and (if
+    given) the Delta of randomly placed fertile sites with the p-value of the measured one."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -59,8 +61,10 @@ def plot_dfs_png(profiles: Mapping[str, tuple[np.ndarray, np.ndarray]], path: st
     for axis, (x, y) in profiles.items():
         ax.plot(x, 100 * np.asarray(y), label=f"along {axis.upper()}")
     verdict = "brittle: shear band expected" if brittle else "ductile: no dominant band"
+    noise = "" if delta_noise is None else (f"\nrandom sites: Δ = {100 * delta_noise:.1f} %"
+                                            + ("" if p_value is None else f", p = {p_value:.2g}"))
     ax.set_title((title + "\n" if title else "") + f"Δ = {100 * delta:.1f} % ({verdict}; threshold "
-                 f"{100 * threshold_delta:.0f} %)", fontsize=9)
+                 f"{100 * threshold_delta:.0f} %)" + noise, fontsize=9)
     ax.set_xlabel("slab centre (Å)")
     ax.set_ylabel("density of fertile sites (%)")
     ax.legend(fontsize=8)

@@ -45,9 +45,11 @@ def _files(paths: list[str]) -> list[Path]:
 
 
 def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float, band_width: float = 19.0,
-               band_fraction: float = 0.01, rotation=None, top: dict | None = None, slabs=None):
+               band_fraction: float = 0.01, rotation=None, top: dict | None = None, slabs=None,
+               permutations: int = 200):
     """Locate the band from ``d2min_band`` and score every predictor against it: returns the band
-    and {label: fertile_fraction, delta, brittle, gamma}; ``d2min_oracle`` (or None) adds the oracle
+    and {label: fertile_fraction, delta, brittle, gamma, delta_noise, delta_p_value} (the Δ of
+    ``permutations`` random placements of the same fertile sites); ``d2min_oracle`` (or None) adds the oracle
     (top 5 % of that D2min).  ``rotation`` (default: the sample frame, i.e. loading xy) is the
     loading frame: models predict in it (on ``config``) and the slabs are cut along its X and Y on
     ``slabs``, the same atoms in that frame (``GlassDataset.configuration(orientation)``; default
@@ -68,11 +70,12 @@ def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float
         values[label] = top_fraction_mask(v, top[label]).astype(float) if label in (top or {}) else v
     scores = {}
     for label, v in values.items():
-        res = dfs_analysis(slabs, v, axes="XY", slab_width=slab_width)
+        res = dfs_analysis(slabs, v, axes="XY", slab_width=slab_width, permutations=permutations)
         fertile = float(np.mean(v > 0.5))
         # with no fertile site (or only fertile sites) every location ties and γ would be 1: undefined
         gamma = figure_of_merit(res, band.position, axis=band.axis) if 0.0 < fertile < 1.0 else float("nan")
-        scores[label] = {"fertile_fraction": fertile, "delta": res.delta, "brittle": res.brittle, "gamma": gamma}
+        scores[label] = {"fertile_fraction": fertile, "delta": res.delta, "brittle": res.brittle, "gamma": gamma,
+                         "delta_noise": res.delta_noise, "delta_p_value": res.delta_p_value}
     return band, scores
 
 
@@ -84,6 +87,19 @@ def mean_gamma(rows: list[dict]) -> dict:
         g = g[np.isfinite(g)]  # γ is undefined where a predictor marked no (or every) atom fertile
         out[k] = {"mean": float(g.mean()) if len(g) else float("nan"),
                   "sem": float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else float("nan"), "n": len(g)}
+    return out
+
+
+def delta_summary(rows: list[dict]) -> dict:
+    """Per predictor: median Δ, median Δ of random placements, and in how many rows Δ is brittle
+    (> 6 %) and beyond the noise (p < 0.05)."""
+    out = {}
+    for k in (rows[0]["predictors"] if rows else {}):
+        v = [r["predictors"][k] for r in rows]
+        out[k] = {"median_delta": float(np.median([x["delta"] for x in v])),
+                  "median_delta_noise": float(np.median([x["delta_noise"] for x in v])),
+                  "brittle": int(sum(x["brittle"] for x in v)),
+                  "p_below_0.05": int(sum(x["delta_p_value"] < 0.05 for x in v)), "n": len(v)}
     return out
 
 
@@ -142,18 +158,23 @@ def main(argv=None) -> int:
                    "band_position": band.position, "band_contrast": band.contrast, "slab_width": width,
                    "fertile_top_fraction": top, "predictors": scores}
             rows.append(row)
-            preds = "  ".join(f"{k}: Δ {v['delta']:.3f} γ {v['gamma']:.2f}" for k, v in row["predictors"].items())
+            preds = "  ".join(f"{k}: Δ {v['delta']:.3f} (random sites {v['delta_noise']:.3f}, p {v['delta_p_value']:.2g}) "
+                              f"γ {v['gamma']:.2f}" for k, v in row["predictors"].items())
             print(f"{f.stem} {name}: band ⟂ {band.axis.upper()} at {band.position:.1f} Å (strain {strains[kb]:.2f}, "
                   f"contrast {band.contrast:.1f}); ω {width:g} Å; {preds}", flush=True)
     mean = mean_gamma(rows)
+    deltas = delta_summary(rows)
     if rows:
+        print("Δ over", len(rows), "glass-loadings (median; random sites; brittle; p < 0.05):",
+              "  ".join(f"{k} {v['median_delta']:.3f}; {v['median_delta_noise']:.3f}; {v['brittle']}; {v['p_below_0.05']}"
+                        for k, v in deltas.items()))
         print("\nmean γ over", len(rows), "glass-loadings:",
               "  ".join(f"{k} {v['mean']:.2f}" + (f" ± {v['sem']:.2f}" if v["n"] > 1 else "")
                         for k, v in mean.items()))
     if a.output:
         Path(a.output).write_text(json.dumps({"command": " ".join(["python scripts/shear_band_check.py",
                                                                        *(sys.argv[1:] if argv is None else argv)]),
-                                              "mean_gamma": mean, "rows": rows}, indent=1))
+                                              "mean_gamma": mean, "delta": deltas, "rows": rows}, indent=1))
     return 0
 
 

@@ -67,6 +67,11 @@ def test_predict_end_to_end_with_demo_models(example_glass_path, demo_models, tm
     assert np.isclose(entry["dfs"]["delta"], max(table[:, 1].max(), np.loadtxt(
         tmp_path / "CuZr_example.dfs-y.csv", delimiter=",", skiprows=1)[:, 1].max()) - min(
         table[:, 1].min(), np.loadtxt(tmp_path / "CuZr_example.dfs-y.csv", delimiter=",", skiprows=1)[:, 1].min()))
+    # the noise reference: 100 random placements by default; p = (1 + hits) / 101
+    assert entry["dfs"]["noise_permutations"] == 100 and entry["dfs"]["delta_noise"] >= 0
+    p = entry["dfs"]["delta_p_value"]
+    assert 1 / 101 <= p <= 1 and abs(p * 101 - round(p * 101)) < 1e-9
+    assert "random sites: delta" in out
 
 
 def test_predict_multi_frame_dump_with_type_names(example_glass_path, demo_models, tmp_path):

@@ -101,4 +101,7 @@ def test_every_orientation_of_a_file_is_checked_and_written(check, tmp_path):
         assert r["band_axis"] == "x" and abs(r["band_position"] - 13.0) < 4.5 and r["band_strain"] == pytest.approx(0.2)
         assert r["predictors"]["oracle"]["gamma"] == 1.0  # the oracle (top 5 % at 5 %) marks the band itself
     assert res["mean_gamma"]["oracle"] == {"mean": 1.0, "sem": 0.0, "n": 2}
+    # the oracle's fertile sites fill the band slab: no random placement fluctuates as much
+    assert all(r["predictors"]["oracle"]["delta_p_value"] == pytest.approx(1 / 201) for r in res["rows"])
+    assert res["delta"]["oracle"]["p_below_0.05"] == 2 and res["delta"]["oracle"]["n"] == 2
     assert res["command"] == f"python scripts/shear_band_check.py {f} --band-fraction 0.04 --band-width 10 -o {out}"
