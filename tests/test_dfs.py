@@ -390,8 +390,8 @@ def test_locate_shear_band_refuses_bad_input():
         locate_shear_band(config, np.full(500, np.nan))
 
 
-def test_noise_reference_equals_shuffling_the_values_by_hand():
-    """Fast path (fertile counts only) against dfs_analysis of the shuffled values, on a triclinic
+def test_noise_reference_equals_placing_the_fertile_sites_by_hand():
+    """Fast path (fertile counts only) against dfs_analysis of values fertile at the drawn atoms, on a triclinic
     cell with a non-periodic axis, atoms outside the cell and unevaluated atoms."""
     rng = np.random.default_rng(5)
     cell = np.array([[20.0, 5.0, -2.0], [0.0, 16.0, 3.0], [0.0, 0.0, 12.0]])
@@ -401,12 +401,13 @@ def test_noise_reference_equals_shuffling_the_values_by_hand():
     values[::9] = np.nan
     res = dfs_analysis(config, values, axes="XYZ", slab_width=6.0, spacing=1.3, permutations=7, seed=11)
     ref_rng = np.random.default_rng(11)
-    valid = ~np.isnan(values)
+    evaluated = np.flatnonzero(~np.isnan(values))
+    n_fertile = np.count_nonzero(values[evaluated] > 0.5)
     ref = []
     for _ in range(7):
-        shuffled = values.copy()
-        shuffled[valid] = values[valid][ref_rng.permutation(np.count_nonzero(valid))]
-        ref.append(dfs_analysis(config, shuffled, axes="XYZ", slab_width=6.0, spacing=1.3).delta)
+        placed = np.where(np.isnan(values), np.nan, 0.0)  # the same atoms evaluated, none fertile ...
+        placed[evaluated[ref_rng.choice(len(evaluated), n_fertile, replace=False)]] = 1.0  # ... but these
+        ref.append(dfs_analysis(config, placed, axes="XYZ", slab_width=6.0, spacing=1.3).delta)
     from ovito_glassml.analysis.dfs import permuted_deltas
     np.testing.assert_allclose(permuted_deltas(config, values, res.profiles, 7, seed=11), ref, atol=1e-12)
     assert res.delta_noise == pytest.approx(np.median(ref))

@@ -36,9 +36,9 @@ Definitions implemented here (pure numpy, no OVITO):
   Δ > 0.06 ("a shear band was formed in almost all glasses with Δ > 6%").
 * **Noise reference of Δ** (ours, not the paper's): Δ is partly counting noise, the more so the
   fewer atoms a slab holds, so the 6 % threshold means different things in different cells.
-  With ``permutations = K > 0`` the fertile labels are shuffled K times among the evaluated atoms
-  (same count, random places; permutation k uses ``rng.permutation`` of
-  ``numpy.random.default_rng(seed)``), giving Δ_1..Δ_K.  ``delta_noise`` is their median and
+  With ``permutations = K > 0`` the fertile sites are placed K times at random among the evaluated
+  atoms (the same number of them; placement k is ``rng.choice(n_evaluated, n_fertile,
+  replace=False)`` of ``numpy.random.default_rng(seed)``), giving Δ_1..Δ_K.  ``delta_noise`` is their median and
   ``delta_p_value`` = (1 + #{Δ_k >= Δ}) / (1 + K), the chance that randomly placed fertile sites
   fluctuate as much as these do.
 * **γ** (paper 003, "Figure of merit"): "the fraction of locations at which the DFS is lower than
@@ -369,16 +369,17 @@ def permuted_deltas(config: Configuration, values, profiles: Mapping[str, DFSPro
                     seed: int = 0) -> np.ndarray:
     """Δ of ``permutations`` random placements of the fertile sites on the same slabs.
 
-    Permutation k shuffles the values of the evaluated atoms (non-NaN) by ``rng.permutation`` with
-    ``rng = numpy.random.default_rng(seed)`` and recomputes Δ over the pooled ``profiles`` (their
-    slabs, threshold and atom counts are reused, so only the fertile counts are redone): the same
-    Δ as :func:`dfs_analysis` of the shuffled values, at the cost of one sort of the fertile
-    atoms per axis and permutation.
+    Placement k makes the evaluated atoms (non-NaN, in their order) number
+    ``rng.choice(n_evaluated, n_fertile, replace=False)`` fertile, ``rng =
+    numpy.random.default_rng(seed)``, and recomputes Δ over the pooled ``profiles`` (their slabs and
+    atom counts are reused, so only the fertile counts are redone): the same Δ as
+    :func:`dfs_analysis` of values that are fertile exactly there, at the cost of one sort of the
+    fertile atoms per axis and placement (independent of the number of atoms).
     """
     v = _check_values(values, config.count)
     valid = ~np.isnan(v)
     first = next(iter(profiles.values()))
-    fertile = v[valid] > first.threshold
+    n_fertile = int(np.count_nonzero(v[valid] > first.threshold))
     frac = config.fractional()[valid]
     slabs = []
     for axis, prof in profiles.items():
@@ -390,7 +391,7 @@ def permuted_deltas(config: Configuration, values, profiles: Mapping[str, DFSPro
     rng = np.random.default_rng(seed)
     out = np.empty(int(permutations))
     for k in range(len(out)):
-        f = fertile[rng.permutation(len(fertile))]
+        f = rng.choice(len(frac), n_fertile, replace=False)
         pooled = []
         for u, lo, hi, prof in slabs:
             uf = np.sort(u[f])
