@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = [["bench_sdm.py"], ["bench_interstice.py"], ["bench_radial.py", "--million"]]
+SCRIPTS = [["bench_sdm.py"], ["bench_interstice.py"], ["bench_radial.py", "--million"], ["bench_dfs.py", "--million"]]
 
 
 def main() -> int:
