@@ -179,6 +179,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .modifiers.shear_band import FertileSiteDensityModifier  # noqa: PLC0415
     from .pictures import plot_dfs_png, render_property_png  # noqa: PLC0415
 
+    if args.noise_permutations < 0:  # before any model runs, not after the first frame's predictions
+        raise ConfigurationError(f"--noise-permutations must be >= 0 (0 turns the DFS noise reference off); "
+                                 f"got {args.noise_permutations}")
     if args.models:
         os.environ[MODELS_ENV] = os.pathsep.join([str(Path(args.models).resolve()),
                                                   os.environ.get(MODELS_ENV, "")]).strip(os.pathsep)

@@ -91,6 +91,8 @@ def test_predict_without_type_names_and_without_models_fails_clearly(example_gla
     monkeypatch.delenv("GLASSML_MODELS", raising=False)
     assert main(["predict", str(example_glass_path), "-o", str(tmp_path), "--model", "qs=softness9"]) == 2
     assert "no model named 'softness9' is installed; see models/README.md" in capsys.readouterr().err
+    assert main(["predict", str(example_glass_path), "-o", str(tmp_path), "--noise-permutations", "-5"]) == 2
+    assert "--noise-permutations must be >= 0" in capsys.readouterr().err
     dump = two_frame_dump(example_glass_path, tmp_path / "traj.dump")
     assert main(["predict", str(dump), "-o", str(tmp_path), "--models", str(demo_models), "--no-pictures"]) == 2
     assert "--type-names 1=Cu,2=Zr" in capsys.readouterr().err
