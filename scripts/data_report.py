@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import spearmanr
 
 import matplotlib
 
@@ -308,6 +309,7 @@ def campaign_section(name, files, figdir):
         fig.savefig(fn, dpi=90)
         plt.close(fig)
         figs.append((fn, f"v_flex = MSD * Omega^(1/3) distributions of {name}"))
+    lines += agreement_section(dsets, planned_o)
     band_lines, band_fig = band_section(name, dsets, figdir)
     if band_fig:
         figs.append(band_fig)
@@ -318,6 +320,55 @@ def campaign_section(name, files, figdir):
         lines += ["Refused files:", ""] + [f"- {b}" for b in bad] + [""]
     size = sum(os.path.getsize(f) for f in files)
     lines += [f"Files: `data/{name}/` ({len(files)} files, {size / 1e6:.2f} MB in all).", ""]
+    return lines
+
+
+def label_agreement(d2a: np.ndarray, d2b: np.ndarray, top: float = 0.05) -> tuple[float, float]:
+    """How alike two loadings' labels of the same atoms are: the Spearman rank correlation of
+    D2min, and the fraction of the top ``top`` D2min atoms of one loading that are also in the
+    top of the other (``top`` itself for unrelated labels, 1 for identical rankings)."""
+    k = max(1, int(round(top * len(d2a))))
+    ta = np.argpartition(-d2a, k - 1)[:k]
+    tb = np.argpartition(-d2b, k - 1)[:k]
+    return float(spearmanr(d2a, d2b)[0]), len(np.intersect1d(ta, tb)) / k
+
+
+def agreement_section(dsets, orientations, strains=(0.05, 0.10), top=0.05):
+    """Orientation dependence of the labels: for every pair of loadings that one glass has both
+    of, ``label_agreement`` at each strain, averaged over those glasses, as a matrix table."""
+    orientations = [o for o in orientations if any(o in d.orientations for d in dsets)]
+    if len(orientations) < 2:
+        return []
+    lines = ["How much the plastic response depends on the loading (the labels of the same atoms in two "
+             f"loadings): top-{top * 100:g} % D2min overlap (the fraction of one loading's top "
+             f"{top * 100:g} % that is also the other's; {top * 100:g} % for unrelated labels, 100 % for "
+             "identical ones) / Spearman rank correlation of D2min, mean over the glasses that have both "
+             "loadings (their number in brackets).  A predictor that sees no orientation gives every "
+             "loading the same ranking: if it matched one loading exactly, it would match the other "
+             "only this well.", ""]
+    for s in strains:
+        cells, n_any = {}, 0
+        for i, a in enumerate(orientations):
+            for b in orientations[i + 1:]:
+                vals = []
+                for d in dsets:
+                    if a in d.orientations and b in d.orientations:
+                        try:
+                            vals.append(label_agreement(d.d2min(a, s), d.d2min(b, s), top))
+                        except (KeyError, ValueError):
+                            continue  # no snapshot at this strain
+                if vals:
+                    v = np.array(vals)
+                    cells[a, b] = f"{v[:, 1].mean() * 100:.1f} % / {v[:, 0].mean():.2f} ({len(v)})"
+                    n_any += 1
+        if not n_any:
+            continue
+        lines += [f"At {s * 100:g} % strain:", "", "| | " + " | ".join(f"`{b}`" for b in orientations[1:]) + " |",
+                  "|---" * len(orientations) + "|"]
+        for i, a in enumerate(orientations[:-1]):
+            row = ["" if j <= i else cells.get((a, b), "-") for j, b in enumerate(orientations[1:], start=1)]
+            lines.append(f"| `{a}` | " + " | ".join(row) + " |")
+        lines.append("")
     return lines
 
 

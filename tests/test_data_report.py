@@ -89,3 +89,34 @@ def test_remaining_time_counts_packed_steps_and_the_longest_task(data_report):
     assert data_report.remaining_time(med, 0, 64, 0, [], cores=16) == pytest.approx((640.0, 40.0))
     # no shear of this size measured yet: unknown, not zero
     assert np.isnan(data_report.remaining_time({}, 0, 0, 2, [], cores=16)[0])
+
+
+def test_label_agreement_known_answers(data_report):
+    rng = np.random.default_rng(3)
+    a = rng.random(2000)
+    # identical and monotonically transformed labels: full overlap, rank correlation 1
+    assert data_report.label_agreement(a, a) == pytest.approx((1.0, 1.0))
+    assert data_report.label_agreement(a, np.exp(3 * a)) == pytest.approx((1.0, 1.0))
+    # reversed ranking: no shared top atoms, rank correlation -1
+    assert data_report.label_agreement(a, -a) == pytest.approx((-1.0, 0.0))
+    # a planted overlap: b's top 100 (5 %) share exactly 40 atoms with a's
+    order = np.argsort(-a)
+    b = rng.random(2000) * 0.5
+    b[order[:40]] = 2.0 + rng.random(40)
+    b[order[-60:]] = 2.0 + rng.random(60)
+    assert data_report.label_agreement(a, b)[1] == pytest.approx(0.4)
+
+
+def test_agreement_section_averages_over_glasses_with_both_loadings(data_report):
+    g1, g2 = _grid_glass(13.0), _grid_glass(13.0)
+    for g, flip in ((g1, False), (g2, True)):
+        o = dict(g.orientations["xy"])
+        # the second loading: the same labels (g1) or their reverse (g2)
+        o["d2min"] = -o["d2min"] if flip else o["d2min"].copy()
+        g.orientations["x-y"] = o
+    g3 = _grid_glass(13.0)  # one loading only: not counted
+    lines = data_report.agreement_section([g1, g2, g3], ["xy", "x-y", "yz"])
+    at5 = lines[lines.index("At 5 % strain:") + 4]
+    # mean of overlap 100 % and 0 %, of Spearman 1 and -1, over 2 glasses
+    assert at5 == "| `xy` | 50.0 % / 0.00 (2) |"
+    assert data_report.agreement_section([g3], ["xy", "x-y"]) == []
