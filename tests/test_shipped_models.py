@@ -51,6 +51,21 @@ def test_shipped_models_are_found_by_name(monkeypatch):
     assert {p.name for p in SHIPPED} <= names
 
 
+def _rank_tolerances(atoms: int, positives: int, swaps: int = 3) -> dict[str, float]:
+    """How far a rank metric may move when ``swaps`` pairs of near-tied atoms trade places.
+
+    The CNN's float32 outputs can differ in the last bit between machines (onnxruntime chooses its
+    kernels by CPU features, and the thread count changes the order of sums), which can reorder two
+    atoms whose predictions tie to about 1e-7; CI measured one
+    such swap (AUC 0.6203263 against the recorded 0.6203211 = 1/(100 x 1900) apart).  One swap moves
+    AUC by 1/(P N), C_rank by 2/(A P), the overlap ratio by 1/P and the balanced accuracy by at most
+    1/(2P) + 1/(2N) (A atoms, P positives = top-f atoms, N = A - P)."""
+    n = atoms - positives
+    return {"auc_roc": swaps / (positives * n) + 1e-12, "c_rank": 2 * swaps / (atoms * positives) + 1e-12,
+            "overlap_ratio": swaps / positives + 1e-12,
+            "balanced_accuracy": swaps * (0.5 / positives + 0.5 / n) + 1e-12}
+
+
 @pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_evaluate_reproduces_the_card(folder, tmp_path):
     """QS and SF: every card figure is re-measured on all held-out glasses.  Susceptibility models
@@ -65,15 +80,15 @@ def test_evaluate_reproduces_the_card(folder, tmp_path):
             assert card.metrics["values"][key] == pytest.approx(value, rel=1e-12), key
         first = load_glasses(files[:1])
         m = evaluate_model(folder, first)
-        keys = ("auc_roc", "c_rank", "overlap_ratio", "balanced_accuracy", "atoms", "positives")
         for strain, rows in recorded["per_pair"].items():
             want = [r for r in rows if r["glass"] == first[0].name]
             got = m["per_pair"][strain]
             assert want and len(got) == len(want), strain
             for a, b in zip(sorted(got, key=lambda r: r["orientation"]), sorted(want, key=lambda r: r["orientation"])):
                 assert a["orientation"] == b["orientation"]
-                for k in keys:
-                    assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), (strain, a["orientation"], k)
+                assert (a["atoms"], a["positives"]) == (b["atoms"], b["positives"]), (strain, a["orientation"])
+                for k, tol in _rank_tolerances(b["atoms"], b["positives"]).items():
+                    assert a[k] == pytest.approx(b[k], abs=tol), (strain, a["orientation"], k)
             for k in ("auc_roc", "c_rank", "overlap_ratio", "balanced_accuracy"):
                 assert card.metrics["values"][f"{k}@strain={strain}"] == pytest.approx(
                     float(np.mean([r[k] for r in rows])), rel=1e-9), (strain, k)
