@@ -2,12 +2,15 @@
 
     python scripts/orientation_transfer.py data/cuzr50_4k/cuzr50_4k_g0013.npz ... \\
         [--model susceptibility] [--reference qs] [--orientations xy,x-y,yz] [--strain 0.05] [-o out.json]
+    python scripts/orientation_transfer.py --from-json out.json   # recompute the summary of a saved run
 
 For every held-out glass and every pair of its loadings (o, o'): the model's prediction made in the
 frame of o, scored (ROC AUC) against the labels of o' (top ``f_thres`` of D2min at the card's strain,
 or ``--strain``).  An orientation-aware model that has learnt the loading scores highest on the
 diagonal (o' = o); an orientation-blind one (``--reference``, e.g. QS) gives one prediction for all
-loadings, so its row is the same for every o.  A loading the model never trained on (e.g. ``yz`` for
+loadings, so its row is the same for every o.  Per glass and loading o', the summary counts whether
+the prediction made in the frame of o' is the best of all frames against o''s labels ("column
+wins") and gives the mean margin over the other frames' AUC with its standard error.  A loading the model never trained on (e.g. ``yz`` for
 a model trained on ``xy`` and ``x-y``) tests whether what it learnt is the loading geometry or those
 two loadings.  Pass only glasses no model here was trained or selected on.
 """
@@ -52,7 +55,27 @@ def summarise(per_glass, orientations):
                 mean.setdefault(o, {})[o2] = {"auc": float(np.mean(v)), "n": len(v)}
     diag = [r[o][o] for r in per_glass.values() for o in r]
     off = [r[o][o2] for r in per_glass.values() for o in r for o2 in r if o2 != o]
-    return {"mean": mean, "diagonal_auc": float(np.mean(diag)), "off_diagonal_auc": float(np.mean(off))}
+    # per glass and labelled loading o' (a column): does the prediction made in the frame of o' score
+    # highest against o''s labels, and by how much does it beat the mean of the other frames?
+    wins, margins = 0, []
+    for r in per_glass.values():
+        for o2 in r:
+            others = [r[o][o2] for o in r if o != o2]
+            wins += int(r[o2][o2] > max(others))
+            margins.append(r[o2][o2] - float(np.mean(others)))
+    m = np.asarray(margins)
+    se = float(m.std(ddof=1) / np.sqrt(len(m))) if len(m) > 1 else float("nan")
+    return {"mean": mean, "diagonal_auc": float(np.mean(diag)), "off_diagonal_auc": float(np.mean(off)),
+            "column_wins": wins, "columns": len(margins),
+            "diagonal_margin": float(m.mean()) if len(m) else float("nan"), "diagonal_margin_se": se}
+
+
+def report(name: str, s: dict) -> None:
+    print(f"{name}: diagonal AUC {s['diagonal_auc']:.3f}, off-diagonal {s['off_diagonal_auc']:.3f}; the matching "
+          f"frame is best for {s['column_wins']}/{s['columns']} glass-loadings, by "
+          f"{s['diagonal_margin']:.4f} +- {s['diagonal_margin_se']:.4f} AUC over the other frames' mean")
+    for o, r in s["mean"].items():
+        print(f"  predicted in {o:4s}: " + "  ".join(f"{o2} {v['auc']:.3f}" for o2, v in r.items()))
 
 
 def main(argv=None):
@@ -63,7 +86,19 @@ def main(argv=None):
     ap.add_argument("--orientations", default="xy,x-y,yz,y-z,zx,z-x")
     ap.add_argument("--strain", type=float, default=None, help="label strain (default: the model card's)")
     ap.add_argument("-o", "--output", default=None)
+    ap.add_argument("--from-json", action="store_true",
+                    help="the datasets are earlier outputs of this script: recompute their summaries only")
     args = ap.parse_args(argv)
+    if args.from_json:
+        for path in args.datasets:
+            out = json.loads(Path(path).read_text())
+            for role in ("model", "reference"):
+                if role in out:
+                    orients = list(out[role]["mean"])
+                    out[role].update(summarise(out[role]["per_glass"], orients))
+                    report(out[role]["name"], out[role])
+            Path(path).write_text(json.dumps(out, indent=1) + "\n")
+        return
     glasses = load_glasses(args.datasets)
     orientations = args.orientations.split(",")
     out = {"command": "python scripts/orientation_transfer.py " + " ".join(argv or __import__("sys").argv[1:]),
@@ -81,10 +116,7 @@ def main(argv=None):
         out[role] = {"name": name, "trained_orientations": (m.card.training.get("data") or {}).get("orientations"),
                      "strain": strain, "f_thres": fraction, "per_glass": per_glass,
                      **summarise(per_glass, orientations)}
-        s = out[role]
-        print(f"{name}: diagonal AUC {s['diagonal_auc']:.3f}, off-diagonal {s['off_diagonal_auc']:.3f}")
-        for o, r in s["mean"].items():
-            print(f"  predicted in {o:4s}: " + "  ".join(f"{o2} {v['auc']:.3f}" for o2, v in r.items()))
+        report(name, out[role])
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(out, indent=1) + "\n")

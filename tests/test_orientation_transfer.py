@@ -47,6 +47,17 @@ def test_an_oracle_per_loading_is_perfect_on_the_diagonal_only(transfer):
     assert s["diagonal_auc"] == pytest.approx(1.0)
     assert abs(s["off_diagonal_auc"] - 0.5) < 0.06
     assert s["mean"]["xy"]["yz"]["n"] == 1
+    assert (s["column_wins"], s["columns"]) == (3, 3)
+    assert 0.4 < s["diagonal_margin"] < 0.6
+
+
+def test_column_wins_and_margin_on_a_hand_made_matrix(transfer):
+    per = {"g": {"a": {"a": 0.70, "b": 0.60}, "b": {"a": 0.65, "b": 0.55}}}
+    s = transfer.summarise(per, ["a", "b"])
+    # column a: 0.70 (frame a) beats 0.65; column b: 0.55 (frame b) loses to 0.60
+    assert (s["column_wins"], s["columns"]) == (1, 2)
+    assert s["diagonal_margin"] == pytest.approx(((0.70 - 0.65) + (0.55 - 0.60)) / 2)
+    assert s["diagonal_margin_se"] == pytest.approx(np.std([0.05, -0.05], ddof=1) / np.sqrt(2))
 
 
 def test_an_orientation_blind_model_gives_equal_rows(transfer):
@@ -58,3 +69,5 @@ def test_an_orientation_blind_model_gives_equal_rows(transfer):
     assert list(per) == ["g"]  # a glass with one loading has no pair
     assert per["g"]["xy"] == per["g"]["yz"]
     assert per["g"]["yz"]["xy"] == pytest.approx(1.0)
+    s = transfer.summarise(per, ["xy", "yz"])
+    assert s["column_wins"] == 0 and s["diagonal_margin"] == pytest.approx(0.0)  # ties are not wins
