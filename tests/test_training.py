@@ -180,6 +180,72 @@ def test_network_shapes_and_sizes():
         build_network("huge")
 
 
+def _toy_samples(seed: int):
+    """2D images whose label is whether the centre pixel of channel 0 is bright: learnable in a few epochs."""
+    from ovito_glassml.training.cnn import SDMSamples
+
+    rng = np.random.default_rng(seed)
+    images = rng.random((48, 2, 10, 10)).astype(np.float32)
+    labels = (np.arange(48) % 3 == 0).astype(np.float32)
+    images[labels == 1, 0, 4:6, 4:6] += 1.0
+    return SDMSamples(images, labels)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_fit_network_resumes_from_its_checkpoint_exactly(tmp_path):
+    """Killed after epoch 2 and rerun, training ends with the same weights and history as a run
+    that was never interrupted; a checkpoint made for other samples or settings is refused."""
+    torch = pytest.importorskip("torch")
+    from ovito_glassml.training.cnn import build_network, fit_network
+
+    train, val = _toy_samples(1), _toy_samples(2)
+    kw = dict(dimensions=2, epochs=4, batch_size=8, lr=3e-3, stop_patience=10, seed=3,
+              device=torch.device("cpu"), resample_negatives=True)
+
+    def net():
+        torch.manual_seed(0)
+        return build_network("compact", 2, 10, 2)
+
+    whole, hist_whole, best_whole = fit_network(net(), train, val, **kw)
+
+    ck = tmp_path / "ck.pt"
+
+    def stop_after_two(msg):
+        if msg.startswith("epoch 2:"):
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        fit_network(net(), train, val, checkpoint=ck, fingerprint={"arch": "compact"}, progress=stop_after_two, **kw)
+    assert ck.exists() and not ck.with_name(ck.name + ".tmp").exists()
+    notes = []
+    resumed, hist, best = fit_network(net(), train, val, checkpoint=ck, fingerprint={"arch": "compact"},
+                                      progress=notes.append, **kw)
+    assert notes[0].startswith(f"resumed from checkpoint {ck} after epoch 2")
+    assert [n.split(":")[0] for n in notes[1:]] == ["epoch 3", "epoch 4"]
+    assert best == best_whole
+    drop = lambda h: [{k: v for k, v in row.items() if k != "seconds"} for row in h]  # noqa: E731
+    assert drop(hist) == drop(hist_whole)
+    for (k, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+    # a finished run resumes to the end at once, with no epoch trained
+    notes.clear()
+    again, _, _ = fit_network(net(), train, val, checkpoint=ck, fingerprint={"arch": "compact"},
+                              progress=notes.append, **kw)
+    assert len(notes) == 1 and all(torch.equal(a, b) for a, b in zip(again.state_dict().values(),
+                                                                       whole.state_dict().values()))
+    # other settings, other samples: refused with the reason
+    with pytest.raises(ConfigurationError, match="other data or settings.*lr: checkpoint 0.003, now 0.001"):
+        fit_network(net(), train, val, checkpoint=ck, fingerprint={"arch": "compact"}, **{**kw, "lr": 1e-3})
+    with pytest.raises(ConfigurationError, match="samples_sha256"):
+        fit_network(net(), _toy_samples(5), val, checkpoint=ck, fingerprint={"arch": "compact"}, **kw)
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigurationError, match="cannot be read.*--restart"):
+        fit_network(net(), train, val, checkpoint=ck, **kw)
+
+
 @pytest.fixture(scope="module")
 def cnn_result(glasses, tmp_path_factory):
     pytest.importorskip("torch")
@@ -188,8 +254,10 @@ def cnn_result(glasses, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("models") / "susceptibility"
     # batch 8: about 30 steps per epoch, enough for the batch-norm running statistics used at evaluation
-    return train_cnn(glasses, out, strain=0.05, fraction=0.1, settings=SDMSettings(cutoff=3.0, spacing=0.6),
-                     epochs=2, batch_size=8, seed=0, radial_baseline=True)
+    result = train_cnn(glasses, out, strain=0.05, fraction=0.1, settings=SDMSettings(cutoff=3.0, spacing=0.6),
+                       epochs=2, batch_size=8, seed=0, radial_baseline=True, checkpoint=out / "ck.pt")
+    assert not (out / "ck.pt").exists()  # deleted once the model folder is complete
+    return result
 
 
 def test_cnn_end_to_end(cnn_result, glasses):
@@ -752,3 +820,19 @@ def test_ensemble_standardises_on_the_cnn_training_glasses(ensemble_members, gla
                            standardise_on="all")
     assert set(every.card.training["data"]["glasses"]) == seen | {extra.name}
     assert every.spec["members"][0]["mean"] != lead.spec["members"][0]["mean"]
+
+
+def test_cli_checkpoint_path_default_restart_and_none(tmp_path, capsys):
+    import argparse
+
+    from ovito_glassml.training.cli_train import CHECKPOINT_NAME, _checkpoint_path
+
+    out = tmp_path / "models" / "cnn"
+    ns = lambda **kw: argparse.Namespace(**{"output": str(out), "checkpoint": None, "restart": False, **kw})  # noqa: E731
+    assert _checkpoint_path(ns()) == out / CHECKPOINT_NAME
+    assert _checkpoint_path(ns(checkpoint="none")) is None
+    mine = tmp_path / "ck.pt"
+    mine.write_bytes(b"old")
+    assert _checkpoint_path(ns(checkpoint=str(mine))) == mine and mine.exists()  # kept: the run resumes from it
+    assert _checkpoint_path(ns(checkpoint=str(mine), restart=True)) == mine and not mine.exists()
+    assert f"--restart: deleted the checkpoint {mine}" in capsys.readouterr().err

@@ -8,7 +8,8 @@ DATASET: files or folders read by :func:`~.samples.load_glasses`.  ``train`` spl
 glass, trains, exports, and writes the card with metrics measured on the test glasses (plus
 ``metrics.json`` and plots); ``evaluate`` measures a model on the given glasses (all of them are
 treated as held out: pass only glasses the model never saw).  Heavy imports (torch, lightgbm,
-scikit-learn) happen only inside the command that needs them.
+scikit-learn) happen only inside the command that needs them.  ``train cnn`` saves a checkpoint
+after every epoch; the same command run again after an interruption resumes from it.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "cmd_train", "cmd_evaluate", "main"]
+__all__ = ["add_parser", "cmd_train", "cmd_evaluate", "main", "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "training-checkpoint.pt"  # in the output folder unless --checkpoint says otherwise
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -80,7 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                            max_per_class=args.max_per_class, min_positives=args.min_positives,
                            eval_strains=_floats(args.eval_strains), eval_max_atoms=args.eval_max_atoms,
                            baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline,
-                           negatives=args.negatives, validation_negatives=args.validation_negatives, **common)
+                           negatives=args.negatives, validation_negatives=args.validation_negatives,
+                           checkpoint=_checkpoint_path(args), **common)
     elif args.kind == "qs":
         from .gbdt import DEFAULT_GRID, train_qs
 
@@ -112,6 +116,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"model written to {result.directory}: {result.card.summary()}")
     print(f"held-out metrics ({result.metrics['evaluated_on']}): {_summary(result.metrics)}")
     return 0
+
+
+def _checkpoint_path(args: argparse.Namespace) -> Path | None:
+    """The CNN's per-epoch checkpoint (default OUTPUT/training-checkpoint.pt); ``--restart`` deletes it first."""
+    if args.checkpoint == "none":
+        return None
+    path = Path(args.checkpoint) if args.checkpoint else Path(args.output) / CHECKPOINT_NAME
+    if args.restart and path.exists():
+        path.unlink()
+        print(f"--restart: deleted the checkpoint {path}", file=sys.stderr)
+    return path
 
 
 def _labelled_for(args: argparse.Namespace, glasses: list) -> list:
@@ -217,6 +232,10 @@ def add_parser(subparsers) -> None:
                    help="cnn: 'balanced' = one fixed undersampled validation set; 'all' = every atom of the validation "
                         "glasses (early stopping on their balanced accuracy: less noise)")
     p.add_argument("--min-positives", type=int, default=10, help="cnn: refuse fewer positive training samples")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help=f"cnn: file saved after every epoch; running the same command again resumes from it "
+                        f"(default OUTPUT/{CHECKPOINT_NAME}, deleted when the model is written; 'none': no checkpoint)")
+    p.add_argument("--restart", action="store_true", help="cnn: delete an existing checkpoint and train from the start")
     p.add_argument("--eval-strains", help="cnn: strains to evaluate (default all in the data)")
     p.add_argument("--eval-max-atoms", type=int, help="cnn: atoms per test glass to evaluate (default all)")
     p.add_argument("--baseline", action="append", metavar="NAME=MODEL", help="cnn: extra baseline model (repeatable)")

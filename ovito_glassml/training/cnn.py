@@ -342,12 +342,20 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
                 batch_size: int = 64, lr: float = 1e-3, lr_patience: int = 2, stop_patience: int = 5,
                 augment: bool = True, seed: int = 0, device: torch.device | None = None,
                 progress: Progress = None, resample_negatives: bool = False,
+                checkpoint: str | Path | None = None, fingerprint: dict[str, Any] | None = None,
                 ) -> tuple[nn.Module, list[dict[str, float]], int]:
     """Train ``net`` (module doc); returns (net with the best validation weights, history, best epoch).
 
     ``resample_negatives``: each epoch uses every positive of ``train`` and as many negatives
     drawn afresh (without replacement) from all of its negatives, so a balanced epoch still sees,
     over the run, many more distinct negative environments than one fixed undersampled set.
+
+    ``checkpoint``: a file written (atomically) after every epoch with the weights, optimiser,
+    scheduler and random-number states, the best weights so far and the history.  If it exists
+    when training starts, training continues after its last epoch and ends exactly as an
+    uninterrupted run would (same weights on the same device).  It is refused, with the reason,
+    when it was written for other samples or settings (``fingerprint`` plus the sample counts and
+    a hash of the labels); ``epochs`` may be raised to extend a finished run.
     """
     if len(train.images) == 0 or len(val.images) == 0:
         raise ConfigurationError("training and validation need samples of both classes; check f_thres and strain")
@@ -361,8 +369,29 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
     loss_fn = nn.BCEWithLogitsLoss()
     n_ops = len(sdm_mirror_operations(dimensions))
     best_acc, best_state, best_epoch, stale = -1.0, None, 0, 0
-    history = []
-    for epoch in range(1, epochs + 1):
+    history: list[dict[str, float]] = []
+    first = 1
+    stamp = None
+    if checkpoint is not None:
+        stamp = {**(fingerprint or {}), **_sample_fingerprint(train, val), "dimensions": dimensions,
+                 "batch_size": batch_size, "lr": lr, "lr_patience": lr_patience, "stop_patience": stop_patience,
+                 "augment": augment, "seed": seed, "resample_negatives": resample_negatives,
+                 "parameters": count_parameters(net)}
+        state = _load_checkpoint(checkpoint, stamp)
+        if state is not None:
+            net.load_state_dict(state["net"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            rng.bit_generator.state = state["numpy_rng"]
+            torch.set_rng_state(state["torch_rng"])
+            best_acc, best_epoch, stale = state["best_accuracy"], state["best_epoch"], state["stale"]
+            best_state, history = state["best_state"], state["history"]
+            first = len(history) + 1
+            _note(progress, f"resumed from checkpoint {checkpoint} after epoch {len(history)} "
+                            f"(best epoch {best_epoch}, validation balanced accuracy {best_acc:.4f})")
+            if stale >= stop_patience:
+                first = epochs + 1  # it had stopped early: nothing left to do
+    for epoch in range(first, epochs + 1):
         t0 = time.perf_counter()
         net.train()
         if resample_negatives:
@@ -392,18 +421,81 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
         row = {"epoch": epoch, "train_loss": total / len(order), "val_loss": val_loss, "val_accuracy": val_acc,
                "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
         history.append(row)
-        _note(progress, f"epoch {epoch}: train loss {row['train_loss']:.4f}, "
-                        f"validation balanced accuracy {val_acc:.4f}, lr {row['lr']:.2e}")
         if val_acc > best_acc:
             best_acc, best_epoch, stale = val_acc, epoch, 0
             best_state = copy.deepcopy(net.state_dict())
         else:
             stale += 1
-            if stale >= stop_patience:
-                break
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, {
+                "format": CHECKPOINT_FORMAT, "fingerprint": stamp, "net": net.state_dict(),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "best_accuracy": best_acc, "best_epoch": best_epoch, "stale": stale, "best_state": best_state,
+                "history": history})
+        _note(progress, f"epoch {epoch}: train loss {row['train_loss']:.4f}, "
+                        f"validation balanced accuracy {val_acc:.4f}, lr {row['lr']:.2e}"
+                        + (" (checkpoint saved)" if checkpoint is not None else ""))
+        if stale >= stop_patience:
+            break
     net.load_state_dict(best_state)
     net.eval()
     return net, history, best_epoch
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints (resumable training)
+CHECKPOINT_FORMAT = "ovito-glassml cnn checkpoint 1"
+
+
+def _sample_fingerprint(train: SDMSamples, val: SDMSamples) -> dict[str, Any]:
+    """Counts and a SHA-256 of the labels and of a few images: which samples a checkpoint was made for."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for s in (train, val):
+        h.update(np.ascontiguousarray(s.labels).tobytes())
+        picks = np.unique(np.linspace(0, len(s.images) - 1, num=min(len(s.images), 8)).astype(np.int64))
+        h.update(np.ascontiguousarray(s.images[picks]).tobytes())
+    return {"train_samples": int(len(train.labels)), "train_positives": int(train.labels.sum()),
+            "validation_samples": int(len(val.labels)), "validation_positives": int(val.labels.sum()),
+            "samples_sha256": h.hexdigest()}
+
+
+def _save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` through a temporary file and a rename, so a kill never leaves half a file."""
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: str | Path, stamp: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it exists and was written for ``stamp``; ``None`` if there is none."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        # our own file: dicts, tensors, numbers and the numpy generator state (plain ints and strings);
+        # loaded on the CPU (load_state_dict copies onto the network's device; the RNG state must stay there)
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise ConfigurationError(f"the training checkpoint {path} cannot be read ({exc}); delete it (or pass "
+                                 "--restart) to train from the start") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigurationError(f"{path} is not an ovito-glassml CNN training checkpoint; delete it (or pass "
+                                 "--restart) to train from the start")
+    old = state["fingerprint"]
+    differ = sorted(k for k in set(old) | set(stamp) if old.get(k) != stamp.get(k))
+    if differ:
+        detail = "; ".join(f"{k}: checkpoint {old.get(k)!r}, now {stamp.get(k)!r}" for k in differ[:4])
+        raise ConfigurationError(f"the training checkpoint {path} was written for other data or settings ({detail}); "
+                                 "rerun with the same command to resume, or delete it (or pass --restart) to "
+                                 "train from the start")
+    return state
 
 
 def export_onnx(net: nn.Module, settings: SDMSettings, path: str | Path, check_images: np.ndarray,
@@ -438,7 +530,7 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
               min_positives: int = 10, eval_strains: Sequence[float] | None = None,
               eval_max_atoms: int | None = None, baselines: dict[str, Any] | None = None,
               radial_baseline: bool = False, negatives: str = "balanced", validation_negatives: str = "balanced",
-              progress: Progress = None) -> CNNResult:
+              checkpoint: str | Path | None = None, progress: Progress = None) -> CNNResult:
     """Train, export and evaluate a susceptibility CNN; writes ``model.onnx``, ``card.json``,
     ``metrics.json`` and plots into ``output`` (the model folder).
 
@@ -451,6 +543,8 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
     kept, a fresh balanced draw each epoch).  ``validation_negatives``: ``"balanced"`` (one fixed
     undersampled validation set) or ``"all"`` (every atom of the validation glasses: early stopping
     on their balanced accuracy, far less noisy than a few hundred balanced images).
+    ``checkpoint``: a file saved after every epoch; the same call resumes from it after an
+    interruption (:func:`fit_network`), and it is deleted once the model folder is complete.
     """
     from .evaluate import finalize_model, software_versions
 
@@ -484,7 +578,13 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
     net, history, best_epoch = fit_network(net, tr, va, dims, epochs=epochs, batch_size=batch_size, lr=lr,
                                            lr_patience=lr_patience, stop_patience=stop_patience, augment=augment,
                                            seed=seed, device=dev, progress=progress,
-                                           resample_negatives=negatives == "all")
+                                           resample_negatives=negatives == "all", checkpoint=checkpoint,
+                                           fingerprint={"arch": arch, "strain": strain, "fraction": fraction,
+                                                        "orientations": list(orientations or []),
+                                                        "sdm": settings.to_dict(), "split": split.names(),
+                                                        "negatives": negatives,
+                                                        "validation_negatives": validation_negatives,
+                                                        "max_per_class": max_per_class})
     fit_seconds = time.perf_counter() - t_fit
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -544,5 +644,7 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
                                                                    "(r_p from the training glasses), same labels"}
     final, metrics = finalize_model(out, card, split.test, strains=eval_strains, max_atoms=eval_max_atoms,
                                     baselines=baselines, orientations=orientations, seed=seed, progress=progress)
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     _note(progress, f"CNN {name}: done in {time.perf_counter() - t_start:.1f} s")
     return CNNResult(out, final, history, metrics, net, diff)
