@@ -4,6 +4,8 @@
 # Each model's card records the glasses it was trained on and the held-out glasses its metrics
 # were measured on; logs go to runs/logs/train_<model>.log.  Test glasses = those the generator
 # marked as test glasses (the last 4 of each campaign); they are never used in training.
+# Once all six loadings exist: scripts/retrain_all_loadings.py (pre-registered in session 16) trains the
+# six-loading CNN and decides by a fixed rule whether it replaces the CNN in models/dfs, models/susceptibility.
 # Interrupted?  Run the same command again: each CNN resumes from the checkpoint it saves after
 # every epoch (OUTPUT/training-checkpoint.pt); the QS, SF and ensemble steps take minutes and rerun.
 set -euo pipefail

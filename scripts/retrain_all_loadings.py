@@ -1,0 +1,214 @@
+#!/usr/bin/env python
+"""Retrain the Cu-Zr orientation-aware models on all six loadings: the pre-registered plan.
+
+Pre-registered in session 16 (2026-12-02), committed while the ``zx`` and ``z-x`` shears were
+still being simulated, so before any figure on those loadings existed.  The shipped ``dfs`` and
+``susceptibility`` ensembles hold a CNN trained on ``xy`` and ``x-y`` only; once
+``cuzr50_4k`` has all six loadings (xy, x-y, yz, y-z, zx, z-x; three times the labelled data),
+this script trains one new CNN on them and decides, by a rule fixed here, whether it replaces the
+shipped CNN inside each ensemble.
+
+Glasses (``cuzr50_4k``; every decision below uses the validation glasses only):
+
+* CNN training: g0001-g0007; early stopping on g0008 (every atom, all six loadings).
+* Selection: g0009-g0012, all six loadings (no CNN member saw them; QS was trained on g0001-g0008,
+  ``xy``; they chose the shipped ``susceptibility`` in session 9, a bias in favour of the shipped
+  models, not of the new one).
+* Test: g0013-g0016, all six loadings: measured once, after the decision, reported whatever it is.
+
+Stages (each is skipped when its output exists, so an interrupted run resumes; the CNN itself
+resumes from its per-epoch checkpoint):
+
+1. ``cnn``: ``compact-fabric`` CNN, 16^3 x 2 SDMs (r_c 4.8 A), label top 5 % of D2min at 10 %
+   strain per glass and loading, every negative kept and a fresh balanced draw each epoch, lr 3e-3,
+   at most 24 epochs, seed 0: the shipped ``dfs`` CNN's recipe, on six loadings instead of two.  One
+   CNN serves both ensembles: in session 9 the 10 %-label CNN + QS scored AUC 0.688 on the 5 % label
+   against 0.690 for the 5 %-label CNN + QS (``scripts/select_susceptibility.py``), and training
+   one CNN on six loadings takes hours on two cores.
+2. ``ensembles``: that CNN + the shipped QS, equal weights 0.5/0.5 on standardised logits
+   (``glassml train ensemble``), calibrated on the label of each model: ``dfs`` (10 %) and
+   ``susceptibility`` (5 %), written to ``runs/retrain6/``.
+3. ``select``: each new ensemble and the shipped model of the same name, scored on the selection
+   glasses in all six loadings with that model's label (top 5 % of D2min at 10 % for ``dfs``, at
+   5 % for ``susceptibility``).  **Rule: the new ensemble replaces the shipped one if and only if its
+   mean AUC over the 24 glass-loading pairs is higher.**  QS, SF and a radial linear SVM (fitted on
+   g0001-g0007) are scored on the same atoms for context.  Written to ``selection.json``; the
+   winner is copied into ``models/`` (the loser stays in ``runs/retrain6/``).
+4. ``test``: the model shipped after the decision, measured on the test glasses in all six
+   loadings (``glassml evaluate``; ``test_<model>/metrics.json``).
+5. ``transfer``: ``scripts/orientation_transfer.py`` on the test glasses, all six loadings, for
+   both models (``docs/orientation/<model>_transfer6.json``).
+
+    python scripts/retrain_all_loadings.py --check        # which glass lacks which loading
+    python scripts/retrain_all_loadings.py [STAGE ...]     # default: every stage, in order
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "cuzr50_4k"
+WORK = ROOT / "runs" / "retrain6"
+MODELS = ROOT / "models"  # the shipped models: compared against, and replaced by a winner
+TRANSFER_DIR = ROOT / "docs" / "orientation"
+ORIENTATIONS = ["xy", "x-y", "yz", "y-z", "zx", "z-x"]
+TRAIN = [f"cuzr50_4k_g{i:04d}" for i in range(1, 8)]
+EARLY_STOP = ["cuzr50_4k_g0008"]
+SELECT = [f"cuzr50_4k_g{i:04d}" for i in range(9, 13)]
+TEST = [f"cuzr50_4k_g{i:04d}" for i in range(13, 17)]
+LABELS = {"dfs": 0.10, "susceptibility": 0.05}  # label strain of each model; top 5 % of D2min
+FRACTION = 0.05
+CNN_STRAIN = 0.10
+EPOCHS = 24
+STAGES = ("cnn", "ensembles", "select", "test", "transfer")
+
+
+def _files(names: list[str]) -> list[Path]:
+    return [DATA / f"{n}.npz" for n in names]
+
+
+def missing_loadings(names: list[str], strains: list[float]) -> dict[str, list[str]]:
+    """Per glass, the loadings (of :data:`ORIENTATIONS`) without D2min at every one of ``strains``."""
+    from ovito_glassml.training.samples import load_glasses
+
+    out = {}
+    for g in load_glasses(_files(names)):
+        lack = [o for o in ORIENTATIONS if not all(g.has_d2min(o, s) for s in strains)]
+        if lack:
+            out[g.name] = lack
+    return out
+
+
+def _require_complete() -> None:
+    lack = missing_loadings(TRAIN + EARLY_STOP + SELECT + TEST, sorted(set(LABELS.values())))
+    if lack:
+        text = "; ".join(f"{g}: {', '.join(o)}" for g, o in lack.items())
+        raise SystemExit(f"not every glass has all six loadings yet ({text}); let scripts/run_campaign.sh finish "
+                         "them first (this plan is for the complete data set)")
+
+
+def _glassml(*args: str, log: Path) -> None:
+    cmd = [sys.executable, "-m", "ovito_glassml.cli", *args]
+    print("$ glassml " + " ".join(args), flush=True)
+    with log.open("a", encoding="utf-8") as fh:
+        subprocess.run(cmd, check=True, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def stage_cnn() -> None:
+    out = WORK / "cnn10"
+    if (out / "card.json").exists():
+        return print(f"cnn: {out} exists")
+    _glassml("train", "cnn", *map(str, _files(TRAIN + EARLY_STOP + TEST)), "-o", str(out),
+             "--validation", EARLY_STOP[0], "--orientations", ",".join(ORIENTATIONS),
+             "--strain", str(CNN_STRAIN), "--fraction", str(FRACTION), "--arch", "compact-fabric",
+             "--negatives", "all", "--validation-negatives", "all", "--lr", "3e-3", "--epochs", str(EPOCHS),
+             "--seed", "0", "--radial-baseline", "--baseline", f"qs={MODELS / 'qs'}", "--baseline", f"sf={MODELS / 'sf'}",
+             log=WORK / "cnn10.log")
+
+
+def stage_ensembles() -> None:
+    for model, strain in LABELS.items():
+        out = WORK / model
+        if (out / "card.json").exists():
+            print(f"ensembles: {out} exists")
+            continue
+        _glassml("train", "ensemble", *map(str, _files(TRAIN + EARLY_STOP + TEST)), "-o", str(out),
+                 "--name", model, "--member", f"cnn={WORK / 'cnn10'}", "--member", f"qs={MODELS / 'qs'}",
+                 "--weights", "0.5,0.5", "--strain", str(strain), "--fraction", str(FRACTION),
+                 "--radial-baseline", "--baseline", f"sf={MODELS / 'sf'}", log=WORK / f"{model}.log")
+
+
+def stage_select() -> None:
+    from ovito_glassml.training.evaluate import evaluate_model
+    from ovito_glassml.training.linear import RadialSVMBaseline
+    from ovito_glassml.training.samples import load_glasses
+
+    path = WORK / "selection.json"
+    if path.exists():
+        return print(f"select: {path} exists")
+    val = load_glasses(_files(SELECT))
+    fit = load_glasses(_files(TRAIN))
+    summary = {"selection_glasses": SELECT, "orientations": ORIENTATIONS, "f_thres": FRACTION,
+               "rule": "the new ensemble replaces the shipped one iff its mean AUC over the glass-loading pairs "
+                       "is higher", "models": {}}
+    for model, strain in LABELS.items():
+        radial = RadialSVMBaseline.fit(fit, strain, FRACTION, ORIENTATIONS, seed=0)
+        baselines = {"shipped": MODELS / model, "qs": MODELS / "qs", "sf": MODELS / "sf", "radial_svm": radial}
+        res = evaluate_model(WORK / model, val, WORK / f"select_{model}", strains=[strain], orientations=ORIENTATIONS,
+                             baselines=baselines, progress=lambda m: print(m, flush=True))
+        v = res["values"]
+        auc = {"new": v["auc_roc"], **{k: v.get(f"baseline_{k}_auc_roc") for k in baselines}}
+        crank = {"new": v["c_rank"], **{k: v.get(f"baseline_{k}_c_rank") for k in baselines}}
+        summary["models"][model] = {"strain": strain, "auc_roc": auc, "c_rank": crank,
+                                    "n_pairs": v.get("n_pairs"), "winner": "new" if auc["new"] > auc["shipped"]
+                                    else "shipped"}
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+    for model, row in summary["models"].items():
+        if row["winner"] == "new":
+            dest = MODELS / model
+            shutil.rmtree(dest)
+            shutil.copytree(WORK / model, dest)
+            shutil.copy2(path, dest / "selection.json")  # the decision that shipped it
+            print(f"select: {model}: the new ensemble (AUC {row['auc_roc']['new']:.4f} against "
+                  f"{row['auc_roc']['shipped']:.4f}) replaces models/{model}")
+        else:
+            print(f"select: {model}: the shipped model stays (AUC {row['auc_roc']['shipped']:.4f} against "
+                  f"{row['auc_roc']['new']:.4f} for the new one)")
+
+
+def stage_test() -> None:
+    if not (WORK / "selection.json").exists():
+        raise SystemExit("test: run the select stage first (the test glasses are measured after the decision)")
+    for model, strain in LABELS.items():
+        out = WORK / f"test_{model}"
+        if (out / "metrics.json").exists():
+            print(f"test: {out} exists")
+            continue
+        _glassml("evaluate", str(MODELS / model), *map(str, _files(TEST)), "-o", str(out),
+                 "--strains", str(strain), "--orientations", ",".join(ORIENTATIONS),
+                 "--baseline", f"qs={MODELS / 'qs'}", "--baseline", f"sf={MODELS / 'sf'}", log=WORK / f"test_{model}.log")
+
+
+def stage_transfer() -> None:
+    if not (WORK / "selection.json").exists():
+        raise SystemExit("transfer: run the select stage first")
+    for model in LABELS:
+        out = TRANSFER_DIR / f"{model}_transfer6.json"
+        if out.exists():
+            print(f"transfer: {out} exists")
+            continue
+        cmd = [sys.executable, str(ROOT / "scripts" / "orientation_transfer.py"), *map(str, _files(TEST)),
+               "--model", str(MODELS / model), "--orientations", ",".join(ORIENTATIONS), "-o", str(out)]
+        print("$ " + " ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("stages", nargs="*", metavar="STAGE", help=f"stages to run: {', '.join(STAGES)} (default: all)")
+    ap.add_argument("--check", action="store_true", help="list the glasses that lack a loading, and stop")
+    args = ap.parse_args(argv)
+    unknown = [s for s in args.stages if s not in STAGES]
+    if unknown:
+        ap.error(f"unknown stage(s) {unknown}; the stages are {', '.join(STAGES)}")
+    if args.check:
+        lack = missing_loadings(TRAIN + EARLY_STOP + SELECT + TEST, sorted(set(LABELS.values())))
+        for g, o in lack.items():
+            print(f"{g}: lacks {', '.join(o)}")
+        print("complete: every glass has all six loadings" if not lack else f"{len(lack)} glass(es) incomplete")
+        return 0 if not lack else 1
+    _require_complete()
+    WORK.mkdir(parents=True, exist_ok=True)
+    for stage in args.stages or STAGES:
+        globals()[f"stage_{stage}"]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
