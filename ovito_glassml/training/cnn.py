@@ -585,7 +585,8 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
                                                         "negatives": negatives,
                                                         "validation_negatives": validation_negatives,
                                                         "max_per_class": max_per_class})
-    fit_seconds = time.perf_counter() - t_fit
+    # a resumed run: the epochs of every session count (each history row has its own seconds)
+    fit_seconds = max(time.perf_counter() - t_fit, sum(row["seconds"] for row in history))
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     diff = export_onnx(net, settings, out / "model.onnx", va.images[:64])
