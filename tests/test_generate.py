@@ -621,3 +621,33 @@ def test_a_whole_glass_on_two_mpi_ranks(tmp_path, lammps_ok):
     assert ds.provenance["glass_result"]["mpi_ranks"] == [2]
     assert ds.provenance["msd_info"]["mpi_ranks"] == [2]
     assert ds.provenance["shear_info"]["xy"]["mpi_ranks"] == [2]
+
+
+def test_status_reports_tasks_under_way_and_the_time_left(tmp_path, tiny_campaign):
+    """--status: a half-done shear (its checkpoint state at step 1 of 2) counts as 50 % done, and the
+    time left is (1 - done) x the median measured wall time of the finished shears, summed."""
+    import dataclasses
+
+    from ovito_glassml.training.cli_generate import status_lines
+    from ovito_glassml.training.dataset import load_dataset
+    from ovito_glassml.training.generate import campaign_status
+
+    cfg, root, *_ = tiny_campaign
+    data = _copy_data(root / "data", tmp_path / "data")
+    more = dataclasses.replace(cfg, orientations=("xy", "-zx", "yz"))
+    state = tmp_path / "fresh" / "tiny" / "g0001" / "shear_yz" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"step": 1}))
+    walls = [load_dataset(data / "tiny" / f"tiny_g000{s}.npz").provenance["timings_s"][f"shear_{o}"]
+             for s in (1, 2) for o in ("xy", "-zx")]
+    st = campaign_status(more, tmp_path / "fresh", data_dir=data)
+    assert st["pending"] == ["g0001:shear:yz", "g0002:shear:yz"]
+    assert st["under_way"] == {"g0001:shear:yz": 0.5} and st["unestimated"] == []
+    assert np.isclose(st["remaining_core_s"], 1.5 * np.median(walls))
+    lines = status_lines(st, jobs=2)
+    assert lines[0] == "under way: g0001:shear:yz 50 %"
+    assert f"about {1.5 * np.median(walls) / 3600:.1f} core-hours" in lines[1] and "--jobs 2" in lines[1]
+    # no data-set files: nothing has finished, so nothing can be estimated (and nothing is made up)
+    st = campaign_status(more, tmp_path / "empty", data_dir=tmp_path / "none")
+    assert st["remaining_core_s"] == 0.0 and len(st["unestimated"]) == st["total"]
+    assert "not counted (no such task has finished)" in status_lines(st, jobs=1)[0]

@@ -5,7 +5,9 @@
 
 Run the same command again to resume: finished tasks are skipped and interrupted ones continue
 from their last checkpoint.  The data-set files under --data-dir count as checkpoints too: on a
-fresh clone (empty --workdir) the stages they hold are restored, not simulated again.  ``--status`` prints progress without running anything.
+fresh clone (empty --workdir) the stages they hold are restored, not simulated again.
+``--status`` runs nothing and prints the tasks done, the tasks under way (from their
+checkpoints) and the core-hours left at the speed the finished tasks ran.
 ``--ranks R`` runs each task on R MPI ranks (``mpiexec -n R``; ``--mpiexec 'srun'`` on a cluster).
 """
 from __future__ import annotations
@@ -82,7 +84,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pack-now", action="store_true",
                    help="pack the checkpoint of every unfinished shear run of the work directory into "
                         "DATA_DIR/NAME/partial/ (committed with --git-commit) and exit: before a machine goes away")
-    p.add_argument("--status", action="store_true", help="print progress and exit")
+    p.add_argument("--status", action="store_true", help="print progress (tasks done, tasks under way, core-hours left at the measured speed) and exit")
     p.add_argument("--dry-run", action="store_true", help="print the task plan and exit")
 
 
@@ -132,6 +134,21 @@ def _git_commit(path: Path) -> None:
         return
 
 
+def status_lines(st: dict, jobs: int) -> list[str]:
+    """The tasks under way and the time left, as ``--status`` prints them under the counts."""
+    lines = []
+    if st["under_way"]:
+        lines.append("under way: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in st["under_way"].items()))
+    if st["pending"]:
+        hours = st["remaining_core_s"] / 3600.0
+        text = (f"left: about {hours:.1f} core-hours at the speed of the finished tasks of each kind "
+                f"(median), so at least {hours / max(jobs, 1):.1f} h with --jobs {max(jobs, 1)}")
+        if st["unestimated"]:
+            text += f"; not counted (no such task has finished): {', '.join(st['unestimated'])}"
+        lines.append(text)
+    return lines
+
+
 def run(args) -> int:
     from .generate import campaign_status, plan_tasks, run_campaign  # noqa: PLC0415
 
@@ -164,6 +181,8 @@ def run(args) -> int:
         st = campaign_status(cfg, args.workdir, first_seeds, args.data_dir)
         print(f"{cfg.name}: {st['done']}/{st['total']} tasks done; glasses {st['glasses_made']}, "
               f"msd {st['msd_done']}, shear {st['shear_done']}; next: {', '.join(st['pending'][:3])}")
+        for line in status_lines(st, args.jobs):
+            print("  " + line)
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

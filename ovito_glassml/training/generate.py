@@ -608,17 +608,25 @@ def _check_config(root: Path, cfg: CampaignConfig) -> None:
     f.write_text(json.dumps(cfg.to_dict(), indent=1))
 
 
-def _dataset_tasks(data_dir: str | Path | None, cfg: CampaignConfig, seed: int) -> set[str]:
-    """Labels of the tasks a glass's committed data-set file already holds (its provenance only)."""
+def _dataset_provenance(data_dir: str | Path | None, cfg: CampaignConfig, seed: int) -> dict | None:
+    """The provenance of a glass's committed data-set file (``None``: no file, or unreadable)."""
     if data_dir is None:
-        return set()
+        return None
     path = dataset_path(data_dir, cfg, seed)
     if not path.exists():
-        return set()
+        return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            prov = json.loads(str(z["provenance"]))
+            return json.loads(str(z["provenance"]))
     except Exception:  # noqa: BLE001 -- an unreadable file holds nothing; run_campaign reports it
+        return None
+
+
+def _dataset_tasks(data_dir: str | Path | None, cfg: CampaignConfig, seed: int,
+                   prov: dict | None = None) -> set[str]:
+    """Labels of the tasks a glass's committed data-set file already holds (its provenance only)."""
+    prov = _dataset_provenance(data_dir, cfg, seed) if prov is None else prov
+    if prov is None:
         return set()
     done = {Task(seed, "glass").label}
     msd = (prov.get("msd_info") or {}).get("params") or {}
@@ -634,11 +642,87 @@ def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_see
     its result is in the work directory or in the glass's data-set file under ``data_dir``."""
     root = Path(workdir)
     tasks = plan_tasks(cfg, first_seeds)
-    in_files = set().union(*(_dataset_tasks(data_dir, cfg, s) for s in cfg.seeds()))
+    provs = {s: _dataset_provenance(data_dir, cfg, s) for s in cfg.seeds()}
+    in_files = set().union(*(_dataset_tasks(data_dir, cfg, s, p) for s, p in provs.items() if p is not None))
     done = [t for t in tasks if t.label in in_files or _task_done(root, cfg, t)]
-    return {"total": len(tasks), "done": len(done), "pending": [t.label for t in tasks if t not in done],
+    pending = [t for t in tasks if t not in done]
+    return {"total": len(tasks), "done": len(done), "pending": [t.label for t in pending],
             "glasses_made": sum(t.kind == "glass" for t in done),
-            "shear_done": sum(t.kind == "shear" for t in done), "msd_done": sum(t.kind == "msd" for t in done)}
+            "shear_done": sum(t.kind == "shear" for t in done), "msd_done": sum(t.kind == "msd" for t in done),
+            **_remaining_work(cfg, root, data_dir, pending, [p for p in provs.values() if p is not None])}
+
+
+def _task_progress(cfg: CampaignConfig, root: Path, data_dir: str | Path | None, t: Task) -> float:
+    """The fraction of an unfinished task its checkpoints hold (0: not started): shear steps done
+    (work directory or packed checkpoint), MSD seeds done, quench segments done."""
+    g = _glass_dir(root, cfg, t.seed)
+    try:
+        if t.kind == "shear":
+            step = 0
+            state = g / f"shear_{t.orientation}" / "state.json"
+            if state.exists():
+                step = int(json.loads(state.read_text())["step"])
+            packed = None if data_dir is None else partial_shear_path(data_dir, cfg, t.seed, t.orientation)
+            if packed is not None and packed.exists():
+                with np.load(packed) as z:
+                    step = max(step, int(json.loads(str(z["state"]))["step"]))
+            return min(step / cfg.shear.n_steps, 1.0)
+        if t.kind == "msd":
+            finished = _msd_runs(g)
+            extra = sum(int(f.stem.split("_")[1]) >= finished for f in (g / "msd").glob("seed_*.npz"))
+            return min((finished + extra) / cfg.msd.n_seeds, 1.0)
+        state = g / "glass_state.json"
+        if state.exists():
+            from .protocol import _glass_segments  # noqa: PLC0415
+
+            spec = cfg.spec()
+            n = len(_glass_segments(spec, cfg.glass.resolved(spec)))
+            return min(int(json.loads(state.read_text())["segments_done"]) / max(n, 1), 1.0)
+    except (OSError, ValueError, KeyError):  # a checkpoint being rewritten: count the task as not started
+        return 0.0
+    return 0.0
+
+
+def _measured_seconds(cfg: CampaignConfig, prov: dict) -> dict[str, float]:
+    """Wall seconds of the finished tasks a data-set file records, by kind ("glass", "msd",
+    "shear:<orientation>"); the MSD time is scaled to this campaign's number of seeds."""
+    timings = prov.get("timings_s") or {}
+    out: dict[str, float] = {}
+    if isinstance(timings.get("glass"), dict) and timings["glass"]:
+        out["glass"] = float(sum(timings["glass"].values()))
+    n_runs = ((prov.get("msd_info") or {}).get("params") or {}).get("n_seeds", 0)
+    if cfg.msd is not None and timings.get("msd") and n_runs:
+        out["msd"] = float(timings["msd"]) * cfg.msd.n_seeds / n_runs
+    for o in prov.get("orientations_done", []):
+        if timings.get(f"shear_{o}"):
+            out[f"shear:{o}"] = float(timings[f"shear_{o}"])
+    return out
+
+
+def _remaining_work(cfg: CampaignConfig, root: Path, data_dir: str | Path | None, pending: list[Task],
+                    provs: list[dict]) -> dict:
+    """What is left, at the speed the finished tasks ran: ``remaining_core_s`` = sum over unfinished
+    tasks of (1 - fraction done) x the median wall seconds of finished tasks of the same kind (a
+    shear: the same orientation when 3 or more have finished, else all shears); ``unestimated``:
+    tasks of a kind none has finished; ``under_way``: {label: fraction done} of started tasks."""
+    measured: dict[str, list[float]] = {}
+    for prov in provs:
+        for kind, seconds in _measured_seconds(cfg, prov).items():
+            measured.setdefault(kind, []).append(seconds)
+    all_shears = [s for k, v in measured.items() if k.startswith("shear:") for s in v]
+    remaining, unestimated, under_way = 0.0, [], {}
+    for t in pending:
+        frac = _task_progress(cfg, root, data_dir, t)
+        if frac > 0:
+            under_way[t.label] = frac
+        samples = measured.get(t.kind if t.kind != "shear" else f"shear:{t.orientation}", [])
+        if t.kind == "shear" and len(samples) < 3:
+            samples = all_shears
+        if not samples:
+            unestimated.append(t.label)
+            continue
+        remaining += (1.0 - frac) * float(np.median(samples))
+    return {"remaining_core_s": remaining, "unestimated": unestimated, "under_way": under_way}
 
 
 def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: str | Path = "data", jobs: int = 1,
