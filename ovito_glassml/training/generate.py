@@ -76,6 +76,59 @@ class CampaignConfig:
     shear: ShearParams = field(default_factory=ShearParams)
     msd: MsdParams | None = field(default_factory=MsdParams)
 
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse, before anything runs, a campaign that could not run or would mean nothing: the
+        error names the setting (and its ``glassml generate`` option) and what to give instead."""
+        spec = self.spec()  # unknown system or composition: get_system says which
+        if self.n_glasses < 1:
+            raise ValueError(f"n_glasses (--glasses) must be at least 1; got {self.n_glasses}")
+        if not 0 <= self.n_test <= self.n_glasses:
+            raise ValueError(f"n_test (--test-glasses) must lie between 0 and the number of glasses "
+                             f"({self.n_glasses}); got {self.n_test}")
+        if self.first_seed < 1:
+            raise ValueError(f"first_seed (--first-seed) must be at least 1 (it seeds LAMMPS); got {self.first_seed}")
+        # the cell must hold a whole D2min neighbourhood without an atom meeting its own image
+        side_per_atom = (1.0 / spec.number_density) ** (1.0 / spec.dimensions)
+        min_atoms = int(np.ceil(spec.number_density * (2.0 * spec.d2min_cutoff) ** spec.dimensions))
+        if self.glass.n_atoms < min_atoms:
+            side = side_per_atom * self.glass.n_atoms ** (1.0 / spec.dimensions)
+            raise ValueError(f"n_atoms (--atoms) {self.glass.n_atoms}: a {spec.name} cell of that many atoms is "
+                             f"{side:.3g} wide, less than twice the D2min cutoff ({spec.d2min_cutoff}); "
+                             f"give at least {min_atoms} atoms")
+        orientations = self.resolved_orientations()
+        if len(set(orientations)) != len(orientations):
+            raise ValueError(f"orientations (--orientations) lists one twice: {', '.join(orientations)}")
+        for o in orientations:
+            if spec.is_2d:
+                from .protocol import deformation_2d  # noqa: PLC0415
+
+                deformation_2d(o)  # raises, naming the four protocols
+            else:
+                from ..descriptors.geometry import orientation_frame  # noqa: PLC0415
+
+                orientation_frame(o, 3)  # raises, naming the 24 cube orientations
+        sh = self.shear
+        if not (sh.strain_step > 0 and sh.max_strain > 0 and sh.n_steps >= 1):
+            raise ValueError(f"the shear needs strain_step (--strain-step) > 0 and max_strain (--max-strain) of at "
+                             f"least one step; got {sh.strain_step} and {sh.max_strain}")
+        if abs(sh.n_steps * sh.strain_step - sh.max_strain) > 1e-9 * max(1.0, sh.max_strain):
+            raise ValueError(f"max_strain (--max-strain) {sh.max_strain} is not a multiple of the strain step "
+                             f"{sh.strain_step}")
+        outside = [g for g in sh.snapshot_strains if not 0 < g <= sh.max_strain + 1e-12]
+        if outside:
+            raise ValueError(f"snapshot strains (--snapshots) {outside} lie outside (0, max_strain = {sh.max_strain}]; "
+                             "raise --max-strain or drop them")
+        sh.snapshot_steps()  # raises for a snapshot strain off the strain-step grid
+        m = self.msd
+        if m is not None and not (m.n_seeds >= 1 and m.temperature > 0 and m.duration > 0 and m.equilibration >= 0
+                                  and m.sample_every >= 1):
+            raise ValueError(f"the MSD stage needs n_seeds (--msd-seeds) >= 1, temperature (--msd-temperature) > 0, "
+                             f"duration (--msd-duration) > 0; got {m.n_seeds}, {m.temperature}, {m.duration} "
+                             "(--msd-seeds 0 leaves the stage out)")
+
     def spec(self):
         return get_system(self.system, **self.system_kwargs)
 
@@ -771,8 +824,8 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
                 if on_dataset is not None:
                     on_dataset(gone)
 
-    if ranks < 1:
-        raise ValueError(f"ranks must be at least 1; got {ranks}")
+    if ranks < 1 or jobs < 1:
+        raise ValueError(f"jobs (--jobs) and ranks (--ranks) must be at least 1; got {jobs} and {ranks}")
     if ranks > 1:
         mpi_launcher(mpiexec)  # fail early, clearly, when there is no launcher
     if jobs <= 1 and not pack_every_s:

