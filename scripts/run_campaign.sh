@@ -24,11 +24,13 @@ cd "$(dirname "$0")/.."
 LANE=all
 if [ "${1:-}" = "--lane" ]; then LANE=$2; shift 2; fi
 EXTRA=("$@")
+READONLY=no  # --status / --dry-run / --pack-now: only look, never start work
+for a in "${EXTRA[@]}"; do case $a in --status|--dry-run|--pack-now) READONLY=yes;; esac; done
 run() {
   local name="" prev=""
   for a in "$@"; do [ "$prev" = "--name" ] && name=$a; prev=$a; done
   mkdir -p runs/locks
-  if [[ " ${EXTRA[*]} " == *" --status "* ]]; then  # reads only: no lock, so it works beside a running lane
+  if [ "$READONLY" = yes ]; then  # no lock, so it works beside a running lane
     python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
     return
   fi
@@ -77,6 +79,19 @@ run "${CUZR4K[@]}" --orientations x-y,xy --first-glasses 15,16
 run "${CUZR16K[@]}"
 # 3c. the remaining loading orientations of the 4k Cu50Zr50 glasses
 run "${CUZR4K[@]}"
+# 3d. (session 17) the pre-registered six-loading retrain (scripts/retrain_all_loadings.py) as soon as
+#     every cuzr50_4k glass has all six loadings, before the transfer-test campaigns below: hours of
+#     CNN training on two cores.  Run again, it resumes (stages skip finished work; the CNN has a
+#     per-epoch checkpoint).  It commits nothing: read runs/retrain6/selection.json and the test
+#     figures, run the tests (a replaced model changes the shipped cards), then commit.
+if [ "$READONLY" = no ] && python scripts/retrain_all_loadings.py --check > /dev/null 2>&1; then
+  echo "$(date '+%F %T') retrain6: start (log: runs/logs/retrain6.log)"
+  if python scripts/retrain_all_loadings.py >> runs/logs/retrain6.log 2>&1; then
+    echo "$(date '+%F %T') retrain6: done (runs/retrain6/selection.json)"
+  else
+    echo "$(date '+%F %T') retrain6: failed, see runs/logs/retrain6.log"
+  fi
+fi
 # 5. Fe80P20 (the cross-system transfer test of paper 001): 4 glasses x 4000 atoms, all test
 #    glasses, sheared in xy to 10 % (D2min labels for the QS AUC; no MSD needed).
 run --name fep80_4k --system FeP --atoms 4000 --glasses 4 --test-glasses 4 --orientations xy --msd-seeds 0 --git-commit
