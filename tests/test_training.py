@@ -580,6 +580,25 @@ def test_all_negatives_and_per_epoch_resampling(glasses, tmp_path):
     assert export_onnx(net, settings, tmp_path / "m.onnx", val.images[:16]) < 1e-5
 
 
+def test_sdm_samples_refuse_more_images_than_memory(glasses, monkeypatch):
+    """Every negative of a large data set can need more memory than the machine has; that is
+    refused before any image is computed, with the size and the way out, not killed part-way."""
+    pytest.importorskip("torch")
+    from ovito_glassml.descriptors.sdm import SDMSettings
+    from ovito_glassml.training import cnn
+
+    settings = SDMSettings(cutoff=3.0, spacing=0.6)
+    needed = 2 * glasses[0].count * int(np.prod(settings.shape)) * 4  # two glass-orientation pairs, float32
+    monkeypatch.setattr(cnn, "available_memory", lambda: int(needed / 0.9) - 1)
+    with pytest.raises(ConfigurationError, match=r"need .* GiB of memory, but only .* available; use negatives='balanced'"):
+        cnn.sdm_samples(glasses[:2], settings, 0.05, 0.1, ["xy"], negatives="all")
+    monkeypatch.setattr(cnn, "available_memory", lambda: int(needed / 0.9) + 1)
+    assert cnn.sdm_samples(glasses[:2], settings, 0.05, 0.1, ["xy"], negatives="all").counts["samples"] \
+        == 2 * glasses[0].count
+    monkeypatch.setattr(cnn, "available_memory", lambda: None)  # unknown (not Linux): no check
+    cnn._check_memory(10**18, "x", "y")
+
+
 def test_vflex_reliability_matches_the_noise_it_was_given():
     """Runs = exp(T + e_s): the reliability of ln v_flex from S seeds is var(T') / (var(T') + s^2/S),
     with T' = T + ln(omega)/3 (omega is measured without noise)."""

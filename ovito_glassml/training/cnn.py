@@ -230,6 +230,28 @@ class SDMSamples:
     counts: dict[str, Any] = field(default_factory=dict)
 
 
+def available_memory() -> int | None:
+    """Bytes the kernel reports as available to a new allocation (``MemAvailable`` of
+    /proc/meminfo); ``None`` where that is not known (not Linux)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_memory(needed: int, what: str, fix: str, available: int | None = None) -> None:
+    """Refuse, before hours of work, an allocation larger than 90 % of the available memory (the
+    kernel would kill the process part-way instead of raising)."""
+    available = available_memory() if available is None else available
+    if available is not None and needed > 0.9 * available:
+        raise ConfigurationError(f"{what} need {needed / 2**30:.1f} GiB of memory, but only "
+                                 f"{available / 2**30:.1f} GiB is available; {fix}")
+
+
 def sdm_samples(glasses: Sequence[LabelledGlass], settings: SDMSettings, strain: float, fraction: float,
                 orientations: Sequence[str] | None = None, seed: int = 0, max_per_class: int | None = None,
                 batch_size: int = 256, progress: Progress = None, negatives: str = "balanced") -> SDMSamples:
@@ -257,6 +279,9 @@ def sdm_samples(glasses: Sequence[LabelledGlass], settings: SDMSettings, strain:
                 idx = np.union1d(idx[labels[idx] == 1], np.flatnonzero(labels == 0))
             picks.append((g, o, idx, labels[idx].astype(np.float32)))
     total = sum(len(p[2]) for p in picks)
+    _check_memory(total * int(np.prod(settings.shape)) * 4, f"{total} SDM images of shape {settings.shape}",
+                  "use negatives='balanced' (--negatives balanced), max_per_class, fewer glasses or orientations, "
+                  "or a smaller grid")
     images = np.empty((total,) + settings.shape, dtype=np.float32)
     labels_out = np.empty(total, dtype=np.float32)
     at = 0
