@@ -243,10 +243,10 @@ def available_memory() -> int | None:
     return None
 
 
-def _check_memory(needed: int, what: str, fix: str, available: int | None = None) -> None:
+def _check_memory(needed: int, what: str, fix: str) -> None:
     """Refuse, before hours of work, an allocation larger than 90 % of the available memory (the
     kernel would kill the process part-way instead of raising)."""
-    available = available_memory() if available is None else available
+    available = available_memory()
     if available is not None and needed > 0.9 * available:
         raise ConfigurationError(f"{what} need {needed / 2**30:.1f} GiB of memory, but only "
                                  f"{available / 2**30:.1f} GiB is available; {fix}")
