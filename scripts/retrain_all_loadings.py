@@ -17,7 +17,11 @@ Glasses (``cuzr50_4k``; every decision below uses the validation glasses only):
 * Test: g0013-g0016, all six loadings: measured once, after the decision, reported whatever it is.
 
 Stages (each is skipped when its output exists, so an interrupted run resumes; the CNN itself
-resumes from its per-epoch checkpoint):
+resumes from its per-epoch checkpoint).  ``runs/`` does not survive a move to a fresh machine, so the
+CNN's progress is also committed (session 18): its training checkpoint at most every 30 minutes,
+and ``--persist-now`` at once, go to ``checkpoints/retrain6/`` (about 3 MB a copy), and the finished
+CNN replaces it there; a run that finds ``runs/retrain6/cnn10`` without them copies them back first,
+and the checkpoint's own fingerprint refuses it if the samples or settings differ.
 
 1. ``cnn``: ``compact-fabric`` CNN, 16^3 x 2 SDMs (r_c 4.8 A), label top 5 % of D2min at 10 %
    strain per glass and loading, every negative kept and a fresh balanced draw each epoch, lr 3e-3,
@@ -41,15 +45,19 @@ resumes from its per-epoch checkpoint):
 
     python scripts/retrain_all_loadings.py --check        # which glass lacks which loading
     python scripts/retrain_all_loadings.py [STAGE ...]     # default: every stage, in order
+    python scripts/retrain_all_loadings.py --persist-now  # commit the CNN's progress now (before a stop)
 """
 from __future__ import annotations
 
 import argparse
 import json
 import shutil
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "cuzr50_4k"
@@ -66,6 +74,102 @@ FRACTION = 0.05
 CNN_STRAIN = 0.10
 EPOCHS = 24
 STAGES = ("cnn", "ensembles", "select", "test", "transfer")
+STORE = ROOT / "checkpoints" / "retrain6"  # committed copies of the CNN's progress (runs/ is not in git)
+CHECKPOINT = "training-checkpoint.pt"  # what `glassml train cnn` writes into its output folder each epoch
+STORED_CHECKPOINT = "cnn10-checkpoint.pt"
+PERSIST_EVERY_S = 1800.0
+COMMIT = True  # --no-commit: keep the copies in checkpoints/ but leave git alone
+
+
+# ----------------------------------------------------------------------------------------------
+# the CNN's progress in git, so that a fresh clone resumes it
+def _git_commit(paths: list[Path], message: str, repo: Path) -> bool:
+    """Commit exactly ``paths`` (added with ``-f``; a path gone from disk is committed as removed)."""
+    rel = []
+    for p in paths:
+        r = str(Path(p).resolve().relative_to(repo.resolve()))
+        tracked = subprocess.run(["git", "ls-files", "--", r], cwd=repo, capture_output=True, text=True).stdout.strip()
+        if Path(p).exists() or tracked:
+            rel.append(r)
+    if not rel:
+        return True
+    for _ in range(20):
+        a = subprocess.run(["git", "add", "-f", "-A", "--", *rel], cwd=repo, capture_output=True, text=True)
+        c = a if a.returncode else subprocess.run(["git", "commit", "-q", "-m", message, "--", *rel], cwd=repo,
+                                                  capture_output=True, text=True)
+        out = c.stdout + c.stderr
+        if c.returncode == 0 or "nothing to commit" in out or "no changes added" in out:
+            return True
+        if "index.lock" not in out:
+            break
+        time.sleep(3)  # a data commit of the campaign is under way
+    print(f"persist: git commit of {', '.join(rel)} failed ({out.strip()}); the copies stay on disk", flush=True)
+    return False
+
+
+def persist_checkpoint(work: Path = WORK, store: Path = STORE, repo: Path = ROOT, commit: bool = True) -> Path | None:
+    """Copy the CNN's current training checkpoint into ``store`` (and commit it); ``None`` if there is none."""
+    src = work / "cnn10" / CHECKPOINT
+    if not src.exists():
+        return None
+    dest = store / STORED_CHECKPOINT
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.copyfile(src, tmp)  # the trainer replaces its file by a rename, so this copy is never half old
+    os.replace(tmp, dest)
+    if commit:
+        _git_commit([dest], "retrain6: CNN training checkpoint (scripts/retrain_all_loadings.py)", repo)
+    print(f"persist: {src} -> {dest}" + (" (committed)" if commit else ""), flush=True)
+    return dest
+
+
+def persist_cnn(work: Path = WORK, store: Path = STORE, repo: Path = ROOT, commit: bool = True) -> Path:
+    """Copy the finished CNN folder into ``store`` in place of its training checkpoint (and commit both)."""
+    dest = store / "cnn10"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(work / "cnn10", dest, ignore=shutil.ignore_patterns(CHECKPOINT + "*"))
+    stale = store / STORED_CHECKPOINT
+    stale.unlink(missing_ok=True)
+    if commit:
+        _git_commit([dest, stale], "retrain6: the six-loading CNN (scripts/retrain_all_loadings.py)", repo)
+    print(f"persist: {work / 'cnn10'} -> {dest}" + (" (committed)" if commit else ""), flush=True)
+    return dest
+
+
+def restore(work: Path = WORK, store: Path = STORE) -> str | None:
+    """Copy committed CNN progress into ``work`` where ``work`` lacks it: the finished CNN, else its checkpoint."""
+    out = work / "cnn10"
+    if (out / "card.json").exists():
+        return None
+    if (store / "cnn10" / "card.json").exists():
+        shutil.copytree(store / "cnn10", out, dirs_exist_ok=True)
+        return f"the finished CNN from {store / 'cnn10'}"
+    if not (out / CHECKPOINT).exists() and (store / STORED_CHECKPOINT).exists():
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(store / STORED_CHECKPOINT, out / CHECKPOINT)
+        return f"the training checkpoint {store / STORED_CHECKPOINT}"
+    return None
+
+
+class CheckpointWatch:
+    """Called every minute while the CNN trains: persists a new checkpoint at most every ``every_s`` seconds."""
+
+    def __init__(self, every_s: float = PERSIST_EVERY_S, work: Path = WORK, store: Path = STORE,
+                 repo: Path = ROOT, commit: bool = True, clock: Callable[[], float] = time.monotonic):
+        self.every_s, self.work, self.store, self.repo, self.commit, self.clock = every_s, work, store, repo, commit, clock
+        self.last = clock()
+        path = work / "cnn10" / CHECKPOINT
+        self.seen = path.stat().st_mtime if path.exists() else 0.0
+
+    def __call__(self) -> bool:
+        path = self.work / "cnn10" / CHECKPOINT
+        if not path.exists() or path.stat().st_mtime <= self.seen or self.clock() - self.last < self.every_s:
+            return False
+        self.seen = path.stat().st_mtime
+        persist_checkpoint(self.work, self.store, self.repo, self.commit)
+        self.last = self.clock()
+        return True
 
 
 def _files(names: list[str]) -> list[Path]:
@@ -92,15 +196,33 @@ def _require_complete() -> None:
                          "them first (this plan is for the complete data set)")
 
 
-def _glassml(*args: str, log: Path) -> None:
+def _glassml(*args: str, log: Path, watch: Callable[[], object] | None = None) -> None:
+    """``glassml ARGS`` with its output in ``log``; ``watch()`` is called every minute while it runs."""
     cmd = [sys.executable, "-m", "ovito_glassml.cli", *args]
     print("$ glassml " + " ".join(args), flush=True)
     with log.open("a", encoding="utf-8") as fh:
-        subprocess.run(cmd, check=True, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            while True:
+                try:
+                    rc = proc.wait(timeout=60)
+                    break
+                except subprocess.TimeoutExpired:
+                    if watch is not None:
+                        watch()
+        except BaseException:
+            proc.terminate()
+            proc.wait()
+            raise
+    if rc:
+        raise subprocess.CalledProcessError(rc, cmd)
 
 
 def stage_cnn() -> None:
     out = WORK / "cnn10"
+    found = restore()
+    if found:
+        print(f"cnn: resuming from {found} (committed by an earlier run)", flush=True)
     if (out / "card.json").exists():
         return print(f"cnn: {out} exists")
     _glassml("train", "cnn", *map(str, _files(TRAIN + EARLY_STOP + TEST)), "-o", str(out),
@@ -108,7 +230,8 @@ def stage_cnn() -> None:
              "--strain", str(CNN_STRAIN), "--fraction", str(FRACTION), "--arch", "compact-fabric",
              "--negatives", "all", "--validation-negatives", "all", "--lr", "3e-3", "--epochs", str(EPOCHS),
              "--seed", "0", "--radial-baseline", "--baseline", f"qs={MODELS / 'qs'}", "--baseline", f"sf={MODELS / 'sf'}",
-             log=WORK / "cnn10.log")
+             log=WORK / "cnn10.log", watch=CheckpointWatch(commit=COMMIT))
+    persist_cnn(commit=COMMIT)
 
 
 def stage_ensembles() -> None:
@@ -193,7 +316,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("stages", nargs="*", metavar="STAGE", help=f"stages to run: {', '.join(STAGES)} (default: all)")
     ap.add_argument("--check", action="store_true", help="list the glasses that lack a loading, and stop")
+    ap.add_argument("--persist-now", action="store_true",
+                    help=f"copy the CNN's progress (checkpoint, or the finished CNN) into {STORE.relative_to(ROOT)}/, "
+                         "commit it, and stop: before a session ends")
+    ap.add_argument("--no-commit", action="store_true", help=f"keep the copies in {STORE.relative_to(ROOT)}/ out of git")
     args = ap.parse_args(argv)
+    global COMMIT
+    COMMIT = not args.no_commit
+    if args.persist_now:
+        if (WORK / "cnn10" / "card.json").exists():
+            persist_cnn(commit=COMMIT)
+        elif persist_checkpoint(commit=COMMIT) is None:
+            print(f"persist: no CNN progress in {WORK / 'cnn10'} yet")
+        return 0
     unknown = [s for s in args.stages if s not in STAGES]
     if unknown:
         ap.error(f"unknown stage(s) {unknown}; the stages are {', '.join(STAGES)}")
