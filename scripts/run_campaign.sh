@@ -82,8 +82,9 @@ run "${CUZR4K[@]}"
 # 3d. (session 17) the pre-registered six-loading retrain (scripts/retrain_all_loadings.py) as soon as
 #     every cuzr50_4k glass has all six loadings, before the transfer-test campaigns below: hours of
 #     CNN training on two cores.  Run again, it resumes (stages skip finished work; the CNN has a
-#     per-epoch checkpoint).  It commits nothing: read runs/retrain6/selection.json and the test
-#     figures, run the tests (a replaced model changes the shipped cards), then commit.
+#     per-epoch checkpoint, committed under checkpoints/retrain6/ every 30 min since session 18, so
+#     a fresh clone resumes it too).  It commits no model or figure: read runs/retrain6/selection.json
+#     and the test figures, run the tests (a replaced model changes the shipped cards), then commit.
 if [ "$READONLY" = no ] && python scripts/retrain_all_loadings.py --check > /dev/null 2>&1; then
   echo "$(date '+%F %T') retrain6: start (log: runs/logs/retrain6.log)"
   if python scripts/retrain_all_loadings.py >> runs/logs/retrain6.log 2>&1; then
