@@ -120,3 +120,41 @@ def test_agreement_section_averages_over_glasses_with_both_loadings(data_report)
     # mean of overlap 100 % and 0 %, of Spearman 1 and -1, over 2 glasses
     assert at5 == "| `xy` | 50.0 % / 0.00 (2) |"
     assert data_report.agreement_section([g3], ["xy", "x-y"]) == []
+
+
+def _labelled(path, n: int, cu: float, strains: dict, seeds: int, split: str = "train") -> None:
+    """A data-set file with ``n`` Cu-Zr atoms (Cu fraction ``cu``), D2min snapshots up to ``strains[o]``
+    in each orientation ``o`` and ``seeds`` MSD runs (0: no MSD)."""
+    from ovito_glassml.training.dataset import save_dataset
+
+    rng = np.random.default_rng(0)
+    types = (np.arange(n) >= round(cu * n)).astype(int)
+    orients = {}
+    for o, top in strains.items():
+        snaps = np.array([s for s in (0.02, 0.05, 0.1, 0.2) if s <= top + 1e-9])
+        orients[o] = {"rotation": np.eye(3), "strain": np.linspace(0, top, 3), "stress": np.zeros(3),
+                      "energy": np.zeros(3), "snapshot_strains": snaps, "d2min": rng.random((len(snaps), n)),
+                      "snapshot_cells": np.stack([np.eye(3) * 40.0] * len(snaps))}
+    prov = {"system": {"name": "CuZr", "dimensions": 3}, "glass": {}, "lammps_version": "test",
+            "stages": {"msd": seeds > 0}, "orientations_done": list(strains), "split": split}
+    msd = {} if not seeds else dict(msd=np.ones(n), msd_runs=np.ones((seeds, n)), msd_temperature=np.full(seeds, 50.0),
+                                    v_flex=np.ones(n))
+    save_dataset(path, GlassDataset(positions=rng.random((n, 3)) * 40, types=types, type_names=("Cu", "Zr"),
+                                    cell=np.eye(3) * 40.0, origin=np.zeros(3), pbc=(True, True, True), provenance=prov,
+                                    voronoi_volume=np.ones(n), orientations=orients, **msd))
+
+
+def test_targets_count_only_the_files_that_meet_them(data_report, tmp_path):
+    six = {o: 0.1 for o in ("xy", "x-y", "yz", "y-z", "zx", "z-x")}
+    _labelled(tmp_path / "a" / "good.npz", 4000, 0.5, six, 10, split="test")
+    _labelled(tmp_path / "a" / "five_to_10.npz", 4000, 0.5, {**six, "z-x": 0.05}, 10)
+    _labelled(tmp_path / "a" / "few_seeds.npz", 4000, 0.5, six, 5)
+    _labelled(tmp_path / "a" / "small.npz", 3999, 0.5, six, 10)
+    _labelled(tmp_path / "b" / "cu64.npz", 4000, 0.64, six, 10)
+    _labelled(tmp_path / "c" / "big.npz", 16000, 0.5, {"xy": 0.2}, 0)
+    _labelled(tmp_path / "c" / "big_to_10.npz", 16000, 0.5, {"xy": 0.1}, 0)
+    (tmp_path / "c" / "broken.npz").write_bytes(b"not a zip")
+    lines = data_report.targets_section(tmp_path)
+    rows = [ln.split("|")[2:5] for ln in lines if ln.startswith("| ") and "---" not in ln][1:]
+    assert [[c.strip() for c in r] for r in rows] == [["1", "16", "not yet"], ["1", "4", "not yet"],
+                                                      ["1", "2", "not yet"], ["0", "20", "not yet"]]
