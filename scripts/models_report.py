@@ -63,7 +63,7 @@ def _measured(card: dict) -> tuple[str, str]:
         main = (f"at {100 * s:g} %: balanced accuracy {_f(v.get('balanced_accuracy'))}, AUC {_f(v.get('auc_roc'))}, "
                 f"C_rank {_f(v.get('c_rank'))}, overlap {_f(v.get('overlap_ratio'))}")
         if v.get("auc_roc_other_orientation_labels") is not None:
-            main += f"; against the other loading's labels: AUC {_f(v['auc_roc_other_orientation_labels'])}"
+            main += f"; against the other loadings' labels (mean): AUC {_f(v['auc_roc_other_orientation_labels'])}"
         names = [k[len("baseline_"):-len("_c_rank")] for k in v
                  if k.startswith("baseline_") and k.endswith("_c_rank") and "@" not in k]
         base = [f"{n} AUC {_f(v.get(f'baseline_{n}_auc_roc'))}, C_rank {_f(v[f'baseline_{n}_c_rank'])}"
