@@ -27,6 +27,22 @@ def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(",") if x.strip())
 
 
+def _windows(text: str | None) -> tuple[tuple[float, float, float], ...]:
+    """``"1100:850:1e12,850:650:1e11"`` -> ((1100, 850, 1e12), (850, 650, 1e11))."""
+    if not text:
+        return ()
+    out = []
+    for part in text.split(","):
+        fields = part.strip().split(":")
+        try:
+            if len(fields) != 3:
+                raise ValueError
+            out.append(tuple(float(f) for f in fields))
+        except ValueError:
+            raise ValueError(f"--window {part.strip()!r}: give T_FROM:T_TO:RATE, e.g. 850:650:1e11") from None
+    return tuple(out)
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("generate", help="generate labelled glasses with LAMMPS (resumable)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,10 +65,17 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the last N glasses are marked split=test (default 4, or every glass when fewer)")
     p.add_argument("--quench-rate", type=float, default=None,
                    help="K/s (metal; default 1e13) or T/tau (LJ; default 1e-3)")
+    p.add_argument("--preparation", default="quench", choices=["quench", "window"],
+                   help="how each glass is cooled: quench (one rate, --quench-rate, all the way) or window "
+                        "(slower inside temperature windows around the glass transition; default windows for "
+                        "metal units 1100:850:1e12,850:650:1e11, docs/relaxed-glasses.md)")
+    p.add_argument("--window", default=None,
+                   help="windows of the window preparation, hot to cold: T_FROM:T_TO:RATE[,...] (K, K, K/s; "
+                        "LJ: temperature and 1/tau units)")
     p.add_argument("--melt-time", type=float, default=None, help="ps (default 10) or tau (default 50)")
     p.add_argument("--orientations", default=None,
                    help="comma-separated cube orientations (default xy,x-y,yz,y-z,zx,z-x: the three shear "
-                        "planes in both senses) or 2D protocols")
+                        "planes in both senses) or 2D protocols; none: make the glasses only, no shear")
     p.add_argument("--max-strain", type=float, default=0.10)
     p.add_argument("--strain-step", type=float, default=1e-3)
     p.add_argument("--snapshots", type=_floats, default=None,
@@ -78,13 +101,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated glass seeds whose tasks run before all others (e.g. 15,16 to "
                         "finish two test glasses first); does not change the campaign")
     p.add_argument("--pack-minutes", type=float, default=0.0,
-                   help="every M minutes, pack the checkpoint of each running shear run into "
-                        "DATA_DIR/NAME/partial/ (committed with --git-commit), so that a long AQS run "
+                   help="every M minutes, pack the checkpoint of each running glass preparation and shear run "
+                        "into DATA_DIR/NAME/partial/ (committed with --git-commit), so that a long run "
                         "survives the loss of --workdir (a new machine, a fresh clone); 0: off")
     p.add_argument("--git-commit", action="store_true",
                    help="git add + commit each data-set file as soon as it is written")
     p.add_argument("--pack-now", action="store_true",
-                   help="pack the checkpoint of every unfinished shear run of the work directory into "
+                   help="pack the checkpoint of every unfinished glass preparation and shear run of the work directory into "
                         "DATA_DIR/NAME/partial/ (committed with --git-commit) and exit: before a machine goes away")
     p.add_argument("--status", action="store_true", help="print progress (tasks done, tasks under way, core-hours left at the measured speed) and exit")
     p.add_argument("--dry-run", action="store_true", help="print the task plan and exit")
@@ -104,7 +127,8 @@ def build_config(args):
         kwargs = {"cu_fraction": args.cu_fraction}
     elif args.system == "FeP":
         kwargs = {"p_fraction": args.p_fraction}
-    glass = GlassParams(n_atoms=args.atoms, quench_rate=args.quench_rate)
+    glass = GlassParams(n_atoms=args.atoms, quench_rate=args.quench_rate, preparation=args.preparation,
+                        window=_windows(args.window))
     if args.melt_time is not None:
         glass.melt_time = args.melt_time
     shear = ShearParams(max_strain=args.max_strain, strain_step=args.strain_step,
@@ -115,7 +139,12 @@ def build_config(args):
     if args.msd_seeds > 0:
         t = args.msd_temperature if args.msd_temperature is not None else (0.01 if args.system == "LJ2D" else 50.0)
         msd = MsdParams(temperature=t, n_seeds=args.msd_seeds, duration=args.msd_duration)
-    orients = tuple(o.strip() for o in args.orientations.split(",")) if args.orientations else None
+    if args.orientations is None:
+        orients = None
+    elif args.orientations.strip().lower() == "none":
+        orients = ()  # glasses only
+    else:
+        orients = tuple(o.strip() for o in args.orientations.split(",") if o.strip())
     return CampaignConfig(name=args.name, system=args.system, system_kwargs=kwargs, n_glasses=args.glasses,
                           first_seed=args.first_seed, orientations=orients,
                           n_test=min(4, args.glasses) if args.test_glasses is None else args.test_glasses,
@@ -183,9 +212,14 @@ def run(args) -> int:
             print(t.label)
         return 0
     if args.pack_now:
-        from .generate import partial_shear_files, save_partial_shear  # noqa: PLC0415
+        from .generate import partial_shear_files, save_partial_glass, save_partial_shear  # noqa: PLC0415
 
         for seed in cfg.seeds():
+            packed = save_partial_glass(cfg, args.workdir, args.data_dir, seed)
+            if packed is not None:
+                print(f"packed g{seed:04d}:glass into {packed}", flush=True)
+                if args.git_commit:
+                    _git_commit(packed)
             for orientation in cfg.resolved_orientations():
                 packed = save_partial_shear(cfg, args.workdir, args.data_dir, seed, orientation)
                 if packed is not None:

@@ -46,7 +46,7 @@ from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs
 from .systems import get_system, potential_sha256
 
 __all__ = ["CampaignConfig", "Task", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
-           "restore_from_dataset", "save_partial_shear", "partial_shear_path", "partial_snapshot_path",
+           "restore_from_dataset", "save_partial_shear", "save_partial_glass", "partial_glass_path", "partial_shear_path", "partial_snapshot_path",
            "partial_shear_files", "remove_partial_shear", "run_task_mpi", "mpi_launcher", "DEFAULT_ORIENTATIONS_3D",
            "PROTOCOLS_2D_ORDER"]
 
@@ -83,6 +83,7 @@ class CampaignConfig:
         """Refuse, before anything runs, a campaign that could not run or would mean nothing: the
         error names the setting (and its ``glassml generate`` option) and what to give instead."""
         spec = self.spec()  # unknown system or composition: get_system says which
+        self.glass.resolved(spec)  # unknown preparation, a window outside the liquid-to-glass range
         if self.n_glasses < 1:
             raise ValueError(f"n_glasses (--glasses) must be at least 1; got {self.n_glasses}")
         if not 0 <= self.n_test <= self.n_glasses:
@@ -133,7 +134,9 @@ class CampaignConfig:
         return get_system(self.system, **self.system_kwargs)
 
     def resolved_orientations(self) -> tuple[str, ...]:
-        if self.orientations:
+        """The loadings to shear in: ``orientations``, or the system's default set when it is
+        ``None``; an empty tuple means glasses only, no shear."""
+        if self.orientations is not None:
             return tuple(self.orientations)
         return PROTOCOLS_2D_ORDER if self.spec().is_2d else DEFAULT_ORIENTATIONS_3D
 
@@ -159,7 +162,7 @@ class CampaignConfig:
         """The parameters that define every glass's data (changing them needs a new campaign)."""
         return json.loads(json.dumps({
             "system": self.system, "system_kwargs": self.system_kwargs,
-            "glass": {k: v for k, v in dataclasses.asdict(self.glass.resolved(self.spec())).items() if k != "seed"},
+            "glass": {k: v for k, v in self.glass.resolved(self.spec()).to_dict().items() if k != "seed"},
             "shear": dataclasses.asdict(self.shear),
             "msd": None if self.msd is None else dataclasses.asdict(self.msd)}))
 
@@ -204,6 +207,12 @@ def plan_tasks(cfg: CampaignConfig, first_seeds: Sequence[int] = ()) -> list[Tas
 
 def _plan_tasks(cfg: CampaignConfig) -> list[Task]:
     tasks: list[Task] = []
+    if not cfg.resolved_orientations():  # glasses only (e.g. a cooling-rate calibration): no shear
+        for seed in cfg.task_seed_order():
+            tasks.append(Task(seed, "glass"))
+            if cfg.msd is not None:
+                tasks.append(Task(seed, "msd"))
+        return tasks
     for i, o in enumerate(cfg.resolved_orientations()):
         for seed in cfg.task_seed_order():
             if i == 0:
@@ -276,7 +285,7 @@ def restore_from_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | 
     if not path.exists():
         if (g / "glass_is.npz").exists():
             return _restore_partial_shears(cfg, g, data_dir, seed, set())
-        return []
+        return _restore_partial_glass(cfg, g, data_dir, seed)
     ds = load_dataset(path)
     prov = ds.provenance
     made_with = prov.get("campaign_config")
@@ -418,6 +427,77 @@ def save_partial_shear(cfg: CampaignConfig, root: str | Path, data_dir: str | Pa
                         snapshot_files=np.array(json.dumps(snaps)))
     os.replace(tmp, out)
     return out
+
+
+PARTIAL_GLASS_FORMAT = "glassml-partial-glass-1"
+
+
+def partial_glass_path(data_dir: str | Path, cfg: CampaignConfig, seed: int) -> Path:
+    """Where the packed checkpoint of an unfinished glass preparation goes."""
+    return Path(data_dir) / cfg.name / "partial" / f"{cfg.name}_g{seed:04d}_glass.npz"
+
+
+def save_partial_glass(cfg: CampaignConfig, root: str | Path, data_dir: str | Path, seed: int) -> Path | None:
+    """Pack the last restart file of an unfinished glass preparation (``glass.restart`` and its
+    ``glass_state.json``) into ``data_dir``, so that a preparation of several core-hours survives
+    the loss of its work directory; :func:`restore_from_dataset` unpacks it.  Returns the file
+    written, or ``None`` when there is nothing new to pack."""
+    g = _glass_dir(Path(root), cfg, seed)
+    state_f, restart = g / "glass_state.json", g / "glass.restart"
+    if (g / "glass_is.npz").exists():
+        return None
+    for _ in range(5):
+        try:
+            st0, rs0 = state_f.stat(), restart.stat()
+            state_text, restart_bytes = state_f.read_text(), restart.read_bytes()
+            st1, rs1 = state_f.stat(), restart.stat()
+        except FileNotFoundError:
+            return None
+        # make_glass replaces the restart first and the state second (see save_partial_shear)
+        if (st0.st_mtime_ns, rs0.st_mtime_ns) == (st1.st_mtime_ns, rs1.st_mtime_ns) \
+                and st0.st_mtime_ns >= rs0.st_mtime_ns:
+            break
+        time.sleep(0.5)
+    else:
+        return None
+    state = json.loads(state_text)
+    out = partial_glass_path(data_dir, cfg, seed)
+    if out.exists():
+        with np.load(out) as z:
+            if json.loads(str(z["state"]))["segments_done"] >= state["segments_done"]:
+                return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez_compressed(tmp, format=np.array(PARTIAL_GLASS_FORMAT), campaign_config=np.array(json.dumps(cfg.to_dict())),
+                        seed=np.array(seed), state=np.array(state_text),
+                        restart=np.frombuffer(restart_bytes, dtype=np.uint8))
+    os.replace(tmp, out)
+    return out
+
+
+def _restore_partial_glass(cfg: CampaignConfig, g: Path, data_dir: str | Path, seed: int) -> list[str]:
+    """Unpack the packed checkpoint of this glass's unfinished preparation (see save_partial_glass)."""
+    f = partial_glass_path(data_dir, cfg, seed)
+    if not f.exists():
+        return []
+    with np.load(f, allow_pickle=False) as z:
+        if str(z["format"]) != PARTIAL_GLASS_FORMAT:
+            raise ValueError(f"{f}: not a packed glass checkpoint ({str(z['format'])!r})")
+        key = _protocol_mismatch(json.loads(str(z["campaign_config"])), cfg.to_dict())
+        if key is not None:
+            raise ValueError(f"{f} was made with other {key} parameters (for example another preparation); "
+                             "use that campaign's own settings, or move the file away to start the glass afresh")
+        if int(z["seed"]) != seed:
+            raise ValueError(f"{f} holds glass seed {int(z['seed'])}, not {seed}; move it away")
+        state = json.loads(str(z["state"]))
+        here = g / "glass_state.json"
+        if here.exists() and (g / "glass.restart").exists() \
+                and json.loads(here.read_text())["segments_done"] >= state["segments_done"]:
+            return []
+        g.mkdir(parents=True, exist_ok=True)
+        (g / "glass.restart").write_bytes(z["restart"].tobytes())
+        here.write_text(str(z["state"]))
+    return [f"{Task(seed, 'glass').label} (after segment {state['segments_done']})"]
 
 
 def remove_partial_shear(data_dir: str | Path, cfg: CampaignConfig, seed: int, orientation: str) -> list[Path]:
@@ -725,12 +805,17 @@ def _task_progress(cfg: CampaignConfig, root: Path, data_dir: str | Path | None,
             extra = sum(int(f.stem.split("_")[1]) >= finished for f in (g / "msd").glob("seed_*.npz"))
             return min((finished + extra) / cfg.msd.n_seeds, 1.0)
         state = g / "glass_state.json"
-        if state.exists():
+        segments_done = int(json.loads(state.read_text())["segments_done"]) if state.exists() else 0
+        packed = None if data_dir is None else partial_glass_path(data_dir, cfg, t.seed)
+        if packed is not None and packed.exists():
+            with np.load(packed) as z:
+                segments_done = max(segments_done, int(json.loads(str(z["state"]))["segments_done"]))
+        if segments_done:
             from .protocol import _glass_segments  # noqa: PLC0415
 
             spec = cfg.spec()
             n = len(_glass_segments(spec, cfg.glass.resolved(spec)))
-            return min(int(json.loads(state.read_text())["segments_done"]) / max(n, 1), 1.0)
+            return min(segments_done / max(n, 1), 1.0)
     except (OSError, ValueError, KeyError):  # a checkpoint being rewritten: count the task as not started
         return 0.0
     return 0.0
@@ -823,6 +908,11 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
             for gone in remove_partial_shear(data_dir, cfg, t.seed, t.orientation):
                 if on_dataset is not None:
                     on_dataset(gone)
+        packed_glass = partial_glass_path(data_dir, cfg, t.seed)
+        if t.kind == "glass" and packed_glass.exists():
+            packed_glass.unlink()
+            if on_dataset is not None:
+                on_dataset(packed_glass)
 
     if ranks < 1 or jobs < 1:
         raise ValueError(f"jobs (--jobs) and ranks (--ranks) must be at least 1; got {jobs} and {ranks}")
@@ -867,14 +957,20 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
             if pack_every_s:
                 now = time.time()
                 for fut, (t, t0) in running.items():
-                    if t.kind == "shear" and fut not in fin and now - last_pack.get(t, t0) >= pack_every_s:
-                        last_pack[t] = now
+                    if t.kind not in ("shear", "glass") or fut in fin or now - last_pack.get(t, t0) < pack_every_s:
+                        continue
+                    last_pack[t] = now
+                    if t.kind == "glass":
+                        packed = save_partial_glass(cfg, root, data_dir, t.seed)
+                        files = [packed] if packed is not None else []
+                    else:
                         packed = save_partial_shear(cfg, root, data_dir, t.seed, t.orientation)
-                        if packed is not None:
-                            say(f"packed the checkpoint of {t.label} into {packed}")
-                            if on_dataset is not None:
-                                for f in partial_shear_files(data_dir, cfg, t.seed, t.orientation):
-                                    on_dataset(f)
+                        files = partial_shear_files(data_dir, cfg, t.seed, t.orientation) if packed else []
+                    if packed is not None:
+                        say(f"packed the checkpoint of {t.label} into {packed}")
+                        if on_dataset is not None:
+                            for f in files:
+                                on_dataset(f)
             for fut in fin:
                 t, t0 = running.pop(fut)
                 fut.result()

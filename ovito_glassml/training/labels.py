@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["d2min", "voronoi_volume", "v_flex", "msd_quality"]
+__all__ = ["d2min", "voronoi_volume", "v_flex", "msd_quality", "icosahedral_fraction"]
 
 
 def _data_collection(positions, cell, origin, pbc, is_2d):
@@ -63,6 +63,31 @@ def voronoi_volume(positions, cell, origin=None, pbc=(True, True, True), is_2d: 
     pipe = Pipeline(source=StaticSource(data=dc))
     pipe.modifiers.append(VoronoiAnalysisModifier(compute_indices=False, use_radii=False))
     return np.array(pipe.compute().particles["Atomic Volume"], dtype=np.float64)
+
+
+def icosahedral_fraction(positions, types, cell, origin=None, centre_type: int = 0,
+                         pbc=(True, True, True)) -> float:
+    """Fraction of the atoms of type ``centre_type`` (0-based; Cu in Cu-Zr) whose Voronoi
+    polyhedron has the index <0,0,12,0>: a full icosahedron, the topological order that slow
+    cooling builds in Cu-Zr glasses (Cheng & Ma 2011, Prog. Mater. Sci. 56, 379).  Plain Voronoi
+    (OVITO's ``VoronoiAnalysisModifier``, no radii, no face threshold)."""
+    from ovito.modifiers import VoronoiAnalysisModifier  # noqa: PLC0415
+    from ovito.pipeline import Pipeline, StaticSource  # noqa: PLC0415
+
+    types = np.asarray(types)
+    centres = types == centre_type
+    if not centres.any():
+        raise ValueError(f"no atom of type {centre_type} to count icosahedra around")
+    dc = _data_collection(positions, cell, origin, pbc, False)
+    pipe = Pipeline(source=StaticSource(data=dc))
+    pipe.modifiers.append(VoronoiAnalysisModifier(compute_indices=True, use_radii=False))
+    index = np.asarray(pipe.compute().particles["Voronoi Index"])
+    # OVITO's column k counts the faces with k + 1 edges: <n3, n4, n5, n6> = columns 2..5
+    if index.shape[1] <= 4:  # no polyhedron has a pentagonal face
+        return 0.0
+    n5 = index[:, 4]
+    ico = (n5 == 12) & (index.sum(axis=1) == 12)
+    return float(ico[centres].mean())
 
 
 def _voronoi_area_2d(positions, cell, origin=None) -> np.ndarray:

@@ -1,8 +1,11 @@
 """LAMMPS stages of the data-generation protocol, each resumable from its own checkpoints.
 
-* :func:`make_glass` - random alloy, melt, quench to the low temperature in chunks (a LAMMPS
+* :func:`make_glass` - random alloy, melt, cool to the low temperature in chunks (a LAMMPS
   restart file after every chunk), conjugate-gradient minimisation (3D: with isotropic box
   relaxation to zero pressure, then at fixed box) to the inherent structure; velocities zeroed.
+  The cooling path is the glass's *preparation* (:data:`PREPARATIONS`): ``quench``, one constant
+  rate from the melt to the low temperature; ``window``, the same path with slower rates inside
+  temperature windows around the glass transition (:func:`cooling_pieces`).
 * :func:`shear_aqs` - athermal quasi-static shear of the inherent structure in a loading frame:
   3D: the configuration is mapped by the proper rotation R (rows s, n, s x n) so that s -> X and
   n -> Y, then the xy tilt is raised by ``strain_step * ly`` per step and the energy minimised
@@ -36,8 +39,8 @@ from .lammps_runtime import load_lammps, potential_path
 from .systems import SystemSpec
 
 __all__ = [
-    "GlassParams", "ShearParams", "MsdParams", "make_glass", "shear_aqs", "vibrational_msd",
-    "rotate_to_loading_frame", "deformation_2d", "lammps_version",
+    "PREPARATIONS", "DEFAULT_WINDOW_METAL", "cooling_pieces", "GlassParams", "ShearParams", "MsdParams", "make_glass", "shear_aqs", "vibrational_msd",
+    "rotate_to_loading_frame", "deformation_2d", "lammps_version", "inherent_energy",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,14 +49,32 @@ Progress = Callable[[str], None] | None
 # -- parameters ---------------------------------------------------------------------------------
 
 
+#: The glass preparations :func:`make_glass` knows: ``quench`` (one constant cooling rate) and
+#: ``window`` (slower cooling inside the temperature windows of ``GlassParams.window``).
+PREPARATIONS = ("quench", "window")
+
+#: The default windows of the ``window`` preparation in metal units, (T_from K, T_to K, rate K/s):
+#: 1e12 K/s from 1100 to 850 K, where the Cu50Zr50 liquid (Mendelev 2007 EAM) still follows
+#: equilibrium, then 1e11 K/s from 850 to 650 K, through its glass transition; outside the windows
+#: the path cools at ``quench_rate`` (1e13 K/s).  Chosen by measurement: docs/relaxed-glasses.md.
+DEFAULT_WINDOW_METAL: tuple[tuple[float, float, float], ...] = ((1100.0, 850.0, 1e12), (850.0, 650.0, 1e11))
+
+
 @dataclass
 class GlassParams:
-    """Melt-quench-minimise protocol.  ``quench_rate`` in K/s (metal units) or in
-    temperature units per tau (LJ units); ``None`` takes the system default (1e13 K/s, 1e-3/tau)."""
+    """Melt-cool-minimise protocol.  ``quench_rate`` in K/s (metal units) or in temperature
+    units per tau (LJ units); ``None`` takes the system default (1e13 K/s, 1e-3/tau).
+
+    ``preparation`` is ``"quench"`` (cool at ``quench_rate`` all the way) or ``"window"``: cool
+    at ``quench_rate`` except inside the windows ``window`` = ((T_from, T_to, rate), ...),
+    descending, non-overlapping and inside (t_low, t_melt) of the system; an empty ``window``
+    takes :data:`DEFAULT_WINDOW_METAL` (metal units; LJ units need explicit windows)."""
 
     n_atoms: int = 4000
     seed: int = 1
     quench_rate: float | None = None
+    preparation: str = "quench"
+    window: tuple[tuple[float, float, float], ...] = ()
     melt_time: float = 10.0          # ps (metal) / tau (LJ)
     pressure: float = 0.0            # bar, 3D NPT only
     tdamp: float | None = None       # thermostat damping; None: 0.1 ps / 0.5 tau
@@ -75,7 +96,30 @@ class GlassParams:
             p.tdamp = 0.1 if system.units == "metal" else 0.5
         if system.units == "lj" and self.melt_time == 10.0:
             p.melt_time = 50.0
+        if p.preparation not in PREPARATIONS:
+            raise ValueError(f"unknown preparation {p.preparation!r}; use one of {', '.join(PREPARATIONS)} "
+                             "(glassml generate --preparation)")
+        if p.preparation == "window" and not p.window:
+            if system.units != "metal":
+                raise ValueError(f"the window preparation of {system.name} ({system.units} units) needs explicit "
+                                 "windows: give --window T_FROM:T_TO:RATE[,...] in its temperature and time units")
+            p.window = DEFAULT_WINDOW_METAL
+        if p.preparation == "quench" and p.window:
+            raise ValueError("windows (--window) belong to the window preparation; give --preparation window "
+                             "or leave --window out")
+        p.window = tuple(tuple(float(v) for v in w) for w in p.window)
+        cooling_pieces(system, p)  # raises for a window outside the liquid-to-glass range
         return p
+
+    def to_dict(self) -> dict:
+        """The parameters as recorded in provenance; a plain quench records no preparation keys,
+        so the files of campaigns made before preparations existed keep their protocol."""
+        d = dataclasses.asdict(self)
+        if d["preparation"] == "quench" and not d["window"]:
+            d.pop("preparation"), d.pop("window")
+        else:
+            d["window"] = [list(w) for w in d["window"]]
+        return d
 
 
 @dataclass
@@ -285,22 +329,54 @@ def _notify(progress: Progress, msg: str) -> None:
 # -- glass --------------------------------------------------------------------------------------
 
 
+def cooling_pieces(system: SystemSpec, p: GlassParams) -> list[tuple[float, float, float]]:
+    """The cooling path from ``system.t_melt`` to ``system.t_low`` as linear pieces
+    (T_from, T_to, rate): ``p.quench_rate`` outside the windows of a ``window`` preparation, each
+    window's own rate inside it.  Raises ``ValueError`` naming the window for one that is not
+    descending, overlaps another, lies outside (t_low, t_melt) or has a rate <= 0."""
+    if p.preparation != "window":
+        return [(system.t_melt, system.t_low, float(p.quench_rate))]
+    pieces, top = [], system.t_melt
+    unit = "K" if system.units == "metal" else "(LJ temperature)"
+    for w in p.window:
+        if len(w) != 3:
+            raise ValueError(f"window {w}: give T_from:T_to:rate")
+        t_from, t_to, rate = (float(v) for v in w)
+        if not (system.t_low < t_to < t_from < system.t_melt):
+            raise ValueError(f"window {t_from:g}:{t_to:g}:{rate:g}: its temperatures must descend and lie inside "
+                             f"the liquid-to-glass range of {system.name}, {system.t_low:g}-{system.t_melt:g} {unit}")
+        if t_from > top:
+            raise ValueError(f"window {t_from:g}:{t_to:g}:{rate:g} overlaps the window before it or is out of "
+                             "order; list windows from hot to cold without overlap")
+        if not rate > 0:
+            raise ValueError(f"window {t_from:g}:{t_to:g}:{rate:g}: the cooling rate must be > 0")
+        if t_from < top:
+            pieces.append((top, t_from, float(p.quench_rate)))
+        pieces.append((t_from, t_to, rate))
+        top = t_to
+    pieces.append((top, system.t_low, float(p.quench_rate)))
+    return pieces
+
+
 def _glass_segments(system: SystemSpec, p: GlassParams) -> list[dict]:
+    """The MD segments of a glass: the melt, then the cooling pieces (:func:`cooling_pieces`),
+    each cut into chunks of at most ``p.chunk_steps`` steps (one restart file after each)."""
     dt = system.timestep
+    time_unit = system.time_unit_s if system.time_unit_s is not None else 1.0
     segs = []
-    melt_steps = int(round(p.melt_time / dt))
-    if system.time_unit_s is not None:
-        quench_steps = int(round((system.t_melt - system.t_low) / p.quench_rate / (dt * system.time_unit_s)))
-    else:
-        quench_steps = int(round((system.t_melt - system.t_low) / p.quench_rate / dt))
-    for kind, t0, t1, total in (("melt", system.t_melt, system.t_melt, melt_steps),
-                                ("quench", system.t_melt, system.t_low, quench_steps)):
+    plan = [("melt", system.t_melt, system.t_melt, int(round(p.melt_time / dt)), None)]
+    for t0, t1, rate in cooling_pieces(system, p):
+        plan.append(("quench", t0, t1, int(round((t0 - t1) / rate / (dt * time_unit))), rate))
+    for kind, t0, t1, total, rate in plan:
         done = 0
         while done < total:
             n = min(p.chunk_steps, total - done)
             ta = t0 + (t1 - t0) * done / total
             tb = t0 + (t1 - t0) * (done + n) / total
-            segs.append({"kind": kind, "t_start": ta, "t_stop": tb, "steps": n})
+            seg = {"kind": kind, "t_start": ta, "t_stop": tb, "steps": n}
+            if rate is not None and p.preparation != "quench":
+                seg["rate"] = rate
+            segs.append(seg)
             done += n
     return segs
 
@@ -321,8 +397,10 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
         return _load_glass(out_path)
     segments = _glass_segments(system, p)
     state = json.loads(state_path.read_text()) if state_path.exists() and restart.exists() else None
-    md_keys = ("n_atoms", "seed", "quench_rate", "melt_time", "pressure", "tdamp", "pdamp", "chunk_steps")
-    if state is not None and any(state["params"].get(k) != getattr(p, k) for k in md_keys):
+    md_keys = ("n_atoms", "seed", "quench_rate", "melt_time", "pressure", "tdamp", "pdamp", "chunk_steps",
+               "preparation", "window")
+    if state is not None and any(state["params"].get(k, _QUENCH_DEFAULTS.get(k)) != p.to_dict().get(k)
+                                 for k in md_keys):
         raise RuntimeError(f"{workdir} holds a glass made with other parameters; use another work directory")
     lmp = _new_lammps()
     rank, ranks = _world(lmp)
@@ -331,7 +409,7 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
         version = int(lmp.version())
         _head(lmp, system)
         if state is None:
-            state = {"params": dataclasses.asdict(p), "segments_done": 0, "wall_s": {}}
+            state = {"params": p.to_dict(), "segments_done": 0, "wall_s": {}}
             t0 = time.time()
             n = p.n_atoms
             side = (n / system.number_density) ** (1.0 / system.dimensions)
@@ -394,10 +472,14 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
         lmp.command(f"minimize {p.min_etol!r} {p.min_ftol!r} {p.min_maxiter} {p.min_maxeval}")
         lmp.command("run 0")
         state["wall_s"]["minimize"] = time.time() - t0
-        state["params"] = dataclasses.asdict(p)
+        state["params"] = p.to_dict()
         data = _extract(lmp)
+        counts = np.bincount(data["types"], minlength=len(system.type_names)).tolist()
+        if counts != system.counts(p.n_atoms):
+            raise RuntimeError(f"glass {workdir.name}: the composition changed during preparation ({counts} atoms "
+                               f"of {system.type_names}, expected {system.counts(p.n_atoms)}); nothing was written")
         info = {
-            "params": dataclasses.asdict(p), "segments": segments, "wall_s": state["wall_s"],
+            "params": p.to_dict(), "segments": segments, "wall_s": state["wall_s"],
             "total_md_steps": int(sum(s["steps"] for s in segments)),
             "potential_energy_per_atom": float(lmp.get_thermo("pe")) / len(data["positions"]),
             "pressure": float(lmp.get_thermo("press")),
@@ -415,6 +497,34 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
         f.unlink(missing_ok=True)
     _notify(progress, f"glass {workdir.name}: inherent structure, E/N={info['potential_energy_per_atom']:.4f}")
     return _load_glass(out_path)
+
+
+def inherent_energy(system: SystemSpec, positions, types, cell, origin, ftol: float = 1e-8,
+                    workdir: str | Path | None = None) -> float:
+    """Potential energy per atom (eV/atom in metal units) of the inherent structure reached by CG
+    minimisation at fixed cell from ``positions`` (types 0-based).  Re-minimising a stored glass
+    (float32 positions) removes the rounding of its positions, so glasses of every campaign are
+    compared at the same tolerance."""
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        data = Path(tmp) / "is.data"
+        write_lammps_data(data, system, np.asarray(positions, float), np.asarray(types), np.asarray(cell, float),
+                          np.asarray(origin, float))
+        lmp = _new_lammps()
+        try:
+            _head(lmp, system)
+            lmp.command(f"read_data {data}")
+            _interaction(lmp, system)
+            lmp.command("min_style cg")
+            lmp.command(f"minimize 0.0 {ftol!r} 10000 100000")
+            return float(lmp.get_thermo("pe")) / len(positions)
+        finally:
+            lmp.close()
+
+
+#: the preparation keys of a plain quench (absent from its recorded parameters)
+_QUENCH_DEFAULTS = {"preparation": "quench", "window": None}
 
 
 def _load_glass(path: Path) -> dict:
