@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -347,7 +348,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="glassml", description=__doc__, epilog=_EPILOG)
+    parser = argparse.ArgumentParser(
+        prog="glassml", epilog=_EPILOG,
+        description="Plastic susceptibility, quench-in softness, structural flexibility and the density of "
+                    "fertile sites of glasses from atom positions: descriptors, predictions, data generation, "
+                    "training and evaluation.")
     parser.add_argument("--version", action="version", version=f"ovito-glassml {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -398,8 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG pictures")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("models", help="list the installed models and their cards")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p = sub.add_parser("models", help="list the installed models and their cards",
+                       description="List the installed models (GLASSML_MODELS first, then the models shipped with "
+                                   "the package): name, property, kind, descriptor and species of each card.")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print the folder each model was loaded from")
     p.set_defaults(func=cmd_models)
 
     from .training.cli_generate import add_parser as add_generate  # noqa: PLC0415
@@ -407,7 +414,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_generate(sub)
     add_train(sub)
+    _plain_help(parser)
     return parser
+
+
+_ROLE = re.compile(r":[a-z]+:`~?\.?([^`]*?)`")
+
+
+def _plain(text: str | None) -> str | None:
+    """Docstring markup out of a help text: ``x`` -> x, :func:`~.mod.name` -> name."""
+    if not text:
+        return text
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    return text.replace("``", "").replace("**", "")
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Apply :func:`_plain` to every description, epilog and option help of ``parser`` and its sub-commands
+    (the sub-commands' descriptions are their modules' docstrings)."""
+    parser.description, parser.epilog = _plain(parser.description), _plain(parser.epilog)
+    for action in parser._actions:
+        action.help = _plain(action.help) if isinstance(action.help, str) else action.help
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = _plain(choice.help)
+            for sub in set(action.choices.values()):
+                _plain_help(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

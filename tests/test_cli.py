@@ -142,3 +142,17 @@ def test_readme_main_command_uses_the_shipped_models(example_glass_path, tmp_pat
         assert "dfs" not in entry
     if "sf" in have:
         assert np.all(np.isfinite(np.asarray(data.particles["StructuralFlexibility"][...])))
+
+
+@pytest.mark.parametrize("command", [[], ["describe"], ["predict"], ["models"], ["generate"], ["train"],
+                                     ["evaluate"]])
+def test_help_is_plain_text(command, capsys):
+    """Every help page prints without docstring markup, and every option says what it does."""
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for markup in ("``", ":func:", ":mod:", ":class:", ":attr:", "**"):
+        assert markup not in out, f"glassml {' '.join(command)} --help shows {markup!r}"
+    if command == ["models"]:
+        assert "also print the folder" in out

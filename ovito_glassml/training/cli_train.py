@@ -1,4 +1,4 @@
-"""``glassml train`` and ``glassml evaluate`` (registered by :func:`add_parser`).
+"""``glassml train``: train a model on labelled glasses; ``glassml evaluate``: measure one on held-out glasses.
 
     glassml train cnn|qs|sf DATASET... -o models/NAME [options]
     glassml train ensemble DATASET... -o models/NAME --member cnn=PATH --member qs=PATH [--weights 0.5,0.5]
