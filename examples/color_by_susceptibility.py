@@ -1,6 +1,6 @@
 """Colour the atoms of a glass by predicted plastic susceptibility and render a picture.
 
-    python examples/color_by_susceptibility.py [GLASS] [--models DIR] [--orientation xy] [-o picture.png]
+    python examples/color_by_susceptibility.py [GLASS] [--models DIR] [--orientation xy] [-o out/susceptibility.png]
 
 Uses the installed model "susceptibility" (or the one in --models DIR, e.g. the demo models made
 by examples/make_demo_models.py).  Works with the free `ovito` module (rendering needs a Vulkan
@@ -21,7 +21,8 @@ parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.R
 parser.add_argument("glass", nargs="?", default=str(HERE / "data" / "CuZr_example.data"))
 parser.add_argument("--models", help="folder of model folders (default: installed models)")
 parser.add_argument("--orientation", default="xy", help="loading orientation, e.g. xy or -zx")
-parser.add_argument("-o", "--output", default="susceptibility.png")
+parser.add_argument("-o", "--output", default="out/susceptibility.png",
+                    help="picture to write (default out/susceptibility.png; out/ is ignored by git)")
 args = parser.parse_args()
 if args.models:
     os.environ["GLASSML_MODELS"] = str(Path(args.models).resolve())
@@ -36,6 +37,7 @@ print(f"{data.particles.count} atoms, {100 * (values > 0.5).mean():.1f} % predic
       f"for loading {orientation}" + (" [DEMO model: meaningless]" if demo else ""))
 
 # Viridis colour coding from 0 to 1 with a legend (the same picture `glassml predict` writes)
+Path(args.output).parent.mkdir(parents=True, exist_ok=True)
 render_property_png(data, "Plastic Susceptibility", args.output,
                     title=f"Plastic susceptibility ({orientation})" + (" DEMO" if demo else ""))
 print(f"wrote {args.output}")

@@ -1,9 +1,9 @@
-"""Density of fertile sites (paper 003) on every frame of a trajectory: Delta, verdict, peaks, tables.
+"""Density of fertile sites (Fan, Ma & Falk 2022) on every frame of a trajectory: Delta, verdict, peaks, tables.
 
-    python examples/dfs_of_trajectory.py TRAJECTORY [--type-names 1=Cu,2=Zr] [--models DIR] [--model dfs] [-o dfs/]
+    python examples/dfs_of_trajectory.py TRAJECTORY [--type-names 1=Cu,2=Zr] [--models DIR] [--model dfs] [-o out/dfs/]
 
 For each frame: the fertile-site probability of every atom (loading orientation xy; the shipped
-`dfs` model, trained on the top 5 % of D2min at 10 % strain as paper 003's fertile sites, or any
+`dfs` model, trained on the top 5 % of D2min at 10 % strain, the paper's fertile sites, or any
 susceptibility model given with --model), then the DFS profiles along X and Y (slabs of 19 A),
 their fluctuation Delta and the brittle/ductile verdict, and the Delta that the same number of
 fertile sites placed at random would give (counting noise; p = the chance that random sites
@@ -24,7 +24,8 @@ parser.add_argument("--type-names", default="", help="e.g. 1=Cu,2=Zr for LAMMPS 
 parser.add_argument("--models", help="folder of model folders (default: installed models)")
 parser.add_argument("--model", default="dfs", help="installed name or folder of the fertile-site model (dfs)")
 parser.add_argument("--slab-width", type=float, default=19.0)
-parser.add_argument("-o", "--output", default="dfs")
+parser.add_argument("-o", "--output", default="out/dfs",
+                    help="folder for the DFS tables (default out/dfs; out/ is ignored by git)")
 args = parser.parse_args()
 if args.models:
     os.environ["GLASSML_MODELS"] = str(Path(args.models).resolve())

@@ -1,10 +1,10 @@
 """Write the three untrained demo models (susceptibility CNN, QS LightGBM, SF linear) into a folder.
 
-    python examples/make_demo_models.py DIR
-    export GLASSML_MODELS=DIR          # then the modifiers' default model names find them
+    python examples/make_demo_models.py out/demo_models
+    export GLASSML_MODELS=$PWD/out/demo_models   # then the modifiers' default model names find them
 
 Their predictions are meaningless (random weights / fitted to random numbers): they exercise the
-prediction path until trained models ship (models/README.md).  Needs the `onnx` package
+prediction path with other species or settings (models/README.md).  Needs the `onnx` package
 (`pip install ovito-glassml[demo]`).
 """
 import argparse
