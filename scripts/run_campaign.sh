@@ -54,6 +54,28 @@ CUZR16K=(--name cuzr50_16k --system CuZr --atoms 16000 --glasses 2 --first-seed 
          --orientations xy --max-strain 0.20 --snapshots 0.02,0.04,0.05,0.10,0.15,0.20 --msd-seeds 0 --git-commit
          --pack-minutes 30)
 if [ "$LANE" = 16k ]; then run "${CUZR16K[@]}"; exit 0; fi
+# Relaxed Cu50Zr50 (the window preparation, docs/relaxed-glasses.md): 16 glasses x 4000 atoms,
+# seeds 201-216 (201-208 train, 209-212 validation, 213-216 test), MSD with 10 seeds, the six
+# loadings to 10 % with D2min at 1, 2, 3, 4, 5 and 10 %; then 2 glasses x 16000 atoms sheared xy to 20 %.
+RELAXED4K=(--name cuzr50_4k_relaxed --system CuZr --atoms 4000 --glasses 16 --first-seed 201 --test-glasses 4
+           --preparation window --msd-seeds 10 --snapshots 0.01,0.02,0.03,0.04,0.05,0.10 --git-commit
+           --pack-minutes 30)
+RELAXED16K=(--name cuzr50_16k_relaxed --system CuZr --atoms 16000 --glasses 2 --first-seed 301 --test-glasses 0
+            --preparation window --orientations xy --max-strain 0.20 --snapshots 0.02,0.03,0.05,0.10,0.15,0.20
+            --msd-seeds 0 --git-commit --pack-minutes 30)
+if [ "$LANE" = relaxed ]; then run "${RELAXED4K[@]}"; run "${RELAXED16K[@]}"; exit 0; fi
+# Cooling-rate calibration (scripts/calibrate_cooling_rate.py): 1000-atom Cu50Zr50 glasses, no shear,
+# cooled at one constant rate from 1400 to 400 K (1e13 K/s outside: the liquid above 1400 K relaxes in
+# well under a picosecond, and nothing relaxes below 400 K at these rates), plus the window
+# preparation at the same size; cheapest first.
+CAL=(--system CuZr --atoms 1000 --test-glasses 0 --orientations none --msd-seeds 0 --git-commit --pack-minutes 30)
+if [ "$LANE" = calibration ]; then
+  run --name calib_cuzr50_1k_r1e13 --glasses 4 --first-seed 401 "${CAL[@]}"
+  run --name calib_cuzr50_1k_r1e12 --glasses 4 --first-seed 411 --preparation window --window 1400:400:1e12 "${CAL[@]}"
+  run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
+  run --name calib_cuzr50_1k_r1e11 --glasses 2 --first-seed 431 --preparation window --window 1400:400:1e11 "${CAL[@]}"
+  exit 0
+fi
 # 1. (session 1 ran the first Cu-Zr glass here, before the LJ set, so that Cu-Zr labels existed
 #    early; the LJ set is nearly done, so it now goes first.)
 # 2. 2D binary LJ (Falk & Langer): 24 glasses x 2000 particles (last 4 = test), the four

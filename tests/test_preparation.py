@@ -182,3 +182,20 @@ def test_inherent_energy_reproduces_the_energy_the_generator_recorded(tmp_path, 
     # a rigid translation changes nothing
     e2 = inherent_energy(cuzr(), g["positions"] + 0.7, g["types"], g["cell"], g["origin"])
     assert abs(e2 - e) < 1e-6
+
+
+def test_rate_calibration_reads_back_the_rate_of_a_point_on_its_line():
+    from ovito_glassml.training.calibration import fit_rate_calibration
+
+    rates = [1e13, 1e13, 1e12, 1e12, 1e11, 1e11]
+    energies = [-4.86 - 0.01 * (13 - np.log10(q)) + d for q, d in zip(rates, [1e-3, -1e-3] * 3)]
+    cal = fit_rate_calibration(rates, energies, system="Cu50Zr50", n_atoms=1000)
+    assert abs(cal.b - 0.01) < 1e-9 and abs(cal.energy(1e13) + 4.86) < 1e-9
+    q, lo, hi = cal.effective_rate(-4.86 - 0.025)
+    assert abs(np.log10(q) - 10.5) < 1e-6 and lo < q < hi
+    cal.size_offsets["4000"] = 0.002  # 4000-atom glasses lie 2 meV/atom above at the same rate
+    assert abs(np.log10(cal.effective_rate(-4.858, 4000)[0]) - 13) < 1e-6
+    with pytest.raises(ValueError, match="no size offset for 2000-atom glasses"):
+        cal.effective_rate(-4.86, 2000)
+    with pytest.raises(ValueError, match="at least 2 different rates"):
+        fit_rate_calibration([1e13] * 3, [-4.86] * 3, system="Cu50Zr50", n_atoms=1000)

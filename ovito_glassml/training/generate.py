@@ -692,6 +692,8 @@ def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path
         "inherent_structure_source": (f"restored from the data-set file {ginfo['restored_from']}; stages run "
                                       "after that start from these positions" if ginfo.get("restored_from")
                                       else "LAMMPS, this campaign's work directory"),
+        "effective_cooling_rate": _effective_cooling_rate(system, ginfo["potential_energy_per_atom"],
+                                                          len(inh["positions"])),
         "shear": cfg.protocol_dict()["shear"], "msd": cfg.protocol_dict()["msd"],
         "msd_info": msd_info, "msd_quality": labels.msd_quality(msd_kw["msd_runs"]) if msd_kw else None,
         "shear_info": shear_infos,
@@ -713,6 +715,23 @@ def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path
                       cell=inh["cell"], origin=inh["origin"], pbc=pbc, provenance=prov, voronoi_volume=vor,
                       orientations=orients, **msd_kw)
     return save_dataset(dataset_path(data_dir, cfg, seed), ds)
+
+
+def _effective_cooling_rate(system, energy: float, n_atoms: int) -> dict | None:
+    """The glass's effective cooling rate read off the project's cooling-rate calibration
+    (:mod:`.calibration`), or ``None`` when there is no calibration for this system and size."""
+    from .calibration import load_rate_calibration  # noqa: PLC0415
+
+    cal = load_rate_calibration()
+    if cal is None or cal.system != system.name:
+        return None
+    try:
+        q, lo, hi = cal.effective_rate(energy, n_atoms)
+    except ValueError:
+        return None
+    return {"rate_K_per_s": q, "one_standard_error_range": [lo, hi], "calibration_made": cal.made,
+            "method": "E_IS read off the line E_IS = a + b log10(q) of constant-rate glasses "
+                      "(ovito_glassml/training/cooling_rate_calibration.json, docs/relaxed-glasses.md)"}
 
 
 def _only_more_seeds(old: dict | None, new: dict | None) -> bool:

@@ -1,0 +1,194 @@
+"""Calibrate cooling rate against inherent-structure energy, and read off the effective cooling
+rate of the relaxed glasses.
+
+    python scripts/calibrate_cooling_rate.py            # after the calibration lane of run_campaign.sh
+
+Reads every glass of the calibration campaigns (``data/calib_cuzr50_1k_*``: 1,000-atom Cu50Zr50
+glasses cooled at one constant rate through 1400-400 K), of ``cuzr50_4k`` (4,000 atoms, 1e13 K/s)
+and of ``cuzr50_4k_relaxed`` (the ``window`` preparation).  For each glass it recomputes E_IS
+with LAMMPS (CG at fixed cell from the stored positions, :func:`inherent_energy`) and the
+fraction of Cu atoms at the centre of a full <0,0,12,0> icosahedron (OVITO Voronoi).  Then:
+
+* fits E_IS = a + b log10(q) to the constant-rate glasses (:mod:`ovito_glassml.training.calibration`);
+* measures the size offset E(4,000) - E(1,000) at 1e13 K/s;
+* writes ``ovito_glassml/training/cooling_rate_calibration.json`` (read when data-set files are
+  written, which then record each glass's effective cooling rate),
+  ``docs/figures/cooling_rate_calibration.png`` and the tables of ``docs/relaxed-glasses.md``
+  (between its ``<!-- calibration -->`` markers).
+
+Energies are cached in ``docs/relaxed/glass_energies.json`` (keyed by file and its SHA-256).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ovito_glassml.training.calibration import CALIBRATION_FILE, fit_rate_calibration  # noqa: E402
+from ovito_glassml.training.dataset import load_dataset  # noqa: E402
+from ovito_glassml.training.labels import icosahedral_fraction  # noqa: E402
+from ovito_glassml.training.protocol import inherent_energy  # noqa: E402
+from ovito_glassml.training.systems import get_system  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+#: a constant-rate glass: one window spanning at least this range (K), or a plain quench
+CONSTANT_RATE_SPAN = (1400.0, 400.0)
+FAMILIES = ("calib_cuzr50_1k_*", "cuzr50_4k", "cuzr50_4k_relaxed")
+MARK_BEGIN, MARK_END = "<!-- calibration: written by scripts/calibrate_cooling_rate.py -->", "<!-- /calibration -->"
+
+
+def constant_rate(glass: dict) -> float | None:
+    """The cooling rate (K/s) of a glass cooled at one rate through the glass transition, else None."""
+    prep = glass.get("preparation", "quench")
+    if prep == "quench":
+        return float(glass["quench_rate"])
+    windows = glass.get("window") or []
+    if len(windows) == 1 and windows[0][0] >= CONSTANT_RATE_SPAN[0] and windows[0][1] <= CONSTANT_RATE_SPAN[1]:
+        return float(windows[0][2])
+    return None
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def measure(files: list[Path], cache_path: Path) -> list[dict]:
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    rows = []
+    for f in files:
+        key = str(f.relative_to(ROOT))
+        sha = _sha(f)
+        hit = cache.get(key)
+        if hit is None or hit["sha256"] != sha:
+            ds = load_dataset(f)
+            prov = ds.provenance
+            system = get_system(prov["campaign_config"]["system"], **prov["campaign_config"].get("system_kwargs", {}))
+            t0 = time.time()
+            e = inherent_energy(system, ds.positions, ds.types, ds.cell, ds.origin)
+            ico = icosahedral_fraction(ds.positions, ds.types, ds.cell, ds.origin, centre_type=0)
+            hit = {"sha256": sha, "campaign": prov["campaign"], "seed": prov["glass_seed"], "n_atoms": ds.count,
+                   "e_is": e, "e_recorded": prov["glass_result"]["potential_energy_per_atom"], "cu_ico": ico,
+                   "glass": prov["glass"], "md_core_s": float(sum(prov["timings_s"]["glass"].values())),
+                   "split": prov.get("split"), "measure_s": time.time() - t0}
+            cache[key] = hit
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        rows.append({"file": key, **hit, "rate": constant_rate(hit["glass"])})
+    return rows
+
+
+def _mean_se(v):
+    v = np.asarray(v, float)
+    return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan"))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default=str(ROOT / "data"))
+    ap.add_argument("--doc", default=str(ROOT / "docs" / "relaxed-glasses.md"))
+    ap.add_argument("--figure", default=str(ROOT / "docs" / "figures" / "cooling_rate_calibration.png"))
+    ap.add_argument("--calibration", default=str(CALIBRATION_FILE))
+    ap.add_argument("--cache", default=str(ROOT / "docs" / "relaxed" / "glass_energies.json"))
+    args = ap.parse_args(argv)
+    data = Path(args.data_dir)
+    files = sorted(f for pat in FAMILIES for d in data.glob(pat) if d.is_dir() for f in d.glob("*.npz"))
+    rows = measure(files, Path(args.cache))
+    cal_rows = [r for r in rows if r["campaign"].startswith("calib_") and r["rate"] is not None]
+    if len({r["rate"] for r in cal_rows}) < 2:
+        print(f"only {len(cal_rows)} constant-rate calibration glasses at {len({r['rate'] for r in cal_rows})} rate(s): "
+              "run the calibration lane of scripts/run_campaign.sh first")
+        return 1
+    n_cal = cal_rows[0]["n_atoms"]
+    cal = fit_rate_calibration([r["rate"] for r in cal_rows], [r["e_is"] for r in cal_rows], system="Cu50Zr50",
+                               n_atoms=n_cal, made=time.strftime("%Y-%m-%d"))
+    # size offsets: other sizes quenched at a calibration rate
+    for n in sorted({r["n_atoms"] for r in rows} - {n_cal}):
+        same = [r for r in rows if r["n_atoms"] == n and r["rate"] is not None]
+        if same:
+            cal.size_offsets[str(n)] = float(np.mean([r["e_is"] - cal.energy(r["rate"]) for r in same]))
+    Path(args.calibration).write_text(json.dumps(cal.to_dict(), indent=1) + "\n")
+
+    # tables
+    groups: dict = {}
+    for r in rows:
+        label = (f"{r['rate']:.0e} K/s" if r["rate"] is not None else "window preparation")
+        groups.setdefault((r["n_atoms"], r["rate"] is None, -(r["rate"] or 0), label), []).append(r)
+    lines = [MARK_BEGIN, "",
+             f"Line fitted to {cal.n_glasses} constant-rate {n_cal}-atom glasses: "
+             f"E_IS = {cal.a:.4f} {cal.b:+.4f} log10(q / K s^-1) eV/atom "
+             f"(slope {1000 * cal.b:.2f} ± {1000 * math.sqrt(cal.cov[1][1]):.2f} meV/atom per decade).",
+             "Size offsets E(N) − E(" + str(n_cal) + ") at the same rate: "
+             + (", ".join(f"{k} atoms {1000 * v:+.2f} meV/atom" for k, v in cal.size_offsets.items()) or "none") + ".",
+             "", "| atoms | cooling | glasses | E_IS (eV/atom) mean ± s.e. | Cu-centred <0,0,12,0> (%) | "
+             "effective rate (K/s) | MD core-hours per glass |", "|---|---|---|---|---|---|---|"]
+    table_rows = []
+    for (n, _relaxed, _neg, label), rs in sorted(groups.items()):
+        e, se = _mean_se([r["e_is"] for r in rs])
+        ico, ico_se = _mean_se([100 * r["cu_ico"] for r in rs])
+        try:
+            q, lo, hi = cal.effective_rate(e, n)
+            qtxt = f"{q:.1e} ({lo:.1e}-{hi:.1e})"
+        except ValueError:
+            q, qtxt = float("nan"), "-"
+        hours = np.median([r["md_core_s"] for r in rs]) / 3600
+        lines.append(f"| {n} | {label} | {len(rs)} | {e:.4f} ± {se:.4f} | {ico:.1f} ± {ico_se:.1f} | {qtxt} | {hours:.2f} |")
+        table_rows.append((n, label, e, se, ico, q, rs))
+    lines += ["", "Per relaxed glass (read off the line, shifted by the size offset):", "",
+              "| glass | atoms | E_IS (eV/atom) | effective rate (K/s) | Cu ico (%) |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["rate"] is None:
+            try:
+                q, lo, hi = cal.effective_rate(r["e_is"], r["n_atoms"])
+                qtxt = f"{q:.1e} ({lo:.1e}-{hi:.1e})"
+            except ValueError:
+                qtxt = "-"
+            lines.append(f"| {Path(r['file']).stem} | {r['n_atoms']} | {r['e_is']:.4f} | {qtxt} | {100 * r['cu_ico']:.1f} |")
+    lines += ["", MARK_END]
+    doc = Path(args.doc)
+    text = doc.read_text() if doc.exists() else f"# Relaxed glasses\n\n{MARK_BEGIN}\n{MARK_END}\n"
+    if MARK_BEGIN not in text:
+        text += f"\n{MARK_BEGIN}\n{MARK_END}\n"
+    head, rest = text.split(MARK_BEGIN, 1)
+    tail = rest.split(MARK_END, 1)[1]
+    doc.write_text(head + "\n".join(lines) + tail)
+
+    # figure: E_IS and icosahedra against log10 rate
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    xs = np.linspace(min(math.log10(q) for q in cal.rates) - 1.2, max(math.log10(q) for q in cal.rates) + 0.3, 50)
+    ax1.plot(xs, cal.a + cal.b * xs, "k-", lw=1, label=f"fit ({n_cal} atoms)")
+    for n, label, e, se, ico, q, rs in table_rows:
+        relaxed = label.startswith("window")
+        x = math.log10(q) if relaxed and np.isfinite(q) else (math.log10(rs[0]["rate"]) if not relaxed else None)
+        if x is None:
+            continue
+        off = 0.0 if n == n_cal else cal.size_offsets.get(str(n), 0.0)
+        marker = ("s" if relaxed else "o") if n == n_cal else ("D" if relaxed else "^")
+        ax1.errorbar([x], [e - off], yerr=[se if np.isfinite(se) else 0], fmt=marker, capsize=3,
+                     label=f"{label}, {n} atoms" + (" (shifted by the size offset)" if off else ""))
+        ax2.errorbar([x], [ico], fmt=marker, capsize=3, label=f"{label}, {n} atoms")
+    ax1.set_xlabel("log10 cooling rate (K/s); relaxed glasses at their effective rate")
+    ax1.set_ylabel(f"E_IS (eV/atom, {n_cal}-atom scale)")
+    ax2.set_xlabel("log10 cooling rate (K/s)")
+    ax2.set_ylabel("Cu-centred <0,0,12,0> (% of Cu)")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.suptitle("Cu50Zr50 (Mendelev 2007 EAM): cooling-rate calibration")
+    fig.tight_layout()
+    Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.figure, dpi=120)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
