@@ -1,4 +1,4 @@
-"""Write the table of shipped models (from their cards) into models/README.md and README.md.
+"""Write the table of shipped models (from their cards) into models/README.md and docs/models.md.
 
     python scripts/models_report.py [--check]
 
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- models-table:start -->", "<!-- models-table:end -->"
 
-TARGETS = {  # issue 5's targets, quoted beside the measured figures
+TARGETS = {  # the project's targets, quoted beside the measured figures
     "Plastic Susceptibility": "balanced accuracy >= 0.85, C_rank >= 0.9 at 5 %",
     "Quench-in Softness": "AUC >= 0.75",
     "Structural Flexibility": "Pearson rho >= 0.8",
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     block = table(ROOT / "models")
     stale = []
-    for path in (ROOT / "models" / "README.md", ROOT / "README.md"):
+    for path in (ROOT / "models" / "README.md", ROOT / "docs" / "models.md"):
         text = path.read_text(encoding="utf-8")
         new = _replace(text, block, path)
         if new != text:
