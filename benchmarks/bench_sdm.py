@@ -1,4 +1,4 @@
-"""Spatial density map throughput: the numba kernel vs the dense numpy reference (DESIGN section 9).
+"""Spatial density map throughput: the numba kernel vs the dense numpy reference (docs/speed.md).
 
     python benchmarks/bench_sdm.py [--atoms 32000] [--centers 4000] [--ref-centers 24] [--threads N]
 

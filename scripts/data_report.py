@@ -32,7 +32,7 @@ TARGETS = {
     "lj2d_2k": "at least 20 samples of the 2D LJ glass, four protocols",
     "cuzr50_4k": "16 glasses >= 4,000 atoms (4 test), 6 orientations to 10 %, MSD",
     "cuzr50_16k": "2 glasses >= 16,000 atoms sheared to 20 %",
-    "fep80_4k": "4 Fe80P20 test glasses sheared in xy to 10 % (the cross-system test of paper 001)",
+    "fep80_4k": "4 Fe80P20 test glasses sheared in xy to 10 % (the cross-system test of Wang & Jain 2019)",
     "cuzr64_4k": "4 Cu64Zr36 test glasses sheared in xy to 10 % (composition transfer)",
 }
 # a campaign whose largest snapshot strain is at least this gets the shear-band section
@@ -131,7 +131,7 @@ def _cu_fraction(d) -> float | None:
 
 
 def targets_section(data_dir) -> list[str]:
-    """Issue 4's scale targets, each checked on every valid data-set file (whatever campaign holds it)."""
+    """The data campaign's scale targets, each checked on every valid data-set file (whatever campaign holds it)."""
     dsets = []
     for f in sorted(glob.glob(f"{data_dir}/*/*.npz")):
         try:
@@ -149,8 +149,8 @@ def targets_section(data_dir) -> list[str]:
             ("of those, glasses set aside as test glasses (split = test)",
              sum(d.provenance.get("split") == "test" for d in six), 4),
             ("Cu50Zr50 glasses of >= 16,000 atoms sheared to 20 %", len(big), 2),
-            ("2D Lennard-Jones samples with all four protocols of paper 000", len(lj), 20)]
-    lines = ["## Issue 4's targets, checked on the files", "",
+            ("2D Lennard-Jones samples with all four protocols of Fan & Ma (2021)", len(lj), 20)]
+    lines = ["## The campaign's scale targets, checked on the files", "",
              "Counted by this script on every file under `data/` that the validator accepts (composition from the "
              "types, strains from the snapshots, seeds from the per-run MSD arrays), whatever campaign holds it.", "",
              "| target | files that meet it | needed | met |", "|---|---|---|---|"]
@@ -413,7 +413,7 @@ def agreement_section(dsets, orientations, strains=(0.05, 0.10), top=0.05):
 def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
     """Where the deformation localises: for every glass sheared to at least BAND_STRAIN, the band
     (``analysis.dfs.locate_shear_band``: the slab of the undeformed glass richest in the most
-    strained atoms; paper 003's "highly deformed atoms", the top 1 % of D2min, in slabs of
+    strained atoms; Fan, Ma & Falk's "highly deformed atoms", the top 1 % of D2min, in slabs of
     omega_SB = 19 A) at each snapshot strain from 10 % on, and the activity profiles as a figure."""
     rows, curves = [], []
     for d in dsets:
@@ -431,8 +431,8 @@ def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
             curves.append((glass, o, per))
     if not rows:
         return [], None
-    lines = ["Where the deformation localises (the shear band of paper 003's test; `scripts/shear_band_check.py` "
-             f"scores predictors against it): the top {fraction * 100:g} % D2min atoms at each strain (paper 003's "
+    lines = ["Where the deformation localises (the shear band of Fan, Ma & Falk's test; `scripts/shear_band_check.py` "
+             f"scores predictors against it): the top {fraction * 100:g} % D2min atoms at each strain (Fan, Ma & Falk's "
              f"\"highly deformed atoms\"), located on the undeformed glass in {width:g} A slabs along X and Y of "
              "the loading frame; contrast = their fraction in the band slab over their fraction overall "
              "(1 = homogeneous; a slab holding all of them would give box length / slab width).", "",

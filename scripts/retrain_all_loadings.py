@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Retrain the Cu-Zr orientation-aware models on all six loadings: the pre-registered plan.
 
-Pre-registered in session 16 (2026-12-02), committed while the ``zx`` and ``z-x`` shears were
+Pre-registered on 2026-12-02, committed while the ``zx`` and ``z-x`` shears were
 still being simulated, so before any figure on those loadings existed.  The shipped ``dfs`` and
 ``susceptibility`` ensembles hold a CNN trained on ``xy`` and ``x-y`` only; once
 ``cuzr50_4k`` has all six loadings (xy, x-y, yz, y-z, zx, z-x; three times the labelled data),
@@ -12,13 +12,13 @@ Glasses (``cuzr50_4k``; every decision below uses the validation glasses only):
 
 * CNN training: g0001-g0007; early stopping on g0008 (every atom, all six loadings).
 * Selection: g0009-g0012, all six loadings (no CNN member saw them; QS was trained on g0001-g0008,
-  ``xy``; they chose the shipped ``susceptibility`` in session 9, a bias in favour of the shipped
+  ``xy``; they chose the two-loading ``susceptibility`` on 2026-12-01, a bias in favour of the shipped
   models, not of the new one).
 * Test: g0013-g0016, all six loadings: measured once, after the decision, reported whatever it is.
 
 Stages (each is skipped when its output exists, so an interrupted run resumes; the CNN itself
 resumes from its per-epoch checkpoint).  ``runs/`` does not survive a move to a fresh machine, so the
-CNN's progress is also committed (session 18): its training checkpoint at most every 30 minutes,
+CNN's progress is also committed: its training checkpoint at most every 30 minutes,
 and ``--persist-now`` at once, go to ``checkpoints/retrain6/`` (about 3 MB a copy), and the finished
 CNN replaces it there; a run that finds ``runs/retrain6/cnn10`` without them copies them back first,
 and the checkpoint's own fingerprint refuses it if the samples or settings differ.
@@ -26,8 +26,8 @@ and the checkpoint's own fingerprint refuses it if the samples or settings diffe
 1. ``cnn``: ``compact-fabric`` CNN, 16^3 x 2 SDMs (r_c 4.8 A), label top 5 % of D2min at 10 %
    strain per glass and loading, every negative kept and a fresh balanced draw each epoch, lr 3e-3,
    at most 24 epochs, seed 0: the shipped ``dfs`` CNN's recipe, on six loadings instead of two.  One
-   CNN serves both ensembles: in session 9 the 10 %-label CNN + QS scored AUC 0.688 on the 5 % label
-   against 0.690 for the 5 %-label CNN + QS (``scripts/select_susceptibility.py``), and training
+   CNN serves both ensembles: on 2026-12-01 the 10 %-label CNN + QS scored AUC 0.688 on the 5 % label
+   against 0.690 for the 5 %-label CNN + QS (the two-loading selection, docs/models.md), and training
    one CNN on six loadings takes hours on two cores.
 2. ``ensembles``: that CNN + the shipped QS, equal weights 0.5/0.5 on standardised logits
    (``glassml train ensemble``), calibrated on the label of each model: ``dfs`` (10 %) and
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="list the glasses that lack a loading, and stop")
     ap.add_argument("--persist-now", action="store_true",
                     help=f"copy the CNN's progress (checkpoint, or the finished CNN) into {STORE.relative_to(ROOT)}/, "
-                         "commit it, and stop: before a session ends")
+                         "commit it, and stop: before the machine is given up")
     ap.add_argument("--no-commit", action="store_true", help=f"keep the copies in {STORE.relative_to(ROOT)}/ out of git")
     args = ap.parse_args(argv)
     global COMMIT

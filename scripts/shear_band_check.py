@@ -1,19 +1,19 @@
-"""Paper 003's test on our own glasses: does the density of fertile sites point at the shear band?
+"""Fan, Ma & Falk's test on our own glasses: does the density of fertile sites point at the shear band?
 
 For every glass of the data sets given and every loading orientation it was sheared in: the band is
-located from the glass's own D2min at its largest snapshot strain (as paper 003 does: the top 1 %
+located from the glass's own D2min at its largest snapshot strain (as Fan, Ma & Falk (2022) do: the top 1 %
 most strained atoms in slabs of omega_SB = 19 A; `--band-fraction`, `--band-width`; the defaults of
 `analysis.dfs.locate_shear_band` are 5 % and 10 A), on the undeformed inherent structure mapped into
 the loading frame (X = shear direction, Y = shear-plane normal, as the paper maps every one of its
 24 loadings); the DFS profiles along X and Y are computed on the same positions from each
 predictor's fertile sites (orientation-aware models predict in that loading's frame); printed are
 the band (axis, position, contrast), and per predictor the fertile fraction, Δ, the brittle verdict
-and the figure of merit γ (1 = the band sits at the highest DFS; 0.5 = no relation; paper 003:
+and the figure of merit γ (1 = the band sits at the highest DFS; 0.5 = no relation; Fan, Ma & Falk (2022):
 mean 0.712 for its CNN over 20 glasses x 24 loadings of 32,000 atoms).  Predictors:
 
-* every model given with --model NAME (fertile: predicted value > 0.5, as paper 003 does with the
+* every model given with --model NAME (fertile: predicted value > 0.5, as Fan, Ma & Falk (2022) do with the
   CNN's class probability; QS is a class probability too; `--top sf=0.2`: the top 20 % of a
-  model's values, as paper 003 does with v_flex);
+  model's values, as Fan, Ma & Falk (2022) do with v_flex);
 * ``oracle``: the atoms in the top 5 % of D2min at --oracle-strain (5 %), i.e. what a perfect
   susceptibility predictor would mark; its γ is the ceiling for this glass and slab width.
 
@@ -55,7 +55,7 @@ def score_band(config, d2min_band, d2min_oracle, models: dict, slab_width: float
     ``slabs``, the same atoms in that frame (``GlassDataset.configuration(orientation)``; default
     ``config``, right for the sample frame only).  Fertile sites are
     the atoms predicted above 0.5, or for a label in ``top`` ({label: fraction}) the top fraction of
-    its predictions (paper 003 takes the top 20 % of v_flex)."""
+    its predictions (Fan, Ma & Falk (2022) take the top 20 % of v_flex)."""
     frame = np.eye(3) if rotation is None else np.asarray(rotation, float)
     if slabs is None:
         if not np.allclose(frame, np.eye(3)):
@@ -110,15 +110,15 @@ def main(argv=None) -> int:
                    help="predictor: an installed model name or a model folder (repeatable)")
     p.add_argument("--top", action="append", default=[], metavar="LABEL=FRACTION",
                    help="fertile sites of that predictor: its top FRACTION, not values > 0.5 (for SF: sf=0.2, "
-                        "as paper 003 does with v_flex)")
+                        "as Fan, Ma & Falk (2022) do with v_flex)")
     p.add_argument("--orientation", action="append", default=None,
                    help="loading orientation to check (repeatable; default: every one the file has)")
     p.add_argument("--band-strain", type=float, default=None, help="default: the largest snapshot strain")
     p.add_argument("--band-fraction", type=float, default=0.01,
-                   help="the most strained fraction that marks the band; paper 003: 0.01")
+                   help="the most strained fraction that marks the band; Fan, Ma & Falk (2022): 0.01")
     p.add_argument("--band-width", type=float, default=19.0, help="slab width ω_SB (Å) for locating the band; "
-                   "paper 003: 19")
-    p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width ω (Å); paper 003: 19")
+                   "Fan, Ma & Falk (2022): 19")
+    p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width ω (Å); Fan, Ma & Falk (2022): 19")
     p.add_argument("--oracle-strain", type=float, default=0.05)
     p.add_argument("-o", "--output", default=None, help="write the rows as JSON here")
     a = p.parse_args(argv)

@@ -4,10 +4,11 @@
 # Each model's card records the glasses it was trained on and the held-out glasses its metrics
 # were measured on; logs go to runs/logs/train_<model>.log.  Test glasses = those the generator
 # marked as test glasses (the last 4 of each campaign); they are never used in training.
-# The shipped dfs and susceptibility come from scripts/retrain_all_loadings.py (pre-registered in session
-# 16, run in sessions 18-19): one CNN on all six loadings of g0001-g0007 + the shipped QS, chosen by a
+# The shipped dfs and susceptibility come from scripts/retrain_all_loadings.py (rule fixed on 2026-12-02,
+# run 2026-12-02 to 2026-12-05): one CNN on all six loadings of g0001-g0007 + the shipped QS, chosen by a
 # fixed rule on g0009-g0012.  "dfs" / "susceptibility" here run that script (last section below); the
-# session-6 two-loading recipe above it now writes only candidates under runs/candidates/.
+# two-loading recipe above it (the models shipped 2026-11-30 to 2026-12-05) writes only candidates under
+# runs/candidates/.  Measured figures and the reasons behind each option: docs/models.md.
 # Interrupted?  Run the same command again: each CNN resumes from the checkpoint it saves after
 # every epoch (OUTPUT/training-checkpoint.pt); the QS, SF and ensemble steps take minutes and rerun.
 set -euo pipefail
@@ -33,48 +34,48 @@ candidate() {  # candidate NAME ARGS...   (writes runs/candidates/NAME: not ship
        | tee -a runs/logs/train_$name.log
 }
 
-# 2D binary Lennard-Jones (paper 000's 2D setting, the four protocols).  The paper's 50x50x2 images
+# 2D binary Lennard-Jones (Fan & Ma's 2D setting, the four protocols).  The paper's 50x50x2 images
 # (r_c 5 sigma, Delta 0.2 sigma) and f_thres 0.5 % at 3 % strain need its 4,900 training glasses of
 # 10,000 particles; on our 24 x 2,000 the validation accuracy stayed at 0.50-0.58.  Chosen on the
 # validation glasses (never the test glasses): r_c 2.5 sigma (25x25x2), top 5 % of D2min at 4 %
-# strain, lr 3e-4; in session 4 the compact-shells network with every negative resampled per epoch
+# strain, lr 3e-4; the compact-shells network with every negative resampled per epoch
 # reached validation accuracy 0.6965 against 0.6825 for the plain compact CNN with 100 negatives per
 # glass and protocol (and 0.6825 for the plain one with all negatives), so it ships.  The measured
-# comparison is in models/README.md.
+# comparison is in docs/models.md.
 train susceptibility_2d cnn data/lj2d_2k --strain 0.04 --fraction 0.05 --sdm-cutoff 2.5 --arch compact-shells \
     --epochs 60 --lr 3e-4 --negatives all --radial-baseline
 
 # Cu50Zr50, 4,000-atom glasses quenched at 1e13 K/s.
-# Quench-in softness (paper 001): LightGBM on the 80 interstice features, xy shear, D2min threshold
+# Quench-in softness (Wang & Jain 2019): LightGBM on the 80 interstice features, xy shear, D2min threshold
 # chosen so that 5 % of the training atoms are plastic.  Strain 5 % (below yielding, about 8-9 %
 # here), chosen by leave-one-glass-out AUC on the training glasses g0001-g0003 (never the test
 # glasses): 2 % 0.574, 4 % 0.620, 5 % 0.658, 10 % 0.646 (5 % plastic); 10 % plastic was lower.
-# Trained on every non-test glass with xy labels (g0001-g0005 in session 3).
+# Trained on every non-test glass with xy labels (g0001-g0008 for the shipped model).
 train qs qs data/cuzr50_4k --strain 0.05 --fraction 0.05
-# paper 001's transfer test: the Cu-Zr model unchanged on Fe80P20 glasses (top 5 % of D2min plastic,
+# Wang & Jain's transfer test: the Cu-Zr model unchanged on Fe80P20 glasses (top 5 % of D2min plastic,
 # as Fe-P's D2min scale differs); written into the card beside the held-out figures
 if selected qs; then
   glassml evaluate models/qs data/fep80_4k -o runs/eval_qs_fep80 --plastic-fraction 0.05 --transfer fep80 \
       2>&1 | tee -a runs/logs/train_qs.log
-  # and on another Cu-Zr composition (Cu64Zr36; top 5 % of D2min plastic, as for Fe-P), paper 001's
-  # composition transfer; the glasses that have their xy shear so far (session 8: g0001)
+  # and on another Cu-Zr composition (Cu64Zr36; top 5 % of D2min plastic, as for Fe-P), Wang & Jain's
+  # composition transfer, on the cuzr64_4k glasses that have their xy shear (the card names them)
   glassml evaluate models/qs data/cuzr64_4k -o runs/eval_qs_cuzr64 --plastic-fraction 0.05 --transfer cuzr64 \
       2>&1 | tee -a runs/logs/train_qs.log
 fi
-# Structural flexibility (paper 004): per-species LinearSVR on reduced radial features, y = ln v_flex.
+# Structural flexibility (Fan, Ding & Ma 2020): per-species LinearSVR on reduced radial features, y = ln v_flex.
 train sf sf data/cuzr50_4k
-# Plastic susceptibility (paper 000): compact CNN on 16^3x2 SDMs (r_c 4.8 A), 5 % strain, top 5 %:
+# Plastic susceptibility (Fan & Ma 2021): compact CNN on 16^3x2 SDMs (r_c 4.8 A), 5 % strain, top 5 %:
 # the paper's 0.5 % leaves 20 positives per 4,000-atom glass and orientation, too few to train on
 # the glasses made so far.  QS and SF are scored on the same held-out atoms as baselines.
 # Architecture compact-shells with every negative resampled per epoch: on the glasses so far the
 # plain compact CNN stayed at chance (held-out AUC 0.51-0.52) and compact-shells reached 0.571, still
-# below QS/SF (models/README.md, "Measured but not shipped").  Validation glass: g0003.
+# below QS/SF (docs/models.md, "Measured but not shipped").  Validation glass: g0003.
 # The Cu-Zr CNNs are trained as candidates: they ship (models/) only when they beat the baselines.
-# Session 6: both senses of xy shear (xy, x-y), architecture compact-fabric (shell means + s-n
+# Both senses of xy shear (xy, x-y), architecture compact-fabric (shell means + s-n
 # fabric moments, which change sign between the two senses), early stopping on every atom of the
 # validation glass in both loadings.  On g0001, g0002, g0004-g0006 this gave held-out AUC 0.618
-# (5 %) and 0.670 (10 %), against 0.575 / 0.528 on the other loading's labels (models/README.md).
-# The CNNs inside the shipped ensembles were trained on these glasses (session 6); the list is pinned
+# (5 %) and 0.670 (10 %), against 0.575 / 0.528 on the other loading's labels (docs/models.md).
+# The CNNs inside the two-loading ensembles were trained on these glasses; the list is pinned
 # so that the command reproduces them (CNN_DATA=data/cuzr50_4k trains on every glass made so far).
 # The test glasses (marked by the generator) are given too, for the card's metrics.
 D=data/cuzr50_4k
@@ -84,31 +85,31 @@ CUZR_CNN=(--orientations "${CNN_ORIENTATIONS:-xy,x-y}" --arch compact-fabric --n
           --validation cuzr50_4k_g0003 --validation-negatives all --epochs 24 --radial-baseline
           --baseline qs=models/qs --baseline sf=models/sf)
 candidate susceptibility_cnn cnn "${CNN_DATA[@]}" --strain 0.05 --fraction "${SUSC_FTHRES:-0.05}" "${CUZR_CNN[@]}"
-# Fertile sites for the DFS analysis (paper 003): 10 % strain, top 5 %.
+# Fertile sites for the DFS analysis (Fan, Ma & Falk 2022): 10 % strain, top 5 %.
 candidate dfs_cnn cnn "${CNN_DATA[@]}" --strain 0.10 --fraction 0.05 "${CUZR_CNN[@]}"
-# Session 7: each CNN combined with the shipped QS (glassml train ensemble): the members' logits
+# Each CNN combined with the shipped QS (glassml train ensemble): the members' logits
 # standardised on the CNN's training glasses, equal weights fixed before any test glass was looked
-# at, a balanced calibration.  Session 8, the pre-registered test (fixed in session 6): score on
+# at, a balanced calibration.  The pre-registered test (2026-11-30; rule fixed beforehand): score on
 # g0015 + g0016 only, the test glasses no decision had used, and ship if the ensemble beats QS and
 # the radial-feature SVM there.  Measured (both loadings, 16,000 atom-loadings):
 #   dfs (10 %):            ensemble AUC 0.714, C_rank 0.406; QS 0.661, radial SVM 0.680, CNN alone 0.683 -> ships
 #   susceptibility (5 %):  ensemble AUC 0.672, C_rank 0.328; QS 0.662, radial SVM 0.682, CNN alone 0.630 -> not
-# so dfs ships (models/dfs; its card's figures are these test glasses') and susceptibility stays a candidate.
+# so dfs shipped (models/dfs, 2026-11-30) and susceptibility stayed a candidate.
 ENS_DATA=($D/cuzr50_4k_g000[1-6].npz $D/cuzr50_4k_g0015.npz $D/cuzr50_4k_g0016.npz)
 ENSEMBLE=(--member qs=models/qs --weights 0.5,0.5 --radial-baseline --baseline sf=models/sf)
-# Sessions 8-18 these two ensembles were models/dfs and models/susceptibility; since session 19 they are
-# candidates (the six-loading ensembles below beat them on the selection glasses).
+# From 2026-11-30 / 2026-12-01 to 2026-12-05 these two ensembles were models/dfs and models/susceptibility;
+# they are now candidates (the six-loading ensembles below beat them on the selection glasses).
 if selected dfs; then
   echo "== dfs: glassml train ensemble (CNN runs/candidates/dfs_cnn + QS)" | tee runs/logs/train_dfs_ensemble.log
   glassml train ensemble "${ENS_DATA[@]}" --member cnn=runs/candidates/dfs_cnn "${ENSEMBLE[@]}" -o runs/candidates/dfs_2loadings \
       2>&1 | tee -a runs/logs/train_dfs_ensemble.log
 fi
-# Session 9: `susceptibility` chosen on validation glasses none of the members saw (g0009-g0012, both
-# loadings, 5 % label; scripts/select_susceptibility.py, committed before it ran): CNN(5 %)+QS AUC
+# 2026-12-01: `susceptibility` chosen on validation glasses none of the members saw (g0009-g0012, both
+# loadings, 5 % label; the rule was committed before it ran, git show a732b06:scripts/select_susceptibility.py): CNN(5 %)+QS AUC
 # 0.690, CNN(10 %)+QS 0.688, QS 0.676, radial SVM 0.672.  The winner was then measured once on all four
 # test glasses g0013-g0016 (32,000 atom-loadings): AUC 0.670, C_rank 0.324; QS 0.668, SF 0.661,
-# radial SVM 0.682, CNN alone 0.621; against the other loading's labels 0.648.  It ships
-# (models/susceptibility; the only orientation-dependent Cu-Zr model), 0.012 below the radial SVM.
+# radial SVM 0.682, CNN alone 0.621; against the other loading's labels 0.648.  It shipped
+# (models/susceptibility; then the only orientation-dependent Cu-Zr model), 0.012 below the radial SVM.
 SUSC_DATA=($D/cuzr50_4k_g000[1-6].npz $D/cuzr50_4k_g001[3-6].npz)
 if selected susceptibility; then
   echo "== susceptibility: glassml train ensemble (CNN runs/candidates/susceptibility_cnn + QS)" \
@@ -116,7 +117,7 @@ if selected susceptibility; then
   glassml train ensemble "${SUSC_DATA[@]}" --member cnn=runs/candidates/susceptibility_cnn "${ENSEMBLE[@]}" \
       -o runs/candidates/susceptibility_2loadings 2>&1 | tee -a runs/logs/train_susceptibility_ensemble.log
 fi
-# Session 19: the shipped dfs and susceptibility.  scripts/retrain_all_loadings.py resumes from the CNN
+# The shipped dfs and susceptibility (2026-12-05).  scripts/retrain_all_loadings.py resumes from the CNN
 # committed in checkpoints/retrain6/ (delete that folder to train it again: its 24 epochs took 2,840 s
 # on 2 cores, the card's fit_seconds, plus the image sets and evaluation), rebuilds both ensembles
 # and replaces models/dfs, models/susceptibility only if the rebuilt ensemble scores a higher mean

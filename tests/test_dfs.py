@@ -1,4 +1,4 @@
-"""Density of fertile sites, Δ, brittle verdict and γ (paper 003): known answers and the OVITO modifier."""
+"""Density of fertile sites, Δ, brittle verdict and γ (Fan, Ma & Falk 2022): known answers and the OVITO modifier."""
 from __future__ import annotations
 
 import numpy as np

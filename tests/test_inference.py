@@ -141,7 +141,7 @@ def test_wrong_dimensions_and_species_are_refused(models, glass):
         models["sf"].predict(alloy)
     with pytest.raises(ConfigurationError, match=r"particle type\(s\) \['Al'\]"):
         models["susceptibility"].predict(alloy)
-    # QS sees species only through radii: it transfers to other elements (paper 001); an element
+    # QS sees species only through radii: it transfers to other elements (Wang & Jain 2019); an element
     # without a radius is refused by name
     fep = glass.replace(type_names=("Fe", "P"))
     qs = models["qs"].predict(fep)

@@ -1,4 +1,4 @@
-"""Tests of the interstice features (paper 001, amlearn conventions)."""
+"""Tests of the interstice features (Wang & Jain 2019, amlearn conventions)."""
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,4 @@
-"""Orientational pair correlation g_zeta(r, theta), g_zeta(r, phi) (paper 000, Eqs. 3-4)."""
+"""Orientational pair correlation g_zeta(r, theta), g_zeta(r, phi) (Fan & Ma 2021, Eqs. 3-4)."""
 from __future__ import annotations
 
 import math

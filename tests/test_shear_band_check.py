@@ -1,4 +1,4 @@
-"""scripts/shear_band_check.py: paper 003's γ test finds a planted band in the loading frame."""
+"""scripts/shear_band_check.py: Fan, Ma & Falk's γ test finds a planted band in the loading frame."""
 from __future__ import annotations
 
 import json

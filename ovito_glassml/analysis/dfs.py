@@ -1,4 +1,4 @@
-"""Density of fertile sites (DFS), brittle/ductile verdict and figure of merit gamma (paper 003).
+"""Density of fertile sites (DFS), brittle/ductile verdict and figure of merit gamma (Fan, Ma & Falk 2022).
 
 Fan, Ma and Falk call an atom a *fertile site* when its predicted plastic susceptibility (class
 probability) exceeds 0.5, and map "the distribution of the DFS ..., i.e., fraction of atoms with
@@ -29,7 +29,7 @@ Definitions implemented here (pure numpy, no OVITO):
   ring), or n given directly, or automatically n = ceil(20 d_i / ω) (about 1 Å at ω = 19 Å).
   Reported positions are in Å: ``position = c + origin · n̂_i`` with n̂_i the unit normal of the
   faces, i.e. the plain x (y, z) coordinate of the slab centre in an orthogonal cell.
-* **Δ** (paper 003, "Brittle versus ductile"): "the difference between the largest and smallest
+* **Δ** (Fan, Ma & Falk 2022, "Brittle versus ductile"): "the difference between the largest and smallest
   value of DFS distribution", where the DFS distribution is the one mapped "along both the X and
   Y dimensions" (Fig. 2 draws both on one axis).  So Δ = max - min over the **pooled** profiles of
   all analysed axes (per-axis values are reported too).  Brittle (a shear band expected) when
@@ -41,7 +41,7 @@ Definitions implemented here (pure numpy, no OVITO):
   replace=False)`` of ``numpy.random.default_rng(seed)``), giving Δ_1..Δ_K.  ``delta_noise`` is their median and
   ``delta_p_value`` = (1 + #{Δ_k >= Δ}) / (1 + K), the chance that randomly placed fertile sites
   fluctuate as much as these do.
-* **γ** (paper 003, "Figure of merit"): "the fraction of locations at which the DFS is lower than
+* **γ** (Fan, Ma & Falk 2022, "Figure of merit"): "the fraction of locations at which the DFS is lower than
   or equal to, that at the location of the shear band"; see :func:`figure_of_merit`.
 """
 from __future__ import annotations
@@ -69,9 +69,9 @@ __all__ = [
     "DEFAULT_BRITTLE_DELTA",
 ]
 
-DEFAULT_THRESHOLD = 0.5  #: fertile when the value (class probability) is > 0.5 (paper 003)
-DEFAULT_SLAB_WIDTH = 19.0  #: ω_DFS in Å (paper 003, optimised in their Fig. S3)
-DEFAULT_BRITTLE_DELTA = 0.06  #: Δ above which a shear band is expected (paper 003, Fig. 5)
+DEFAULT_THRESHOLD = 0.5  #: fertile when the value (class probability) is > 0.5 (Fan, Ma & Falk 2022)
+DEFAULT_SLAB_WIDTH = 19.0  #: ω_DFS in Å (Fan, Ma & Falk 2022, optimised in their Fig. S3)
+DEFAULT_BRITTLE_DELTA = 0.06  #: Δ above which a shear band is expected (Fan, Ma & Falk 2022, Fig. 5)
 DEFAULT_BAND_WIDTH = 10.0  #: slab width (Å) used to locate a band: about a nascent band's thickness
 DEFAULT_BAND_FRACTION = 0.05  #: the most strained fraction of atoms that marks the band
 _AUTO_POSITIONS_PER_WIDTH = 20  # automatic spacing ω / 20
@@ -158,7 +158,7 @@ class DFSProfile:
 class DFSAnalysis:
     """DFS profiles along several axes and the paper-003 brittle/ductile verdict.
 
-    ``delta`` is max - min over all profiles pooled (paper 003: the DFS distribution mapped along
+    ``delta`` is max - min over all profiles pooled (Fan, Ma & Falk 2022: the DFS distribution mapped along
     both X and Y), ``delta_per_axis`` the same per profile; ``brittle`` is ``delta >
     brittle_delta``; ``peaks`` the position (Å) of the maximum of each profile, and
     ``peak_axis`` the axis holding the overall maximum (ties: the first axis in ``axes``).
@@ -258,7 +258,7 @@ def _counts_below(sorted_u: np.ndarray, x: np.ndarray, length: float, periodic: 
 def fertile_site_density(config: Configuration, values, threshold: float = DEFAULT_THRESHOLD,
                          slab_width: float = DEFAULT_SLAB_WIDTH, axis: str = "x", spacing: float | None = None,
                          n_positions: int | None = None) -> DFSProfile:
-    """DFS profile along one axis (paper 003): DFS(c) = #{value > threshold} / #{value} in the slab at c.
+    """DFS profile along one axis (Fan, Ma & Falk 2022): DFS(c) = #{value > threshold} / #{value} in the slab at c.
 
     Parameters
     ----------
@@ -285,7 +285,7 @@ def fertile_site_density(config: Configuration, values, threshold: float = DEFAU
     if w > length * (1.0 + 1e-12):
         raise ConfigurationError(
             f"the slab width ω = {w:g} Å is larger than the cell width {length:g} Å along {axis_name.upper()}; "
-            f"choose slab_width <= {length:g} Å (paper 003 used 19 Å in an 82 Å box)"
+            f"choose slab_width <= {length:g} Å (Fan, Ma & Falk (2022) used 19 Å in an 82 Å box)"
         )
     w = min(w, length)
     n = _grid_size(length, w, spacing, n_positions, axis_name)
@@ -328,7 +328,7 @@ def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY"
                  spacing: float | None = None, n_positions: int | None = None,
                  brittle_delta: float = DEFAULT_BRITTLE_DELTA, permutations: int = 0,
                  seed: int = 0) -> DFSAnalysis:
-    """DFS profiles along ``axes`` plus Δ, the brittle verdict and the peak positions (paper 003).
+    """DFS profiles along ``axes`` plus Δ, the brittle verdict and the peak positions (Fan, Ma & Falk 2022).
 
     Δ = max_c DFS - min_c DFS over the pooled profiles of all axes (empty slabs ignored);
     brittle = Δ > ``brittle_delta`` (0.06).  ``permutations`` > 0 adds the noise reference of Δ
@@ -406,7 +406,7 @@ def figure_of_merit(profile: DFSProfile | DFSAnalysis, band_position: float, axi
                     higher_is_fertile: bool = True) -> float:
     """γ: the fraction of locations whose DFS is lower than or equal to the DFS at the shear band.
 
-    Paper 003: "γ [is] the fraction of locations at which the DFS is lower than or equal to, that
+    Fan, Ma & Falk (2022): "γ [is] the fraction of locations at which the DFS is lower than or equal to, that
     at the location of the shear band"; γ = 1 when the band sits at the highest DFS, and its mean
     is 0.5 without correlation.
 

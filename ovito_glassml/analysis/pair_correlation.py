@@ -1,4 +1,4 @@
-"""Orientational pair correlation g_zeta(r, theta) and g_zeta(r, phi) (paper 000, Eqs. 3-4).
+"""Orientational pair correlation g_zeta(r, theta) and g_zeta(r, phi) (Fan & Ma 2021, Eqs. 3-4).
 
 In the loading frame (X = shear direction s, Y = plane normal n, Z = s x n; ``r' = R @ r_ij``) the
 elongation direction is zeta = (s + n)/sqrt 2 = (1, 1, 0)/sqrt 2 and the contraction direction

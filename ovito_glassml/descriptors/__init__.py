@@ -1,9 +1,9 @@
 """Per-particle structural descriptors as pure numpy/numba functions (no OVITO needed).
 
 * :mod:`.geometry` - cells, periodic images, neighbour lists, loading frames
-* :mod:`.sdm` - spatial density maps (paper 000)
-* :mod:`.interstice` - interstice distribution features (paper 001)
-* :mod:`.radial` - Gaussian radial structure functions (paper 004)
+* :mod:`.sdm` - spatial density maps (Fan & Ma 2021)
+* :mod:`.interstice` - interstice distribution features (Wang & Jain 2019)
+* :mod:`.radial` - Gaussian radial structure functions (Fan, Ding & Ma 2020)
 """
 from .geometry import (PROTOCOLS_2D, Configuration, ConfigurationError, NeighborList, cube_orientations,
                        iter_neighbor_batches, loading_frame, neighbor_list, orientation_frame, periodic_images)

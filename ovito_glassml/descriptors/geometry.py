@@ -405,7 +405,7 @@ def cube_orientations() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 _SQ2 = 1.0 / math.sqrt(2.0)
-#: The four 2D loading protocols of paper 000: name -> (shear direction, plane normal).
+#: The four 2D loading protocols of Fan & Ma (2021): name -> (shear direction, plane normal).
 PROTOCOLS_2D: dict[str, tuple[np.ndarray, np.ndarray]] = {
     "positive_simple_shear": (np.array([1.0, 0.0]), np.array([0.0, 1.0])),
     "negative_simple_shear": (np.array([-1.0, 0.0]), np.array([0.0, 1.0])),

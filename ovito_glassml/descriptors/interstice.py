@@ -1,4 +1,4 @@
-"""Interstice-distribution features of Wang & Jain (2019), paper 001, as in their package amlearn.
+"""Interstice-distribution features of Wang & Jain (2019), as in their package amlearn.
 
 Every atom O gets 16 short-range-order (SRO) and 64 medium-range-order (MRO) features, 80 in all
 (:data:`INTERSTICE_FEATURE_NAMES`).  Lengths are in Angstrom, radii are Miracle radii

@@ -1,4 +1,4 @@
-"""Gaussian radial structure functions (paper 004, Eq. 5).
+"""Gaussian radial structure functions (Fan, Ding & Ma 2020, Eq. 5).
 
     G_i^beta(r) = sum_{j in beta, rbar_ij <= rbar_c} exp(-(r - rbar_ij)^2 / (2 sigma^2))
 
@@ -81,7 +81,7 @@ class RadialSettings:
     @classmethod
     def absolute(cls, species: Sequence[str], r_min: float = 1.6, r_max: float = 6.6, sigma: float = 0.125,
                  **kw) -> "RadialSettings":
-        """Absolute-distance settings (Angstrom): cutoff 6.6 A as in paper 004's alternative."""
+        """Absolute-distance settings (Angstrom): cutoff 6.6 A as in Fan, Ding & Ma's alternative."""
         return cls(species=tuple(species), mode="absolute", r_min=r_min, r_max=r_max, sigma=sigma, **kw)
 
     @property

@@ -1,4 +1,4 @@
-"""Spatial density maps (SDM) of paper 000 (Fan & Ma 2021, Eqs. 1-2; DESIGN section 4.1).
+"""Spatial density maps (SDM) of Fan & Ma (2021, Eqs. 1-2).
 
 For a centre atom i and a species channel beta the SDM is an image on a cubic (3D) or square (2D)
 grid in the **loading frame** (X = shear direction s, Y = plane normal n, Z = s x n)::
@@ -30,7 +30,7 @@ against the untruncated float64 sum (:func:`_spatial_density_map_reference`), ma
 max |SDM| per image: t = 4: 7.6e-4, 4.5: 9.5e-5, 5 (default): 8.6e-6, 5.5: 6.3e-7, >= 6: 1.9e-7
 (float32 rounding).  ``tests/test_sdm.py`` asserts < 1e-4 at the default.
 
-**Mirror symmetries** (paper 000, Supplementary Fig. 10): with the elongation direction
+**Mirror symmetries** (Fan & Ma 2021, Supplementary Fig. 10): with the elongation direction
 zeta = (s + n)/sqrt 2 in the XY plane, the mirrors through the plane containing zeta and Z
 ((x, y) -> (y, x)), through the plane containing the contraction direction (s - n)/sqrt 2 and Z
 ((x, y) -> (-y, -x)) and through the XY plane (z -> -z) generate a group of 4 operations in 2D and
@@ -118,7 +118,7 @@ class SDMSettings:
 
     @classmethod
     def defaults(cls, dimensions: int = 3, species: Sequence[str] = ("Cu", "Zr"), **changes: Any) -> "SDMSettings":
-        """Paper 000 defaults: 3D r_c = 9.6, Delta = 0.6 (32^3); 2D r_c = 5, Delta = 0.2 (50^2)."""
+        """Fan & Ma (2021) defaults: 3D r_c = 9.6, Delta = 0.6 (32^3); 2D r_c = 5, Delta = 0.2 (50^2)."""
         base = dict(cutoff=9.6, spacing=0.6) if dimensions == 3 else dict(cutoff=5.0, spacing=0.2)
         base.update(changes)
         return cls(species=tuple(species), dimensions=dimensions, **base)
@@ -524,7 +524,7 @@ _OPS = {2: _make_ops(2), 3: _make_ops(3)}
 
 
 def sdm_mirror_operations(dimensions: int = 3) -> tuple[MirrorOperation, ...]:
-    """The mirror group of the SDM (paper 000, Supplementary Fig. 10): 4 operations in 2D, 8 in 3D.
+    """The mirror group of the SDM (Fan & Ma 2021, Supplementary Fig. 10): 4 operations in 2D, 8 in 3D.
 
     Operation k (index into the tuple) is ``P_k`` in frame coordinates: identity;
     (x, y) -> (y, x) (mirror through the plane containing zeta = (s + n)/sqrt 2 and Z);

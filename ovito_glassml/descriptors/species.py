@@ -12,7 +12,7 @@ from .geometry import Configuration, ConfigurationError
 
 __all__ = ["MIRACLE_RADII", "species_channels", "atomic_radii"]
 
-#: Miracle et al. atomic radii in Angstrom, as used by paper 001 and its package amlearn.  The
+#: Miracle et al. atomic radii in Angstrom, as used by Wang & Jain (2019) and their package amlearn.  The
 #: first eight are the values of the project's design (Cu Zr Ni Nb Al Sm Fe P); the others are
 #: Miracle's tabulated values for elements common in metallic glasses.
 MIRACLE_RADII: dict[str, float] = {

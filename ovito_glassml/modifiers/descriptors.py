@@ -60,7 +60,7 @@ def parse_peak_positions(text: str) -> dict[str, float]:
 
 
 class IntersticeFeaturesModifier(ModifierInterface):
-    """Interstice distribution features (paper 001): particle property ``Interstice Features``, 80 components.
+    """Interstice distribution features (Wang & Jain 2019): particle property ``Interstice Features``, 80 components.
 
     16 short-range features (distance, area and volume interstice statistics over the Voronoi and
     cutoff neighbours) and 64 medium-range ones (their mean/std/min/max over the neighbours).
@@ -86,7 +86,7 @@ class IntersticeFeaturesModifier(ModifierInterface):
 
 
 class RadialFeaturesModifier(ModifierInterface):
-    """Gaussian radial structure functions (paper 004): particle property ``Radial Features``.
+    """Gaussian radial structure functions (Fan, Ding & Ma 2020): particle property ``Radial Features``.
 
     Components ``G_<species>_<r>`` for each neighbour species and grid point, then ``bias`` (= 1);
     the decimal point of r is written ``p`` (``G_Cu_0p60``) because OVITO reserves dots in names.
@@ -129,7 +129,7 @@ class RadialFeaturesModifier(ModifierInterface):
 
 
 class SpatialDensityMapModifier(ModifierInterface):
-    """Spatial density map (paper 000) in a loading frame, averaged over the selected particles.
+    """Spatial density map (Fan & Ma 2021) in a loading frame, averaged over the selected particles.
 
     Output: a voxel grid ``sdm`` (one property ``Density <species>`` per channel; domain the cube
     [-r_c, r_c]^3 around the origin, axes X = shear direction, Y = plane normal, Z = s x n), and

@@ -7,7 +7,7 @@
   orientation names of :func:`~ovito_glassml.descriptors.geometry.cube_orientations`; the names
   are also in the attribute ``PlasticSusceptibility.Orientations``).  2D glasses use the four 2D
   protocols instead of the 24 cube orientations.  ``output_property`` renames the output, e.g.
-  ``Fertile Site Probability`` for the ``dfs`` model (paper 003's fertile sites: top 5 % of D2min
+  ``Fertile Site Probability`` for the ``dfs`` model (Fan, Ma & Falk's fertile sites: top 5 % of D2min
   at 10 % strain) beside the ``susceptibility`` model in one pipeline.
 * :class:`QuenchInSoftnessModifier` -> ``Quench-in Softness`` (LightGBM on interstice features).
 * :class:`StructuralFlexibilityModifier` -> ``Structural Flexibility`` (linear on radial features).
@@ -47,7 +47,7 @@ def orientation_set(dimensions: int) -> list[tuple[str, np.ndarray]]:
     """The orientations scanned by ``all_orientations``: ``[(name, frame matrix)]``.
 
     3D: the 24 cube orientations in the order of :func:`cube_orientations` (index 0 is ``xy``);
-    2D: the four protocols of paper 000 in the order of ``PROTOCOLS_2D``.
+    2D: the four protocols of Fan & Ma (2021) in the order of ``PROTOCOLS_2D``.
     """
     if dimensions == 3:
         return [(name, loading_frame(s, n)) for name, s, n in cube_orientations()]
@@ -116,7 +116,7 @@ def _annotate(data: DataCollection, prefix: str, model) -> None:
 
 
 class PlasticSusceptibilityModifier(ModifierInterface):
-    """Plastic susceptibility (paper 000): a CNN on the spatial density map of each atom, or an
+    """Plastic susceptibility (Fan & Ma 2021): a CNN on the spatial density map of each atom, or an
     ensemble model (e.g. that CNN combined with the quench-in softness; its orientation-blind
     members are computed once and reused for every orientation).
 
@@ -220,7 +220,7 @@ class _FeatureModelModifier(ModifierInterface):
 
 
 class QuenchInSoftnessModifier(_FeatureModelModifier):
-    """Quench-in softness (paper 001): mean probability of the LightGBM fold models on the 80
+    """Quench-in softness (Wang & Jain 2019): mean probability of the LightGBM fold models on the 80
     interstice features.  Output ``Quench-in Softness`` in [0, 1]; unselected particles get NaN
     when ``only_selected`` is on."""
 
@@ -233,7 +233,7 @@ class QuenchInSoftnessModifier(_FeatureModelModifier):
 
 
 class StructuralFlexibilityModifier(_FeatureModelModifier):
-    """Structural flexibility (paper 004): per-species linear model on the radial structure
+    """Structural flexibility (Fan, Ding & Ma 2020): per-species linear model on the radial structure
     functions, an estimate of ln(v_flex).  Output ``Structural Flexibility`` (dimensionless log);
     centres of a species without weights and unselected particles (``only_selected``) get NaN."""
 

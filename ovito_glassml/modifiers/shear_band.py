@@ -1,4 +1,4 @@
-"""OVITO modifier for the shear-band analysis of paper 003 (density of fertile sites).
+"""OVITO modifier for the shear-band analysis of Fan, Ma & Falk (2022) (density of fertile sites).
 
 A thin wrapper of :func:`ovito_glassml.analysis.dfs.dfs_analysis`: it reads one per-particle
 value (any upstream property, default ``Plastic Susceptibility``), and writes one line-plot data
@@ -100,7 +100,7 @@ def write_dfs_tables(data: DataCollection, result: DFSAnalysis, property_name: s
 
 
 class FertileSiteDensityModifier(ModifierInterface):
-    """Density of fertile sites (paper 003): DFS profiles per axis, Δ and the brittle/ductile verdict.
+    """Density of fertile sites (Fan, Ma & Falk 2022): DFS profiles per axis, Δ and the brittle/ductile verdict.
 
     DFS(c) = fraction of atoms with value > threshold in the slab of width ω centred at c, spanning
     the cell in the other directions (periodic wrap-around).  Δ = max - min over all profiles;

@@ -1,4 +1,4 @@
-"""Build an ensemble susceptibility model from trained member models (DESIGN section 5).
+"""Build an ensemble susceptibility model from trained member models (docs/design.md).
 
 The orientation-aware CNN and the orientation-blind quench-in softness see different things (the
 SDM in the loading frame; the interstice distribution), so their errors are partly independent.

@@ -1,4 +1,4 @@
-"""Quench-in softness: LightGBM on the 80 interstice features (paper 001; DESIGN section 5).
+"""Quench-in softness: LightGBM on the 80 interstice features (Wang & Jain 2019).
 
 * Features: :func:`~ovito_glassml.descriptors.interstice.interstice_features` with the card's
   :class:`~ovito_glassml.descriptors.interstice.IntersticeSettings` (the runtime's code).

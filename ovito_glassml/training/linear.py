@@ -1,4 +1,4 @@
-"""Structural flexibility: a linear model per centre species on radial features (paper 004).
+"""Structural flexibility: a linear model per centre species on radial features (Fan, Ding & Ma 2020).
 
 y = ln(v_flex), x = reduced radial structure functions with the bias entry 1
 (:func:`~ovito_glassml.descriptors.radial.radial_features`, the runtime's code).  Per centre
@@ -14,7 +14,7 @@ cross-validation (grouped by glass when there are >= k training glasses, else by
 the mean held-out Pearson correlation with ln(v_flex); the final weights are refitted on all
 training atoms.
 
-**r_p.**  The reduced distance uses r_p, the first-peak position of each partial g(r).  Paper 004
+**r_p.**  The reduced distance uses r_p, the first-peak position of each partial g(r).  Fan, Ding & Ma (2020)
 took r_p from the g(r) of the most rigid atoms (lowest 1 % of v_flex); here r_p is the first peak
 of the partial g(r) of **all** atoms of the training glasses
 (:func:`~ovito_glassml.descriptors.radial.first_peak_positions`), which a user can reproduce from
@@ -144,7 +144,7 @@ def train_sf(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
                                for sp, r in search.items()},
                          "peak_positions": {"values": peaks, "source": "given" if peaks_given else
                                             "first peak of the partial g(r) of all atoms of the training glasses "
-                                            "(paper 004: g(r) of the lowest-1% v_flex atoms)"},
+                                            "(Fan, Ding & Ma 2020: g(r) of the lowest-1% v_flex atoms)"},
                          "seed": seed, "split": "test glasses held out by glass"},
         },
         "label": {"definition": "ln(v_flex), v_flex = vibrational MSD at 50 K x Voronoi volume^(1/3)",
@@ -157,7 +157,7 @@ def train_sf(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
 
 
 class RadialSVMBaseline:
-    """Paper 000's rotation-invariant baseline: a linear SVM on the radial features.
+    """Fan & Ma's rotation-invariant baseline: a linear SVM on the radial features.
 
     Fitted (:meth:`fit`) on the same labels as the CNN (top f_thres of D2min at ``strain``, balanced
     per glass and orientation, pooled over orientations: the features cannot tell orientations

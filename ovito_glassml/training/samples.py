@@ -9,7 +9,7 @@ the labels) and its per-atom labels:
   ``"xy"`` or a 2D protocol name, :func:`~ovito_glassml.descriptors.geometry.orientation_frame`),
   against the undeformed inherent structure; NaN where OVITO could not fit (too few neighbours);
 * ``msd`` (N,): vibrational mean squared displacement at 50 K; ``voronoi_volume`` (N,);
-  ``v_flex`` (N,) = MSD * Omega^(1/d) (DESIGN section 5); ``msd_runs`` (S, N): the single-seed
+  ``v_flex`` (N,) = MSD * Omega^(1/d) (docs/design.md); ``msd_runs`` (S, N): the single-seed
   MSD runs whose mean is ``msd`` (optional; gives the label's reliability);
 * ``provenance``: what was simulated (system, potential, quench rate, protocol, versions), cited
   by the model cards.
