@@ -16,7 +16,7 @@ from .descriptors.geometry import ConfigurationError
 _EPILOG = "Run 'glassml COMMAND --help' for the options of a command."
 #: The model kinds of ``glassml predict`` (each is looked up by that name unless --model says otherwise):
 #: ``susceptibility`` (plastic susceptibility at 5 % strain), ``dfs`` (fertile sites for the DFS
-#: analysis: top 5 % of D2min at 10 % strain, paper 003), ``qs``, ``sf``.
+#: analysis: top 5 % of D2min at 10 % strain, as in Fan, Ma & Falk 2022), ``qs``, ``sf``.
 MODEL_KINDS = ("susceptibility", "dfs", "qs", "sf")
 #: The particle property the ``dfs`` model writes (the DFS analysis counts atoms above --threshold).
 FERTILE = "Fertile Site Probability"
@@ -225,7 +225,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         stages.append(("sf", StructuralFlexibilityModifier(model=names["sf"], type_names=args.type_names or "")))
     maximum = "Max " if args.all_orientations else ""
     susceptibility, fertile = maximum + "Plastic Susceptibility", maximum + FERTILE
-    # paper 003: fertile sites come from the model trained at 10 % strain (dfs) when installed
+    # Fan, Ma & Falk (2022): fertile sites come from the model trained at 10 % strain (dfs) when installed
     dfs_input = fertile if "dfs" in cards else susceptibility if "susceptibility" in cards else None
     dfs = FertileSiteDensityModifier(property=dfs_input, threshold=args.threshold, slab_width=args.slab_width,
                                      axes=args.axes, noise_permutations=args.noise_permutations) \

@@ -172,7 +172,7 @@ def test_models_are_found_through_environment(demo, monkeypatch):
 
 
 def test_shipped_models_are_not_demo_models(monkeypatch):
-    # until trained models land (issue 5) none ships; demo models must never be shipped
+    # demo models (untrained, meaningless predictions) must never be shipped
     monkeypatch.delenv("GLASSML_MODELS", raising=False)
     assert not any(card.demo for card in available_models())
 

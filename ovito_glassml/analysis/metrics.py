@@ -1,12 +1,12 @@
-"""Metrics of the papers for model cards and ``glassml evaluate`` (DESIGN section 7); pure numpy.
+"""Metrics of the papers for model cards and ``glassml evaluate`` (docs/design.md); pure numpy.
 
 * balanced accuracy = (TPR + TNR) / 2 at a probability threshold (0.5);
 * AUC-ROC by the Mann-Whitney statistic with average ranks for ties;
-* C_rank (paper 000) = 2 mean_i CDF(rho_i) - 1, the mean over the atoms with the top-f true
+* C_rank (Fan & Ma 2021) = 2 mean_i CDF(rho_i) - 1, the mean over the atoms with the top-f true
   values (e.g. D2min), CDF the empirical distribution of the predictions rho over all atoms
   (fraction of atoms with rho_j <= rho_i): about 1 - f for a perfect predictor, -(1 - f) for a
   reversed one, 0 for no correlation;
-* overlap ratio (paper 000) = |top-f predicted  and  top-f true| / |top-f true|;
+* overlap ratio (Fan & Ma 2021) = |top-f predicted  and  top-f true| / |top-f true|;
 * Pearson rho; recall.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def roc_auc(labels, scores) -> float:
 
 
 def cumulative_rank_correlation(predictions, truth, fraction: float = 0.005) -> float:
-    """C_rank = 2 mean(CDF(rho_i) over the top-``fraction`` atoms of ``truth``) - 1 (paper 000)."""
+    """C_rank = 2 mean(CDF(rho_i) over the top-``fraction`` atoms of ``truth``) - 1 (Fan & Ma 2021)."""
     rho, t = _vectors(predictions, truth)
     top = top_fraction_mask(t, fraction)
     cdf = np.searchsorted(np.sort(rho), rho, side="right") / len(rho)
@@ -84,7 +84,7 @@ def cumulative_rank_correlation(predictions, truth, fraction: float = 0.005) -> 
 
 
 def overlap_ratio(predictions, truth, fraction: float = 0.005) -> float:
-    """|top-f predicted and top-f true| / |top-f true| (paper 000)."""
+    """|top-f predicted and top-f true| / |top-f true| (Fan & Ma 2021)."""
     rho, t = _vectors(predictions, truth)
     a, b = top_fraction_mask(rho, fraction), top_fraction_mask(t, fraction)
     return float((a & b).sum() / b.sum())

@@ -1,4 +1,4 @@
-"""Model cards: the JSON file (``card.json``) beside every model file (DESIGN section 5).
+"""Model cards: the JSON file (``card.json``) beside every model file (docs/design.md).
 
 A card says what a model predicts and exactly how its input is computed, so that a model never
 meets the wrong features: the runtime builds the descriptor **only** from the card's settings.

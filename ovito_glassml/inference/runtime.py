@@ -1,6 +1,6 @@
 """Model runtime: find a model by name or path, check its card against its files, predict.
 
-Three kinds of model (DESIGN section 5), each fed **only** with the descriptor its card describes:
+Three kinds of model (docs/design.md), each fed **only** with the descriptor its card describes:
 
 * ``onnx-cnn`` (:class:`OnnxCNNModel`): plastic susceptibility from spatial density maps.  SDM
   images are generated in batches into one reused buffer and each batch is run through ONNX
@@ -421,7 +421,7 @@ class LightGBMModel(Model):
 
     The interstice features see species only through their atomic radii, so a QS model applies to
     any 3D glass whose elements have a radius (the card's ``descriptor.settings.radii`` or the
-    Miracle table), not only to the species it was trained on: this is paper 001's transfer test
+    Miracle table), not only to the species it was trained on: this is Wang & Jain's transfer test
     (a Cu-Zr model on Fe-P glasses).  Species outside the training set are logged, not refused;
     an element without a radius is refused by the descriptor.
     """

@@ -1,4 +1,4 @@
-"""Plastic-susceptibility CNN on spatial density maps (paper 000; DESIGN section 5): train, export.
+"""Plastic-susceptibility CNN on spatial density maps (Fan & Ma 2021): train, export.
 
 PyTorch is imported only here (the ``train`` extra); inference runs the exported ONNX file with
 ONNX Runtime (:class:`~ovito_glassml.inference.runtime.OnnxCNNModel`).
@@ -23,7 +23,7 @@ is the balanced accuracy.  Test glasses are left to :func:`~.evaluate.evaluate_m
   over the final feature map.  16^3 x 2 input: 0.13 GFLOP per image.
 * ``compact-shells`` (:class:`ShellCNN`): the compact network plus a fixed shell-averaging path
   (mean density of each channel in spherical shells of half a pixel about the centre), both feeding
-  the output unit.  Measured reason (models/README.md): trained on 2 Cu-Zr glasses of 4,000 atoms,
+  the output unit.  Measured reason (docs/models.md): trained on 2 Cu-Zr glasses of 4,000 atoms,
   a logistic regression and a GBDT on the raw pixels of 16^3 x 2 SDMs scored held-out AUC
   0.46-0.54, the compact CNN 0.51-0.52, but a logistic regression on the shell averages of the
   same images 0.62-0.65: the structural signal is mostly rotation invariant, and learning it from
@@ -31,7 +31,7 @@ is the balanced accuracy.  Test glasses are left to :func:`~.evaluate.evaluate_m
 
 * ``compact-fabric``: ``compact-shells`` whose fixed path also carries, per channel and shell, the
   s-n component of the neighbour fabric tensor in the loading frame (:func:`fabric_matrix`).
-  Measured reason (``scripts/orientation_signal_probe.py``, 8 Cu-Zr training glasses, xy labels):
+  Measured reason (docs/models.md, 8 Cu-Zr training glasses, xy labels):
   a logistic regression on shell means + these moments scored held-out AUC 0.631 / 0.635 on g0013 /
   g0014 (shell means alone 0.620 / 0.619), and 0.581 / 0.570 with the moments' sign flipped: an
   orientation-specific signal that a few glasses can learn in this form, but not from the pixels.
@@ -610,7 +610,7 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
                                                         "negatives": negatives,
                                                         "validation_negatives": validation_negatives,
                                                         "max_per_class": max_per_class})
-    # a resumed run: the epochs of every session count (each history row has its own seconds)
+    # a resumed run: the epochs of every run count (each history row has its own seconds)
     fit_seconds = max(time.perf_counter() - t_fit, sum(row["seconds"] for row in history))
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)

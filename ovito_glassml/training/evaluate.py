@@ -1,4 +1,4 @@
-"""Evaluate a model on held-out glasses (DESIGN section 7) and put the figures in its card.
+"""Evaluate a model on held-out glasses (docs/design.md) and put the figures in its card.
 
 :func:`evaluate_model` runs the model **through the runtime** (:func:`~ovito_glassml.inference.load_model`,
 i.e. the exported file and the card's descriptor settings, exactly what users get) on the given
@@ -129,7 +129,7 @@ def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str
     glass's; QS: the card's); ``max_atoms``: a random subset of
     atoms per glass (seeded) to bound the cost.  QS only: ``threshold`` replaces the card's D2min
     threshold, or ``plastic_fraction`` labels the top fraction of the evaluated atoms plastic (for
-    another system, whose D2min scale differs: paper 001's transfer test).  Returns a JSON-ready dict with ``values`` (flat
+    another system, whose D2min scale differs: Wang & Jain's transfer test).  Returns a JSON-ready dict with ``values`` (flat
     numbers for the card), details, and the written files under ``files``.
     """
     glasses = list(glasses)
