@@ -7,14 +7,22 @@
   (fraction of atoms with rho_j <= rho_i): about 1 - f for a perfect predictor, -(1 - f) for a
   reversed one, 0 for no correlation;
 * overlap ratio (Fan & Ma 2021) = |top-f predicted  and  top-f true| / |top-f true|;
-* Pearson rho; recall.
+* Pearson rho; recall;
+* the papers' protocol (Fan & Ma 2021): labels = top 0.5 % of D2min, a balanced set of all
+  positives plus as many negatives drawn at random, accuracy of the model's own decision.
+  :func:`paper_protocol_accuracy` is its expectation over the random draws, computed exactly
+  (= the balanced accuracy), :func:`balanced_draw_sd` the spread of one draw, and
+  :func:`balanced_draw_accuracies` the draws themselves (what the expectation averages);
+  :func:`balanced_split_accuracy` is the same protocol for a score without a decision of its
+  own (the upper half of the balanced set called positive).
 """
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = ["top_fraction_mask", "balanced_accuracy", "roc_auc", "cumulative_rank_correlation", "overlap_ratio",
-           "pearson", "recall"]
+           "pearson", "recall", "paper_protocol_accuracy", "balanced_draw_sd", "balanced_draw_accuracies",
+           "balanced_split_accuracy"]
 
 
 def _vectors(*arrays) -> list[np.ndarray]:
@@ -107,3 +115,74 @@ def recall(labels, probabilities, threshold: float = 0.5) -> float:
     if not pos.any():
         raise ValueError("recall needs positive labels")
     return float((p[pos] > threshold).mean())
+
+
+# ----------------------------------------------------------------------------------------------
+# the papers' protocol: balanced sets of all positives plus as many random negatives
+def paper_protocol_accuracy(labels, probabilities, threshold: float = 0.5) -> float:
+    """Expected accuracy of the decision ``probability > threshold`` on a balanced set made of all
+    P positives and P negatives drawn at random (without replacement) from the N negatives.
+
+    Over the draws E[TN] = P * TNR, so the expectation is (TP + P TNR) / (2P) = (TPR + TNR) / 2:
+    exactly :func:`balanced_accuracy`, computed without drawing (no sampling noise).  Needs P <= N."""
+    y, _ = _vectors(labels, probabilities)
+    if (y == 1).sum() > (y == 0).sum():
+        raise ValueError("a balanced set of all positives needs at least as many negatives as positives")
+    return balanced_accuracy(labels, probabilities, threshold)
+
+
+def balanced_draw_sd(labels, probabilities, threshold: float = 0.5) -> float:
+    """Standard deviation of the accuracy of one balanced draw (:func:`paper_protocol_accuracy`):
+    the true negatives among P negatives drawn from N are hypergeometric, var = P q (1 - q) (N - P) / (N - 1)
+    with q = TNR, and accuracy = (TP + TN) / (2P)."""
+    y, p = _vectors(labels, probabilities)
+    pos, neg = y == 1, y == 0
+    n_pos, n_neg = int(pos.sum()), int(neg.sum())
+    if n_pos == 0 or n_neg < n_pos:
+        raise ValueError("a balanced draw needs positives and at least as many negatives")
+    q = float((p[neg] <= threshold).mean())
+    var = n_pos * q * (1 - q) * ((n_neg - n_pos) / (n_neg - 1) if n_neg > 1 else 0.0)
+    return float(np.sqrt(var) / (2 * n_pos))
+
+
+def balanced_draw_accuracies(labels, probabilities, draws: int = 100, threshold: float = 0.5,
+                             rng=None) -> np.ndarray:
+    """The accuracies of ``draws`` balanced sets (all positives + as many random negatives), each
+    scored with the decision ``probability > threshold``: the quantity whose mean
+    :func:`paper_protocol_accuracy` gives exactly."""
+    y, p = _vectors(labels, probabilities)
+    rng = np.random.default_rng(rng)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if len(pos) == 0 or len(neg) < len(pos):
+        raise ValueError("a balanced draw needs positives and at least as many negatives")
+    tp = int((p[pos] > threshold).sum())
+    out = np.empty(int(draws))
+    for k in range(int(draws)):
+        chosen = rng.choice(neg, len(pos), replace=False)
+        out[k] = (tp + int((p[chosen] <= threshold).sum())) / (2 * len(pos))
+    return out
+
+
+def balanced_split_accuracy(labels, scores) -> float:
+    """Expected accuracy, on balanced sets as in :func:`paper_protocol_accuracy`, of calling the
+    upper half of each set positive: for a score without a decision of its own (a volume, v_flex,
+    a rank).  For large sets that threshold t satisfies TPR(t) + FPR(t) = 1 and the accuracy is
+    (TPR + 1 - FPR) / 2 = TPR(t): the point where the ROC curve crosses the anti-diagonal
+    (linear between the ROC vertices, i.e. ties split at random).  1 for a perfect ranking, 1/2
+    for a constant or random score, 0 for a reversed one."""
+    y, s = _vectors(labels, scores)
+    pos = y == 1
+    n_pos, n_neg = int(pos.sum()), int((y == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("the balanced-split accuracy needs both classes among the labels")
+    order = np.argsort(-s, kind="mergesort")
+    ys, ss = y[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(ss)), len(ss) - 1]  # ties grouped
+    tpr = np.r_[0.0, np.cumsum(ys)[last] / n_pos]
+    fpr = np.r_[0.0, ((last + 1) - np.cumsum(ys)[last]) / n_neg]
+    total = tpr + fpr  # non-decreasing from 0 to 2: find where it reaches 1
+    k = int(np.searchsorted(total, 1.0, side="left"))
+    if total[k] == 1.0 or k == 0:
+        return float(tpr[k])
+    w = (1.0 - total[k - 1]) / (total[k] - total[k - 1])
+    return float(tpr[k - 1] + w * (tpr[k] - tpr[k - 1]))

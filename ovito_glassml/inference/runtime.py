@@ -360,21 +360,7 @@ class OnnxCNNModel(Model):
         self.input_name = inp.name
         self.fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         out = outputs[0]
-        oshape = list(out.shape)
-        column = card.output.get("column")
-        width = oshape[-1] if len(oshape) == 2 else 1
-        if len(oshape) not in (1, 2):
-            raise CardError(f"model {card.name!r}: the ONNX output has shape {oshape}; expected (batch,) or "
-                            "(batch, classes)")
-        if column is None:
-            if isinstance(width, int) and width > 1:
-                raise CardError(f"model {card.name!r}: the ONNX output has {width} columns; say which one is the "
-                                "probability of 'plastic' with 'output.column' in the card")
-            column = 0
-        elif isinstance(width, int) and column >= width:
-            raise CardError(f"model {card.name!r}: card field 'output.column' is {column} but the ONNX output has "
-                            f"{width} column(s)")
-        self.output_name, self.column = out.name, int(column)
+        self.output_name, self.column = out.name, select_output_column(card, list(out.shape))
 
     @property
     def providers(self) -> list[str]:
@@ -411,6 +397,40 @@ class OnnxCNNModel(Model):
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
         idx = _center_indices(config, centers)
         return self._iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))
+
+def select_output_column(card: ModelCard, shape: Sequence[Any]) -> int:
+    """The column of the ONNX output (shape ``(batch,)`` or ``(batch, K)``) that ``card`` predicts.
+
+    A network with several outputs (one per label, e.g. the susceptibility at 2, 5 and 10 % strain)
+    lists them in ``output.outputs`` (``{"name", "column", "label"}``) and names the one this card
+    predicts in ``output.select``; otherwise ``output.column`` (default 0 for a single column).  The
+    two must agree when both are given."""
+    shape = list(shape)
+    if len(shape) not in (1, 2):
+        raise CardError(f"model {card.name!r}: the ONNX output has shape {shape}; expected (batch,) or "
+                        "(batch, classes)")
+    width = shape[-1] if len(shape) == 2 else 1
+    column = card.output.get("column")
+    select = card.output.get("select")
+    if select is not None:
+        listed = {o.get("name"): o.get("column") for o in card.output.get("outputs") or [] if isinstance(o, dict)}
+        if select not in listed or isinstance(listed[select], bool) or not isinstance(listed[select], int):
+            raise CardError(f"model {card.name!r}: card field 'output.select' names {select!r}, which is not among "
+                            f"the outputs listed in 'output.outputs' ({sorted(k for k in listed if k)})")
+        if column is not None and column != listed[select]:
+            raise CardError(f"model {card.name!r}: 'output.select' {select!r} is column {listed[select]} but "
+                            f"'output.column' says {column}")
+        column = listed[select]
+    if column is None:
+        if isinstance(width, int) and width > 1:
+            raise CardError(f"model {card.name!r}: the ONNX output has {width} columns; say which one is the "
+                            "probability of 'plastic' with 'output.column' in the card")
+        column = 0
+    elif isinstance(width, int) and column >= width:
+        raise CardError(f"model {card.name!r}: card field 'output.column' is {column} but the ONNX output has "
+                        f"{width} column(s)")
+    return int(column)
+
 
 def _frame_matrix(frame: Any, dimensions: int) -> np.ndarray:
     return frame_matrix("xy" if frame is None else frame, dimensions)

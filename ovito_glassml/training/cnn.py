@@ -47,9 +47,27 @@ epochs without improvement (the best weights are kept), mirror augmentation (eac
 batch gets one of the 8 (3D) / 4 (2D) mirror operations of
 :func:`~ovito_glassml.descriptors.sdm.sdm_mirror_operations` at random).  CUDA when available.
 
+**Several strains, one network** (``targets`` of :func:`train_cnn`): one output unit per label
+(strain, f_thres), e.g. the top 5 % of D2min at 2, 3, 5 and 10 % strain, so that one forward pass
+gives the susceptibility at every strain.  Labels are a matrix (atoms x outputs) with -1 where a
+glass-loading lacks that strain (that output's loss ignores it: strains a file lacks are never
+invented).  Samples: every atom positive for any output, plus negatives (negative for every output
+the pair holds) drawn as for one output; each negative carries the inverse of its inclusion
+probability, and each output's loss is class-balanced with those weights (both classes weigh one
+half, the negatives as in the glasses), so every output is trained on balanced sets as the paper's
+network is.  Early stopping on the mean over the outputs of the validation balanced accuracy.  The
+card lists the outputs (``output.outputs``: name, column, label) and names the one the model
+predicts (``output.select``; ``output.column`` is its index); :func:`derive_output_model` writes
+the folder of another output of the same ONNX file.
+
+**Receptive field**: the SDM half-width is ``settings.cutoff`` (4.8, 7.2 or 9.6 A at the same
+0.6 A voxel: grids of 16, 24, 32); ``stem="pool"`` (a 2^d average pool) or ``"stride"`` (a first
+3^d convolution of stride 2) in front of the convolutions halves each grid axis, so a larger map
+costs about as much as the smaller one (the shell and fabric paths still see the full map).
+
 **Export**: ONNX opset 17, input ``sdm`` (batch, *SDMSettings.shape) with a dynamic batch axis,
-output ``probability`` (batch, 1); ONNX Runtime's output is compared with PyTorch's on validation
-images and the maximum absolute difference is recorded in the card.
+output ``probability`` (batch, outputs); ONNX Runtime's output is compared with PyTorch's on
+validation images and the maximum absolute difference is recorded in the card.
 """
 from __future__ import annotations
 
@@ -72,11 +90,13 @@ from ..descriptors.sdm import SDMSettings, iter_spatial_density_maps, sdm_mirror
 from .samples import (LabelledGlass, balanced_indices, provenance_summary, species_of, split_by_glass,
                       top_fraction_labels)
 
-__all__ = ["ARCHITECTURES", "build_network", "shell_matrix", "fabric_matrix", "count_parameters", "mirror_batch",
-           "sdm_samples", "CNNResult", "train_cnn", "export_onnx", "choose_device"]
+__all__ = ["ARCHITECTURES", "STEMS", "build_network", "shell_matrix", "fabric_matrix", "count_parameters",
+           "mirror_batch", "sdm_samples", "CNNResult", "train_cnn", "export_onnx", "choose_device", "output_name",
+           "derive_output_model"]
 
 log = logging.getLogger(__name__)
 ARCHITECTURES = ("compact", "paper", "compact-shells", "compact-fabric")
+STEMS = ("none", "pool", "stride")
 Progress = Callable[[str], Any] | None
 
 
@@ -135,9 +155,10 @@ class ShellCNN(nn.Module):
     convolutional path adds what depends on the orientation of the neighbourhood relative to the
     loading axes."""
 
-    def __init__(self, channels: int, grid: int, dimensions: int, fabric: bool = False):
+    def __init__(self, channels: int, grid: int, dimensions: int, fabric: bool = False, outputs: int = 1,
+                 stem: str = "none"):
         super().__init__()
-        conv = build_network("compact", channels, grid, dimensions)
+        conv = build_network("compact", channels, grid, dimensions, stem=stem)
         self.features = nn.Sequential(*list(conv.children())[:-1])  # up to and including Flatten
         n_conv = conv[-1].in_features
         fixed = shell_matrix(grid, dimensions)
@@ -147,7 +168,7 @@ class ShellCNN(nn.Module):
         n_shell = channels * self.shells.shape[1]
         self.shell_norm = nn.BatchNorm1d(n_shell)
         self.dropout = nn.Dropout(0.5)
-        self.head = nn.Linear(n_conv + n_shell, 1)
+        self.head = nn.Linear(n_conv + n_shell, int(outputs))
         nn.init.zeros_(self.head.weight)  # start as the shell model; the conv path grows where it helps
 
     def forward(self, x):  # noqa: D401 - torch API
@@ -155,21 +176,35 @@ class ShellCNN(nn.Module):
         return self.head(torch.cat([self.dropout(self.features(x)), self.shell_norm(radial)], dim=1))
 
 
-def build_network(arch: str = "compact", channels: int = 2, grid: int = 16, dimensions: int = 3) -> nn.Module:
-    """A CNN taking ``(B, channels, grid^d)`` SDM images and returning logits ``(B, 1)`` (see module doc)."""
+def build_network(arch: str = "compact", channels: int = 2, grid: int = 16, dimensions: int = 3,
+                  outputs: int = 1, stem: str = "none") -> nn.Module:
+    """A CNN taking ``(B, channels, grid^d)`` SDM images and returning logits ``(B, outputs)`` (see
+    module doc); ``stem`` ``"pool"`` / ``"stride"`` halves the grid before the convolutions."""
+    if stem not in STEMS:
+        raise ConfigurationError(f"unknown stem {stem!r}; choose one of {list(STEMS)}")
+    if int(outputs) < 1:
+        raise ConfigurationError(f"a network needs at least one output; got {outputs}")
     if arch in ("compact-shells", "compact-fabric"):
-        return ShellCNN(channels, grid, dimensions, fabric=arch == "compact-fabric")
+        return ShellCNN(channels, grid, dimensions, fabric=arch == "compact-fabric", outputs=outputs, stem=stem)
     if arch not in ARCHITECTURES:
         raise ConfigurationError(f"unknown CNN architecture {arch!r}; choose one of {list(ARCHITECTURES)}")
     if dimensions not in (2, 3):
         raise ConfigurationError(f"dimensions must be 2 or 3; got {dimensions}")
     pool = nn.MaxPool3d(2) if dimensions == 3 else nn.MaxPool2d(2)
+    layers: list[nn.Module] = []
+    c, size = channels, grid
+    if stem == "pool":
+        layers.append(nn.AvgPool3d(2) if dimensions == 3 else nn.AvgPool2d(2))
+        size //= 2
+    elif stem == "stride":
+        conv = nn.Conv3d if dimensions == 3 else nn.Conv2d
+        norm = nn.BatchNorm3d if dimensions == 3 else nn.BatchNorm2d
+        layers += [conv(c, 16, 3, stride=2, padding=1, bias=False), norm(16), nn.ReLU(inplace=True)]
+        c, size = 16, (size + 1) // 2
     if arch == "paper":
         stages, pools = [[60] * 5] * 4, 3
     else:
-        stages, pools = [[16, 16], [32, 32], [64, 64]], 3 if grid >= 24 else 2
-    layers: list[nn.Module] = []
-    c, size = channels, grid
+        stages, pools = [[16, 16], [32, 32], [64, 64]], 3 if size >= 24 else 2
     for s, widths in enumerate(stages):
         for w in widths:
             layers += _block(dimensions, c, w)
@@ -177,7 +212,7 @@ def build_network(arch: str = "compact", channels: int = 2, grid: int = 16, dime
         if s < pools and size >= 2:
             layers.append(copy.deepcopy(pool))
             size //= 2
-    layers += [nn.Flatten(), nn.Linear(c * size ** dimensions, 1)]
+    layers += [nn.Flatten(), nn.Linear(c * size ** dimensions, int(outputs))]
     return nn.Sequential(*layers)
 
 
@@ -226,8 +261,12 @@ def choose_device(device: str | None = None) -> torch.device:
 @dataclass
 class SDMSamples:
     images: np.ndarray          # (M, *shape) float32
-    labels: np.ndarray          # (M,) float32 0/1
+    labels: np.ndarray          # (M,) float32 0/1; several outputs: (M, K) with -1 where a label is absent
     counts: dict[str, Any] = field(default_factory=dict)
+    #: several outputs: 1 for a sample positive for some output (always kept), 0 for a negative
+    #: (drawn); ``weights``: each sample's inverse inclusion probability within its glass-loading
+    anchor: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
 
 def available_memory() -> int | None:
@@ -278,26 +317,101 @@ def sdm_samples(glasses: Sequence[LabelledGlass], settings: SDMSettings, strain:
             if negatives == "all":
                 idx = np.union1d(idx[labels[idx] == 1], np.flatnonzero(labels == 0))
             picks.append((g, o, idx, labels[idx].astype(np.float32)))
+    images = _render([(g, o, idx) for g, o, idx, _ in picks], settings, batch_size)
+    total = len(images)
+    labels_out = np.concatenate([lab for *_, lab in picks]) if picks else np.zeros(0, np.float32)
+    _note(progress, f"{total} SDM samples from {len(glasses)} glass(es), {len(picks)} glass-orientation pairs")
+    return SDMSamples(images, labels_out, {"samples": int(total), "positives": int(labels_out.sum()),
+                                            "glass_orientation_pairs": len(picks),
+                                            "positives_available": int(positives_available),
+                                            "negatives": negatives})
+
+
+def _render(picks: Sequence[tuple[LabelledGlass, str, np.ndarray]], settings: SDMSettings,
+            batch_size: int) -> np.ndarray:
+    """The SDM images of the atoms ``idx`` of each (glass, orientation, idx), in the loading frame, stacked."""
     total = sum(len(p[2]) for p in picks)
     _check_memory(total * int(np.prod(settings.shape)) * 4, f"{total} SDM images of shape {settings.shape}",
-                  "use negatives='balanced' (--negatives balanced), max_per_class, fewer glasses or orientations, "
-                  "or a smaller grid")
+                  "use negatives='balanced' (--negatives balanced), max_per_class, max_negatives, fewer glasses or "
+                  "orientations, or a smaller grid")
     images = np.empty((total,) + settings.shape, dtype=np.float32)
-    labels_out = np.empty(total, dtype=np.float32)
     at = 0
-    for g, o, idx, lab in picks:
+    for g, o, idx in picks:
         if len(idx) == 0:
             continue
         frame = orientation_frame(o, g.config.dimensions)
         for chunk, batch in iter_spatial_density_maps(g.config, settings, frame, centers=idx, batch_size=batch_size):
             images[at:at + len(chunk)] = batch  # the iterator reuses its buffer: copy now
             at += len(chunk)
-        labels_out[at - len(idx):at] = lab
-    _note(progress, f"{total} SDM samples from {len(glasses)} glass(es), {len(picks)} glass-orientation pairs")
-    return SDMSamples(images, labels_out, {"samples": int(total), "positives": int(labels_out.sum()),
-                                            "glass_orientation_pairs": len(picks),
-                                            "positives_available": int(positives_available),
-                                            "negatives": negatives})
+    return images
+
+
+def output_name(strain: float, fraction: float) -> str:
+    """The name of the output for the label 'top ``fraction`` of D2min at ``strain``', e.g. ``top5%@5%``."""
+    return f"top{100 * float(fraction):g}%@{100 * float(strain):g}%"
+
+
+def target_labels(glass: LabelledGlass, orientation: str, targets: Sequence[tuple[float, float]]) -> np.ndarray:
+    """(N, K) int8 labels of ``glass`` in ``orientation``: column k = top f_k of D2min at strain s_k
+    (:func:`~.samples.top_fraction_labels`), -1 where D2min is NaN or the strain is not stored."""
+    out = np.full((glass.count, len(targets)), -1, dtype=np.int8)
+    for k, (strain, fraction) in enumerate(targets):
+        if glass.has_d2min(orientation, strain):
+            out[:, k] = top_fraction_labels(glass.d2min_at(orientation, strain), fraction)
+    return out
+
+
+def sdm_samples_multi(glasses: Sequence[LabelledGlass], settings: SDMSettings,
+                      targets: Sequence[tuple[float, float]], orientations: Sequence[str] | None = None,
+                      seed: int = 0, batch_size: int = 256, progress: Progress = None, negatives: str = "all",
+                      max_negatives: int | None = None) -> SDMSamples:
+    """Samples for a network with one output per (strain, f_thres) of ``targets`` (module doc).
+
+    Per glass-loading holding at least one target strain: every atom positive for some output
+    (``anchor`` 1), and the negatives (negative for every output the pair holds): all of them
+    (``negatives="all"``, at most ``max_negatives`` drawn at random) or as many as the anchors
+    (``"balanced"``).  ``weights``: 1 for anchors, (negatives of the pair) / (negatives kept) for a
+    kept negative, so weighted sums over the samples estimate sums over the glasses' atoms."""
+    if negatives not in ("balanced", "all"):
+        raise ConfigurationError(f"negatives must be 'balanced' or 'all'; got {negatives!r}")
+    if not targets:
+        raise ConfigurationError("give at least one target (strain, f_thres)")
+    rng = np.random.default_rng(seed)
+    picks, labels, anchors, weights = [], [], [], []
+    held = np.zeros(len(targets), dtype=np.int64)
+    for g in glasses:
+        for o in (orientations or g.orientations):
+            lab = target_labels(g, o, targets)
+            have = (lab >= 0).any(axis=0)
+            if not have.any():
+                log.info("glass %s has none of the target strains in %s: skipped", g.name, o)
+                continue
+            held += have
+            anchor = (lab == 1).any(axis=1)
+            neg = np.flatnonzero(~anchor & (lab >= 0).any(axis=1))
+            pos = np.flatnonzero(anchor)
+            keep = len(neg) if negatives == "all" else min(len(pos), len(neg))
+            if max_negatives is not None:
+                keep = min(keep, int(max_negatives))
+            chosen = np.sort(rng.choice(neg, keep, replace=False)) if keep < len(neg) else neg
+            idx = np.concatenate([pos, chosen])
+            picks.append((g, o, idx))
+            labels.append(lab[idx].astype(np.float32))
+            anchors.append(np.r_[np.ones(len(pos), np.int8), np.zeros(len(chosen), np.int8)])
+            weights.append(np.r_[np.ones(len(pos)), np.full(len(chosen), len(neg) / max(len(chosen), 1))])
+    if not picks:
+        raise ConfigurationError(f"no glass holds any of the target strains {[s for s, _ in targets]}")
+    images = _render(picks, settings, batch_size)
+    y = np.concatenate(labels)
+    _note(progress, f"{len(y)} SDM samples ({len(targets)} outputs) from {len(glasses)} glass(es), {len(picks)} "
+                    "glass-orientation pairs")
+    counts = {"samples": int(len(y)), "anchors": int(np.concatenate(anchors).sum()),
+              "glass_orientation_pairs": len(picks), "negatives": negatives,
+              "max_negatives": max_negatives,
+              "outputs": {output_name(s, f): {"positives": int((y[:, k] == 1).sum()),
+                                              "labelled": int((y[:, k] >= 0).sum()), "pairs": int(held[k])}
+                          for k, (s, f) in enumerate(targets)}}
+    return SDMSamples(images, y, counts, np.concatenate(anchors), np.concatenate(weights).astype(np.float64))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -336,6 +450,50 @@ def _balanced_accuracy(net: nn.Module, images: np.ndarray, labels: np.ndarray, d
         raise ConfigurationError("the validation samples hold only one class; check f_thres, strain and the "
                                  "validation glasses")
     return M.balanced_accuracy(labels, (logits > 0).astype(np.float64)), loss / max(len(images), 1)
+
+
+def _weighted_balanced_accuracy(y: np.ndarray, decided: np.ndarray, w: np.ndarray) -> float:
+    """(TPR + TNR) / 2 with sample weights (the labels -1 left out)."""
+    pos, neg = y == 1, y == 0
+    if not pos.any() or not neg.any():
+        return math.nan
+    return float(0.5 * (np.sum(w[pos] * decided[pos]) / np.sum(w[pos])
+                        + np.sum(w[neg] * ~decided[neg]) / np.sum(w[neg])))
+
+
+def _output_weights(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(M, K) loss weights: per output, class-balanced (each class sums to M / 2) with the samples'
+    inclusion weights inside each class; 0 where the label is absent (-1)."""
+    out = np.zeros(labels.shape, dtype=np.float32)
+    m = len(labels)
+    for k in range(labels.shape[1]):
+        for cls in (0, 1):
+            sel = labels[:, k] == cls
+            total = float(np.sum(weights[sel]))
+            if total > 0:
+                out[sel, k] = weights[sel] * (0.5 * m / total)
+    return out
+
+
+def _multi_scores(net: nn.Module, val: SDMSamples, device: torch.device, batch_size: int
+                  ) -> tuple[float, list[float], float]:
+    """(mean over outputs of the weighted balanced accuracy at p > 0.5, per output, weighted BCE) on ``val``."""
+    net.eval()
+    logits = np.empty(val.labels.shape, dtype=np.float64)
+    with torch.no_grad():
+        for s in range(0, len(val.images), batch_size):
+            z = net(torch.from_numpy(val.images[s:s + batch_size]).to(device))
+            logits[s:s + len(z)] = z.reshape(len(z), -1).cpu().numpy()
+    w = val.weights if val.weights is not None else np.ones(len(val.labels))
+    accs = [_weighted_balanced_accuracy(val.labels[:, k], logits[:, k] > 0, w) for k in range(val.labels.shape[1])]
+    if not any(math.isfinite(a) for a in accs):
+        raise ConfigurationError("the validation samples hold only one class for every output; check the targets "
+                                 "and the validation glasses")
+    lw = _output_weights(val.labels, w)
+    y = np.clip(val.labels, 0, 1)
+    bce = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
+    loss = float(np.sum(lw * bce) / max(np.sum(lw), 1e-12))
+    return float(np.nanmean(accs)), [float(a) for a in accs], loss
 
 
 def recalibrate_batch_norm(net: nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 256,
@@ -384,6 +542,9 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
     """
     if len(train.images) == 0 or len(val.images) == 0:
         raise ConfigurationError("training and validation need samples of both classes; check f_thres and strain")
+    multi = train.labels.ndim == 2
+    if multi and (train.anchor is None or train.weights is None):
+        raise ConfigurationError("samples with several outputs come from sdm_samples_multi (anchors and weights)")
     device = device or choose_device()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -419,7 +580,18 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
     for epoch in range(first, epochs + 1):
         t0 = time.perf_counter()
         net.train()
-        if resample_negatives:
+        if multi:
+            pos, neg = np.flatnonzero(train.anchor == 1), np.flatnonzero(train.anchor == 0)
+            w = train.weights.copy()
+            if resample_negatives:
+                drawn = rng.choice(neg, min(len(pos), len(neg)), replace=False)
+                epoch_idx = np.concatenate([pos, drawn])
+                w[drawn] *= len(neg) / max(len(drawn), 1)  # inverse inclusion probability of the draw
+            else:
+                epoch_idx = np.arange(len(train.images))
+            loss_w = np.zeros(train.labels.shape, dtype=np.float32)
+            loss_w[epoch_idx] = _output_weights(train.labels[epoch_idx], w[epoch_idx])
+        elif resample_negatives:
             pos, neg = np.flatnonzero(train.labels == 1), np.flatnonzero(train.labels == 0)
             epoch_idx = np.concatenate([pos, rng.choice(neg, min(len(pos), len(neg)), replace=False)])
         else:
@@ -435,16 +607,27 @@ def fit_network(net: nn.Module, train: SDMSamples, val: SDMSamples, dimensions: 
                 x = mirror_batch(x, rng.integers(0, n_ops, len(sel)), dimensions)
             y = torch.from_numpy(train.labels[sel]).to(device)
             opt.zero_grad()
-            loss = loss_fn(net(x).reshape(-1), y)
+            if multi:  # class-balanced BCE per output, absent labels weigh 0
+                lw = torch.from_numpy(loss_w[sel]).to(device)
+                z = net(x).reshape(len(sel), -1)
+                loss = (lw * nn.functional.binary_cross_entropy_with_logits(z, y.clamp(min=0), reduction="none")
+                        ).sum() / lw.numel()
+            else:
+                loss = loss_fn(net(x).reshape(-1), y)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(sel)
         recalibrate_batch_norm(net, train.images[np.sort(epoch_idx)] if resample_negatives else train.images,
                                device, 4 * batch_size, seed=seed + epoch)
-        val_acc, val_loss = _balanced_accuracy(net, val.images, val.labels, device, 4 * batch_size)
+        if multi:
+            val_acc, val_outputs, val_loss = _multi_scores(net, val, device, 4 * batch_size)
+        else:
+            val_acc, val_loss = _balanced_accuracy(net, val.images, val.labels, device, 4 * batch_size)
         sched.step(val_acc)
         row = {"epoch": epoch, "train_loss": total / len(order), "val_loss": val_loss, "val_accuracy": val_acc,
                "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+        if multi:
+            row["val_accuracy_outputs"] = val_outputs
         history.append(row)
         if val_acc > best_acc:
             best_acc, best_epoch, stale = val_acc, epoch, 0
@@ -482,8 +665,8 @@ def _sample_fingerprint(train: SDMSamples, val: SDMSamples) -> dict[str, Any]:
         h.update(np.ascontiguousarray(s.labels).tobytes())
         picks = np.unique(np.linspace(0, len(s.images) - 1, num=min(len(s.images), 8)).astype(np.int64))
         h.update(np.ascontiguousarray(s.images[picks]).tobytes())
-    return {"train_samples": int(len(train.labels)), "train_positives": int(train.labels.sum()),
-            "validation_samples": int(len(val.labels)), "validation_positives": int(val.labels.sum()),
+    return {"train_samples": int(len(train.labels)), "train_positives": int((train.labels == 1).sum()),
+            "validation_samples": int(len(val.labels)), "validation_positives": int((val.labels == 1).sum()),
             "samples_sha256": h.hexdigest()}
 
 
@@ -523,6 +706,47 @@ def _load_checkpoint(path: str | Path, stamp: dict[str, Any]) -> dict[str, Any] 
     return state
 
 
+def _label(strain: float, fraction: float) -> dict[str, Any]:
+    return {"definition": (f"1 if D2min after {strain:g} simple-shear strain along the loading orientation is "
+                           f"in the top {fraction:g} of the glass's atoms (per glass and orientation), else 0"),
+            "strain": float(strain), "f_thres": float(fraction), "quantity": "D2min",
+            "reference": "undeformed inherent structure, same frame"}
+
+
+def derive_output_model(source: str | Path, output: str | Path, select: str, test_glasses: Sequence[LabelledGlass],
+                        *, name: str | None = None, **evaluate_kw: Any):
+    """The model of output ``select`` of the several-output network in ``source``: the same ONNX
+    file (copied byte for byte, so a runtime can run one pass for every output) with a card whose
+    ``output.select`` / ``output.column`` and ``label`` are that output's, and whose metrics are
+    measured on ``test_glasses`` for that output (:func:`~.evaluate.finalize_model`; ``evaluate_kw``
+    as there, e.g. ``cache``).  Returns ``(card, metrics)``."""
+    import json
+    import shutil
+
+    from ..inference.cards import CARD_FILE
+    from .evaluate import finalize_model
+
+    source, out = Path(source), Path(output)
+    if not test_glasses:
+        raise ConfigurationError("a derived model's card needs metrics measured for its own output: give test glasses")
+    data = json.loads((source / CARD_FILE).read_text(encoding="utf-8"))
+    outputs = (data.get("output") or {}).get("outputs") or []
+    names = [o["name"] for o in outputs]
+    if select not in names:
+        raise ConfigurationError(f"{source} has no output {select!r}; its outputs are {names}")
+    entry = outputs[names.index(select)]
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() != source.resolve():
+        shutil.copyfile(source / data["files"]["model"], out / data["files"]["model"])
+    data = {k: v for k, v in data.items() if k != "metrics"}
+    data.update(name=name or out.name, label=dict(entry["label"]),
+                output={**data["output"], "select": select, "column": int(entry["column"]),
+                        "meaning": f"probability that the atom is plastic, output {select!r} of {len(outputs)} "
+                                   "(sigmoid outputs, one per label)"},
+                description=data.get("description", "").rsplit("; this model:", 1)[0] + f"; this model: {select}")
+    return finalize_model(out, data, list(test_glasses), **evaluate_kw)
+
+
 def export_onnx(net: nn.Module, settings: SDMSettings, path: str | Path, check_images: np.ndarray,
                 opset: int = 17) -> float:
     """Write ``net`` + sigmoid as ONNX (dynamic batch) and return max |ONNX Runtime - PyTorch| on ``check_images``."""
@@ -555,7 +779,10 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
               min_positives: int = 10, eval_strains: Sequence[float] | None = None,
               eval_max_atoms: int | None = None, baselines: dict[str, Any] | None = None,
               radial_baseline: bool = False, negatives: str = "balanced", validation_negatives: str = "balanced",
-              checkpoint: str | Path | None = None, progress: Progress = None) -> CNNResult:
+              checkpoint: str | Path | None = None, progress: Progress = None,
+              targets: Sequence[tuple[float, float]] | None = None, primary: str | None = None,
+              stem: str = "none", max_negatives: int | None = None,
+              eval_cache: str | Path | None = None) -> CNNResult:
     """Train, export and evaluate a susceptibility CNN; writes ``model.onnx``, ``card.json``,
     ``metrics.json`` and plots into ``output`` (the model folder).
 
@@ -570,6 +797,13 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
     on their balanced accuracy, far less noisy than a few hundred balanced images).
     ``checkpoint``: a file saved after every epoch; the same call resumes from it after an
     interruption (:func:`fit_network`), and it is deleted once the model folder is complete.
+
+    ``targets``: several labels (strain, f_thres), one output each (module doc; ``strain`` and
+    ``fraction`` are then unused); targets no training glass holds are dropped (noted in the card);
+    ``primary``: the output the card selects (its name, :func:`output_name`; default the target
+    at 5 % strain, else the first).  ``max_negatives``: at most this many negatives per glass-loading
+    (several outputs only; bounds memory for large maps).  ``stem``: see :func:`build_network`.
+    ``eval_cache``: prediction cache of the test evaluation (:mod:`.prediction_cache`).
     """
     from .evaluate import finalize_model, software_versions
 
@@ -589,16 +823,40 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
         raise ConfigurationError("a CNN needs validation glasses (early stopping) and test glasses (card metrics)")
     dev = choose_device(device)
     _note(progress, f"split by glass: {split.names()}; device {dev}")
-    tr = sdm_samples(split.train, settings, strain, fraction, orientations, seed, max_per_class, progress=progress,
-                     negatives=negatives)
-    va = sdm_samples(split.validation, settings, strain, fraction, orientations, seed + 1, max_per_class,
-                     progress=progress, negatives=validation_negatives)
-    if tr.counts["positives"] < min_positives:
-        raise ConfigurationError(
-            f"only {tr.counts['positives']} positive training samples (top {fraction:g} of D2min at strain "
-            f"{strain:g}); need at least {min_positives}: raise f_thres, add glasses or orientations")
+    dropped: list[str] = []
+    if targets:
+        targets = [(float(a), float(b)) for a, b in targets]
+        held = [t for t in targets if any(g.has_d2min(o, t[0]) for g in split.train for o in (orientations or g.orientations))]
+        dropped = [output_name(*t) for t in targets if t not in held]
+        if not held:
+            raise ConfigurationError(f"no training glass holds any of the target strains {[t[0] for t in targets]}")
+        targets = held
+        names = [output_name(*t) for t in targets]
+        if primary is None:
+            primary = next((n for n, t in zip(names, targets) if abs(t[0] - 0.05) < 1e-9), names[0])
+        if primary not in names:
+            raise ConfigurationError(f"primary output {primary!r} is not among the outputs {names}")
+        strain, fraction = targets[names.index(primary)]
+        tr = sdm_samples_multi(split.train, settings, targets, orientations, seed, progress=progress,
+                               negatives=negatives, max_negatives=max_negatives)
+        va = sdm_samples_multi(split.validation, settings, targets, orientations, seed + 1, progress=progress,
+                               negatives=validation_negatives, max_negatives=max_negatives)
+        fewest = min(o["positives"] for o in tr.counts["outputs"].values())
+        if fewest < min_positives:
+            raise ConfigurationError(f"an output has only {fewest} positive training samples ({tr.counts['outputs']}); "
+                                     f"need at least {min_positives}: raise f_thres, add glasses or orientations")
+    else:
+        tr = sdm_samples(split.train, settings, strain, fraction, orientations, seed, max_per_class, progress=progress,
+                         negatives=negatives)
+        va = sdm_samples(split.validation, settings, strain, fraction, orientations, seed + 1, max_per_class,
+                         progress=progress, negatives=validation_negatives)
+        if tr.counts["positives"] < min_positives:
+            raise ConfigurationError(
+                f"only {tr.counts['positives']} positive training samples (top {fraction:g} of D2min at strain "
+                f"{strain:g}); need at least {min_positives}: raise f_thres, add glasses or orientations")
     torch.manual_seed(seed)
-    net = build_network(arch, settings.channels, settings.grid_size, dims)
+    net = build_network(arch, settings.channels, settings.grid_size, dims, outputs=len(targets) if targets else 1,
+                        stem=stem)
     t_fit = time.perf_counter()
     net, history, best_epoch = fit_network(net, tr, va, dims, epochs=epochs, batch_size=batch_size, lr=lr,
                                            lr_patience=lr_patience, stop_patience=stop_patience, augment=augment,
@@ -609,7 +867,11 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
                                                         "sdm": settings.to_dict(), "split": split.names(),
                                                         "negatives": negatives,
                                                         "validation_negatives": validation_negatives,
-                                                        "max_per_class": max_per_class})
+                                                        "max_per_class": max_per_class,
+                                                        **({"targets": [list(t) for t in targets],
+                                                            "stem": stem, "max_negatives": max_negatives}
+                                                           if targets else {}),
+                                                        **({"stem": stem} if stem != "none" else {})})
     # a resumed run: the epochs of every run count (each history row has its own seconds)
     fit_seconds = max(time.perf_counter() - t_fit, sum(row["seconds"] for row in history))
     out = Path(output)
@@ -654,13 +916,31 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
                 "history": history,
             },
         },
-        "label": {"definition": (f"1 if D2min after {strain:g} simple-shear strain along the loading orientation is "
-                                 f"in the top {fraction:g} of the glass's atoms (per glass and orientation), else 0"),
-                  "strain": float(strain), "f_thres": float(fraction), "quantity": "D2min",
-                  "reference": "undeformed inherent structure, same frame"},
+        "label": _label(strain, fraction),
         "software": software_versions("torch", "onnx", "onnxruntime"), "demo": False,
         "notes": "Metrics measured on the test glasses only (never seen in training or early stopping).",
     }
+    stopped_early = len(history) - best_epoch >= stop_patience
+    card["training"]["protocol"]["stopped"] = (
+        f"early stopping: no validation gain for {stop_patience} epochs after the best epoch {best_epoch}"
+        if stopped_early else f"epoch cap {epochs} reached (validation still improving within the last "
+                              f"{stop_patience} epochs): raise epochs to reach the plateau")
+    if stem != "none":
+        card["training"]["protocol"]["stem"] = stem
+    if targets:
+        outputs = [{"name": output_name(*t), "column": k, "label": _label(*t)} for k, t in enumerate(targets)]
+        card["output"] = {"meaning": f"probability that the atom is plastic, output {primary!r} of {len(targets)} "
+                                     "(sigmoid outputs, one per label)",
+                          "column": names.index(primary), "select": primary, "outputs": outputs}
+        card["description"] = (f"{arch} CNN on {settings.grid_size}^{dims} x {settings.channels} SDM images with "
+                               f"{len(targets)} outputs ({', '.join(names)}); this model: {primary}")
+        card["training"]["protocol"]["outputs"] = {
+            "targets": names, "dropped_targets_no_training_data": dropped,
+            "loss": "binary cross-entropy per output, class-balanced per output with inverse-inclusion weights "
+                    "for the negatives; absent labels (a strain a glass-loading lacks) weigh 0",
+            "early_stopping_score": "mean over the outputs of the validation balanced accuracy"}
+        if max_negatives is not None:
+            card["training"]["protocol"]["outputs"]["max_negatives_per_pair"] = int(max_negatives)
     baselines = dict(baselines or {})
     if radial_baseline:
         from .linear import RadialSVMBaseline
@@ -669,7 +949,8 @@ def train_cnn(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str
         card["training"]["protocol"]["baselines"] = {"radial_svm": "LinearSVC on standardised reduced radial features "
                                                                    "(r_p from the training glasses), same labels"}
     final, metrics = finalize_model(out, card, split.test, strains=eval_strains, max_atoms=eval_max_atoms,
-                                    baselines=baselines, orientations=orientations, seed=seed, progress=progress)
+                                    baselines=baselines, orientations=orientations, seed=seed, progress=progress,
+                                    cache=eval_cache)
     if checkpoint is not None:
         Path(checkpoint).unlink(missing_ok=True)
     _note(progress, f"CNN {name}: done in {time.perf_counter() - t_start:.1f} s")

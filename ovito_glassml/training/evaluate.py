@@ -19,9 +19,22 @@ glasses only, and measures:
   ln(v_flex), and between exp(prediction) and v_flex.
 
 Baselines on the same atoms: the Voronoi atomic volume (AUC / C_rank for the classifiers, Pearson
-for SF), and for the CNN any further models given in ``baselines`` (e.g. ``{"qs": path, "sf":
-path}``), scored the same way (an orientation-aware baseline is run in each loading's frame).  With ``output_dir`` the metrics are written to ``metrics.json``
-and plots to PNG files (ROC curves; C_rank vs strain; SF scatter), with matplotlib's Agg backend.
+for SF), the simulated v_flex where the glasses carry it (an MD quantity, a reference, not a
+model), and any further models given in ``baselines`` (e.g. ``{"qs": path, "sf": path,
+"radial_svm": fitted}``), scored the same way (an orientation-aware baseline is run in each
+loading's frame).
+
+**Both protocols** (:mod:`.scoring`), for every model kind and every predictor above: the papers'
+protocol (top 0.5 % of D2min, balanced sets, accuracy of the own decision) and the project's
+top-5 % AUC and C_rank, at 2, 3, 4, 5 and 10 % strain (those the glasses hold; the others are
+listed as absent), pooled and broken down by preparation (read from each glass's provenance) and
+by loading: ``result["protocols"]``, flat headline numbers in ``values`` (:func:`~.scoring.protocol_values`).
+QS and SF are scored in every loading of each glass (their prediction does not depend on it).
+
+With ``output_dir`` the metrics are written to ``metrics.json`` and plots to PNG files (ROC
+curves; C_rank vs strain; the papers' accuracy vs strain; SF scatter), with matplotlib's Agg
+backend.  ``cache``: a folder where model predictions are kept (:mod:`.prediction_cache`), so a
+second evaluation of the same models on the same atoms costs no inference.
 """
 from __future__ import annotations
 
@@ -40,6 +53,8 @@ from ..descriptors.geometry import ConfigurationError
 from ..inference.cards import CARD_FILE, ModelCard, software_versions
 from .labels import vflex_reliability
 from .samples import LabelledGlass, same_strain, threshold_labels, top_fraction_labels
+from .scoring import PAPER_STRAINS, PairScores, preparation_of, preparation_record, protocol_values, \
+    score_both_protocols
 
 __all__ = ["evaluate_model", "update_card_metrics", "finalize_model", "software_versions", "roc_curve",
            "METRICS_FILE"]
@@ -68,12 +83,52 @@ def _note(progress: Progress, msg: str) -> None:
         progress(msg)
 
 
-def _load(model: Any):
+def _load(model: Any, cache: str | Path | None = None):
     from ..inference.runtime import Model, load_model
+    from .prediction_cache import with_cache
 
     if isinstance(model, Model) or (not isinstance(model, (str, Path, ModelCard)) and hasattr(model, "predict")):
-        return model  # a loaded model, or an in-memory baseline with predict(config, centers)
-    return load_model(model)
+        return with_cache(model, cache)  # a loaded model, or an in-memory baseline with predict(config, centers)
+    return with_cache(load_model(model), cache)
+
+
+def decision_of(model: Any) -> str | None:
+    """How a predictor decides (:data:`~.scoring.DECISIONS`): its ``decision`` attribute if it has one
+    (the radial SVM: ``"sign"``), ``"probability"`` for Plastic Susceptibility and Quench-in Softness
+    models, else None (SF, volumes: a score without a decision of its own)."""
+    if hasattr(model, "decision") and not hasattr(model, "card"):
+        return model.decision
+    if type(model).__name__ == "RadialSVMBaseline":
+        return "sign"
+    card = getattr(model, "card", None)
+    if card is not None and card.property in ("Plastic Susceptibility", "2D Plastic Susceptibility",
+                                              "Quench-in Softness"):
+        return "probability"
+    return None
+
+
+def _reference_scores(glass: LabelledGlass, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-atom references every evaluation scores beside the model: Voronoi volume and the simulated v_flex."""
+    out = {}
+    vol = _voronoi_volume(glass)
+    if vol is not None:
+        out["voronoi_volume"] = np.asarray(vol)[idx]
+    if glass.v_flex is not None:
+        out["v_flex"] = np.asarray(glass.v_flex)[idx]
+    return out
+
+
+def _pair(glass: LabelledGlass, orientation: str, idx: np.ndarray, scores: dict[str, np.ndarray]) -> PairScores:
+    return PairScores(glass.name, preparation_of(glass), orientation,
+                      {s: v[idx] for s, v in glass.d2min.get(orientation, {}).items()}, dict(scores))
+
+
+def _protocols(pairs: list[PairScores], decisions: dict[str, str | None], glasses: Sequence[LabelledGlass],
+               strains: Sequence[float] | None, model_name: str) -> dict[str, Any]:
+    block = score_both_protocols(pairs, decisions, strains=strains if strains else PAPER_STRAINS,
+                                 records={g.name: preparation_record(g) for g in glasses})
+    block["model"] = model_name
+    return block
 
 
 def _centers(glass: LabelledGlass, max_atoms: int | None, seed: int) -> np.ndarray:
@@ -121,7 +176,7 @@ def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str
                    strains: Sequence[float] | None = None, orientations: Sequence[str] | None = None,
                    baselines: Mapping[str, Any] | None = None, max_atoms: int | None = None, seed: int = 0,
                    threshold: float | None = None, plastic_fraction: float | None = None,
-                   progress: Progress = None) -> dict[str, Any]:
+                   progress: Progress = None, cache: str | Path | None = None) -> dict[str, Any]:
     """Metrics of ``model`` (name, path, card or loaded model) on ``glasses`` (module docstring).
 
     ``strains`` (CNN): strains to evaluate (default: every strain of the glasses); ``orientations``:
@@ -129,17 +184,21 @@ def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str
     glass's; QS: the card's); ``max_atoms``: a random subset of
     atoms per glass (seeded) to bound the cost.  QS only: ``threshold`` replaces the card's D2min
     threshold, or ``plastic_fraction`` labels the top fraction of the evaluated atoms plastic (for
-    another system, whose D2min scale differs: Wang & Jain's transfer test).  Returns a JSON-ready dict with ``values`` (flat
-    numbers for the card), details, and the written files under ``files``.
+    another system, whose D2min scale differs: Wang & Jain's transfer test).  ``baselines``: further
+    predictors scored on the same atoms (every model kind).  ``cache``: a folder for the model
+    predictions (module doc).  Returns a JSON-ready dict with ``values`` (flat numbers for the
+    card), ``protocols`` (both protocols, by preparation and loading), details, and the written
+    files under ``files``.
     """
     glasses = list(glasses)
     if not glasses:
         raise ConfigurationError("evaluation needs at least one held-out glass")
     t0 = time.perf_counter()
-    mdl = _load(model)
+    mdl = _load(model, cache)
+    extra = {name: _load(m, cache) for name, m in (baselines or {}).items()}
     kind = mdl.card.kind
     if kind == "onnx-cnn" or (kind == "ensemble" and mdl.card.property == "Plastic Susceptibility"):
-        result = _evaluate_cnn(mdl, glasses, strains, orientations, baselines, max_atoms, seed, progress)
+        result = _evaluate_cnn(mdl, glasses, strains, orientations, extra, max_atoms, seed, progress)
     elif kind == "ensemble":
         raise ConfigurationError(f"evaluation of a {mdl.card.property} ensemble is not implemented; only Plastic "
                                  "Susceptibility ensembles are")
@@ -147,6 +206,11 @@ def evaluate_model(model: Any, glasses: Sequence[LabelledGlass], output_dir: str
         result = _evaluate_qs(mdl, glasses, orientations, max_atoms, seed, progress, threshold, plastic_fraction)
     else:
         result = _evaluate_sf(mdl, glasses, max_atoms, seed, progress)
+    if "protocols" not in result:  # QS and SF: every loading of each glass, the same prediction in each
+        result["protocols"] = _static_protocols(mdl, glasses, orientations, extra, max_atoms, seed, strains,
+                                                result.get("_predicted", {}))
+    if result["protocols"].get("strains_evaluated"):
+        result["values"].update(protocol_values(result["protocols"]))
     result = {"model": mdl.card.name, "kind": kind, "property": mdl.card.property,
               "glasses": [g.name for g in glasses], **result}
     result["values"] = _finite_values(result["values"])
@@ -177,7 +241,7 @@ def _jsonable(obj: Any) -> Any:
 
 def _score_rows(scores: np.ndarray, d2: np.ndarray, labels: np.ndarray, f: float,
                 probabilities: bool) -> dict[str, float]:
-    ok = labels >= 0
+    ok = (labels >= 0) & np.isfinite(scores)
     s, d, y = scores[ok], d2[ok], labels[ok]
     row = {"auc_roc": _safe(M.roc_auc, y, s), "c_rank": _safe(M.cumulative_rank_correlation, s, d, f),
            "overlap_ratio": _safe(M.overlap_ratio, s, d, f), "atoms": int(ok.sum()), "positives": int(y.sum())}
@@ -190,7 +254,7 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
     card = model.card
     f = float(card.label["f_thres"])
     card_strain = float(card.label["strain"])
-    extra = {name: _load(m) for name, m in (baselines or {}).items()}
+    extra = dict(baselines or {})
     if orientations is None:  # the loadings it was trained on, so the card's figures stay put as data grow
         trained = (card.training.get("data") or {}).get("orientations")
         orientations = list(trained) if isinstance(trained, list) else None
@@ -200,12 +264,10 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
     base_rows: dict[str, dict[float, list[dict]]] = {}
     pooled: dict[str, list] = {"labels": [], "model": []}
     swapped: list[float] = []
+    pairs: list[PairScores] = []
     for g in glasses:
         idx = _centers(g, max_atoms, seed)
-        static = {}
-        vol = _voronoi_volume(g)
-        if vol is not None:
-            static["voronoi_volume"] = vol[idx]
+        static = _reference_scores(g, idx)
         turning = {}  # orientation-aware baselines (e.g. an ensemble's CNN member): predicted per loading
         for name, m in extra.items():
             if getattr(m, "orientational", False):
@@ -218,6 +280,7 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
                 continue
             p = predicted[o] = model.predict(g.config, idx, frame=o)
             current = {**static, **{name: m.predict(g.config, idx, frame=o) for name, m in turning.items()}}
+            pairs.append(_pair(g, o, idx, {"model": p, **current}))
             _note(progress, f"evaluated {g.name} / {o} ({len(idx)} atoms)")
             for s in wanted:
                 if not g.has_d2min(o, s):
@@ -271,7 +334,11 @@ def _evaluate_cnn(model, glasses, strains, orientations, baselines, max_atoms, s
         values["auc_roc_other_orientation_labels"] = float(np.mean(swapped_ok))
         values["n_orientation_swaps"] = len(swapped_ok)
     n_atoms = int(head["n_atoms"])
+    decisions = {"model": "probability", "voronoi_volume": None, "v_flex": None,
+                 **{name: decision_of(m) for name, m in extra.items()}}
+    protocols = _protocols(pairs, decisions, glasses, strains, model.card.name)
     return {"evaluated_on": _evaluated_on(glasses, n_atoms), "values": values, "per_strain": per_strain,
+            "protocols": protocols,
             "label": {"f_thres": f, "strain": card_strain}, "per_pair": {f"{s:g}": r for s, r in rows.items() if r},
             "_roc": {k: np.concatenate(v) for k, v in pooled.items() if v}}
 
@@ -299,9 +366,10 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
     pooled: dict[str, list] = {"labels": [], "model": [], "d2min": []}
     per_orientation: dict[str, list] = {}
     n_glasses = 0
+    predicted: dict[str, np.ndarray] = {}
     for g in glasses:
         idx = _centers(g, max_atoms, seed)
-        p = model.predict(g.config, idx)
+        p = predicted[g.name] = model.predict(g.config, idx)
         vol = _voronoi_volume(g)
         used = False
         for o in (orientations or label.get("orientations") or [label.get("orientation")]):
@@ -342,17 +410,19 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
             values[f"baseline_voronoi_volume_{k}"] = val
     roc = {k: cat[k] for k in ("labels", "model", "voronoi_volume") if k in cat}
     return {"evaluated_on": _evaluated_on(glasses, len(y)), "values": values, "baselines": baselines,
-            "label": {"strain": strain, "threshold": threshold, "threshold_rule": rule}, "_roc": roc}
+            "label": {"strain": strain, "threshold": threshold, "threshold_rule": rule}, "_roc": roc,
+            "_predicted": predicted}
 
 
 def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
     per: dict[str, dict[str, list]] = {}
+    predicted: dict[str, np.ndarray] = {}
     dims = glasses[0].config.dimensions if glasses else 3
     for g in glasses:
         if g.v_flex is None:
             raise ConfigurationError(f"glass {g.name!r} has no v_flex: structural flexibility cannot be evaluated")
         idx = _centers(g, max_atoms, seed)
-        p = model.predict(g.config, idx)
+        p = predicted[g.name] = model.predict(g.config, idx)
         vol = _voronoi_volume(g)
         names = np.asarray(g.config.type_names)[g.config.types[idx]]
         v = g.v_flex[idx]
@@ -400,7 +470,35 @@ def _evaluate_sf(model, glasses, max_atoms, seed, progress) -> dict[str, Any]:
         total += len(v)
     values.update(n_glasses=len(glasses), n_atoms=total)
     return {"evaluated_on": _evaluated_on(glasses, total), "values": values, "per_species": per_species,
-            "_scatter": scatter}
+            "_scatter": scatter, "_predicted": predicted}
+
+
+def _static_protocols(model, glasses, orientations, extra, max_atoms, seed, strains,
+                      predicted: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Both protocols for an orientation-blind model (QS, SF): its prediction (made once per glass)
+    scored against the labels of every loading of each glass (``orientations`` to restrict them)."""
+    pairs = []
+    for g in glasses:
+        if not g.d2min:
+            continue
+        idx = _centers(g, max_atoms, seed)
+        p = predicted[g.name] if g.name in predicted else model.predict(g.config, idx)
+        static = _reference_scores(g, idx)
+        turning = {}
+        for name, m in extra.items():
+            if getattr(m, "orientational", False):
+                turning[name] = m
+            else:
+                static[name] = m.predict(g.config, idx)
+        for o in (orientations or g.orientations):
+            if o in g.d2min:
+                pairs.append(_pair(g, o, idx, {"model": p, **static,
+                                               **{n: m.predict(g.config, idx, frame=o) for n, m in turning.items()}}))
+    decisions = {"model": decision_of(model), "voronoi_volume": None, "v_flex": None,
+                 **{name: decision_of(m) for name, m in extra.items()}}
+    if not pairs:
+        return {"strains_evaluated": [], "note": "no glass carries D2min"}
+    return _protocols(pairs, decisions, glasses, strains, model.card.name)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -452,6 +550,29 @@ def _plots(result: dict[str, Any], out: Path) -> list[str]:
         fig.savefig(path)
         plt.close(fig)
         files.append(str(path))
+    protocols = result.get("protocols") or {}
+    paper = (protocols.get("paper") or {}).get("strains") or {}
+    if paper:
+        strains = sorted(paper, key=float)
+        x = [100 * float(s) for s in strains]
+        fig, ax = plt.subplots(figsize=(4.6, 3.6), dpi=120)
+        names = sorted({n for s in strains for n in paper[s].get("all", {})}, key=lambda n: (n != "model", n))
+        for n in names:
+            rows = [paper[s]["all"].get(n, {}) for s in strains]
+            key = "accuracy" if any("accuracy" in r for r in rows) else "balanced_split_accuracy"
+            ax.plot(x, [r.get(key, math.nan) for r in rows], "o-" if n == "model" else "s--",
+                    lw=2 if n == "model" else 1, label=f"{name if n == 'model' else n}"
+                    + ("" if key == "accuracy" else " (balanced split)"))
+        ax.axhline(0.5, color="k", lw=0.5)
+        ax.set_xlabel("shear strain (%)")
+        ax.set_ylabel("accuracy, balanced sets")
+        ax.set_title(f"papers' protocol: top {100 * protocols['paper']['fraction']:g} % of D2min", fontsize=9)
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        path = out / "paper_protocol.png"
+        fig.savefig(path)
+        plt.close(fig)
+        files.append(str(path))
     scatter = result.get("_scatter")
     if scatter:
         fig, axes = plt.subplots(1, len(scatter), figsize=(3.6 * len(scatter), 3.4), dpi=120, squeeze=False)
@@ -475,7 +596,7 @@ def _plots(result: dict[str, Any], out: Path) -> list[str]:
 def _card_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     out = {"evaluated_on": metrics["evaluated_on"], "values": _finite_values(metrics["values"]),
            "glasses": list(metrics.get("glasses", []))}
-    for key in ("per_strain", "per_species", "baselines"):
+    for key in ("per_strain", "per_species", "baselines", "protocols"):
         if metrics.get(key):
             out[key] = _jsonable(metrics[key])
     return out
@@ -509,6 +630,36 @@ def update_card_metrics(model_dir: str | Path, metrics: Mapping[str, Any], trans
     card = ModelCard.from_dict(data, directory=path.parent, source=path)
     card.save(path.parent)
     return card
+
+
+def protocols_entry(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The both-protocol block of an evaluation as it goes into a card: where it was measured,
+    the flat headline numbers (:func:`~.scoring.protocol_values`) and the full breakdown."""
+    block = metrics.get("protocols") or {}
+    if not block.get("strains_evaluated"):
+        raise ConfigurationError("the evaluation holds no both-protocol figures (no glass has D2min at the strains)")
+    return _jsonable({"evaluated_on": metrics["evaluated_on"], "glasses": list(metrics.get("glasses", [])),
+                      "values": _finite_values(protocol_values(block)), **block})
+
+
+def update_card_protocols(model_dir: str | Path, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Set ``metrics.protocols`` of the card in ``model_dir`` (and of its ``metrics.json``, if any)
+    to the both-protocol figures of ``metrics`` (from :func:`evaluate_model`), leaving every other
+    field as it is in the files (read just before writing); the card is validated first.  Returns
+    the entry written."""
+    folder = Path(model_dir)
+    entry = protocols_entry(metrics)
+    path = folder / CARD_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.setdefault("metrics", {})["protocols"] = entry
+    ModelCard.from_dict(data, directory=folder, source=path)  # refuses a card that would not load
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    saved = folder / METRICS_FILE
+    if saved.is_file():
+        recorded = json.loads(saved.read_text(encoding="utf-8"))
+        recorded["protocols"] = entry
+        saved.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
+    return entry
 
 
 def finalize_model(directory: str | Path, card_data: dict[str, Any], test_glasses: Sequence[LabelledGlass],

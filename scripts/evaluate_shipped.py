@@ -1,0 +1,109 @@
+#!/usr/bin/env python
+"""Measure the shipped Cu-Zr models in both protocols on the test glasses and write the figures
+into their cards (``metrics.protocols``) and ``metrics.json``.
+
+    nice -n 19 python scripts/evaluate_shipped.py [--models susceptibility,dfs,qs,sf] [--no-write]
+
+Test glasses: the test parts of :data:`ovito_glassml.training.splits.SPLITS` that exist under
+``data/`` (``cuzr50_4k`` g0013-g0016; the relaxed campaign's 213-216 once they are there), every
+loading each holds.  Each model is evaluated through the runtime (:func:`evaluate_model`) with,
+on the same atoms: QS, SF and the CNN member of the susceptibility models, the radial SVM (fitted
+on the training glasses of the shipped models, top 5 % of D2min at the model's label strain, every
+loading), the Voronoi volume and the simulated v_flex.  Both protocols at 2, 3, 4, 5 and 10 %
+strain (those the glasses hold), by preparation and loading (:mod:`ovito_glassml.training.scoring`).
+
+Model predictions are cached in ``runs/prediction-cache`` (git-ignored): the network runs once per
+glass and loading, whichever model or rerun asks again.  Full evaluations go to
+``runs/evaluate_shipped/<model>/``; ``--no-write`` leaves the cards alone.  The card's headline
+``values`` stay as they are: only ``metrics.protocols`` is (re)written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+MODELS = ROOT / "models"
+WORK = ROOT / "runs" / "evaluate_shipped"
+CACHE = ROOT / "runs" / "prediction-cache"
+SHIPPED = ("susceptibility", "dfs", "qs", "sf")
+SVM_FRACTION = 0.05
+
+
+def _label_strain(card) -> float:
+    return float(card.label.get("strain", 0.05))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default=",".join(SHIPPED))
+    ap.add_argument("--no-write", action="store_true", help="measure only; leave the cards and metrics.json alone")
+    ap.add_argument("--max-atoms", type=int, help="atoms per glass (a quick check; the cards need all)")
+    args = ap.parse_args(argv)
+    if args.max_atoms and not args.no_write:
+        ap.error("--max-atoms measures a subset: use it with --no-write")
+
+    from ovito_glassml.inference.cards import load_card
+    from ovito_glassml.training.evaluate import evaluate_model, update_card_protocols
+    from ovito_glassml.training.linear import RadialSVMBaseline
+    from ovito_glassml.training.samples import load_glasses
+    from ovito_glassml.training.splits import split_files
+
+    test_files, missing = split_files(DATA, "test")
+    if missing:
+        print(f"test glasses not (yet) in data/: {', '.join(missing)}", flush=True)
+    test = load_glasses(test_files)
+    print(f"test glasses: {', '.join(g.name for g in test)}", flush=True)
+    svm_cache: dict[float, RadialSVMBaseline] = {}
+    train = None
+    for name in args.models.split(","):
+        folder = MODELS / name
+        card = load_card(folder)
+        trained_on = card.training["data"].get("split", {}).get("train") or card.training["data"].get("glasses")
+        strain = _label_strain(card) if card.property == "Plastic Susceptibility" else 0.05
+        if strain not in svm_cache:
+            if train is None:
+                train = load_glasses([DATA / "cuzr50_4k" / f"{g}.npz" for g in sorted(trained_on)])
+            t0 = time.perf_counter()
+            svm_cache[strain] = RadialSVMBaseline.fit(train, strain, SVM_FRACTION, None, seed=0)
+            print(f"radial SVM at top {SVM_FRACTION:g} / strain {strain:g} fitted on {len(train)} glasses "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        baselines = {"radial_svm": svm_cache[strain]}
+        if name != "qs":
+            baselines["qs"] = MODELS / "qs"
+        if name != "sf":
+            baselines["sf"] = MODELS / "sf"
+        if name in ("qs", "sf"):
+            baselines["cnn"] = MODELS / "susceptibility" / "cnn"
+        else:
+            baselines["cnn"] = folder / "cnn"
+        t0 = time.perf_counter()
+        m = evaluate_model(folder, test, WORK / name, baselines=baselines, max_atoms=args.max_atoms, cache=CACHE,
+                           progress=lambda msg: print(f"  {name}: {msg}", flush=True))
+        print(f"{name}: evaluated in {time.perf_counter() - t0:.0f} s", flush=True)
+        p = m["protocols"]
+        for s in p["strains_evaluated"]:
+            row = p["paper"]["strains"][s]["all"]
+            top = p["top5"]["strains"][s]["all"]
+            parts = []
+            for k in row:
+                acc = row[k].get("accuracy", row[k].get("balanced_split_accuracy"))
+                parts.append(f"{k} {acc:.3f}/{top.get(k, {}).get('auc_roc', float('nan')):.3f}")
+            print(f"  strain {s}: paper accuracy / top-5 % AUC: " + ", ".join(parts), flush=True)
+        if p["strains_absent"]:
+            print(f"  absent strains: {', '.join(p['strains_absent'])}", flush=True)
+        if not args.no_write:
+            update_card_protocols(folder, m)
+            print(f"{name}: wrote metrics.protocols into {folder / 'card.json'} and metrics.json", flush=True)
+    summary = {"test_glasses": [g.name for g in test], "missing": missing}
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
