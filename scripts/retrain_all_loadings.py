@@ -107,48 +107,51 @@ def _git_commit(paths: list[Path], message: str, repo: Path) -> bool:
     return False
 
 
-def persist_checkpoint(work: Path = WORK, store: Path = STORE, repo: Path = ROOT, commit: bool = True) -> Path | None:
-    """Copy the CNN's current training checkpoint into ``store`` (and commit it); ``None`` if there is none."""
-    src = work / "cnn10" / CHECKPOINT
+def persist_checkpoint(work: Path = WORK, store: Path = STORE, repo: Path = ROOT, commit: bool = True,
+                       sub: str = "cnn10", stored: str = STORED_CHECKPOINT) -> Path | None:
+    """Copy the CNN's current training checkpoint (``work/sub``) into ``store/stored`` (and commit
+    it); ``None`` if there is none."""
+    src = work / sub / CHECKPOINT
     if not src.exists():
         return None
-    dest = store / STORED_CHECKPOINT
+    dest = store / stored
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.copyfile(src, tmp)  # the trainer replaces its file by a rename, so this copy is never half old
     os.replace(tmp, dest)
     if commit:
-        _git_commit([dest], "retrain6: CNN training checkpoint (scripts/retrain_all_loadings.py)", repo)
+        _git_commit([dest], f"{store.name}: CNN training checkpoint ({Path(sys.argv[0]).name})", repo)
     print(f"persist: {src} -> {dest}" + (" (committed)" if commit else ""), flush=True)
     return dest
 
 
-def persist_cnn(work: Path = WORK, store: Path = STORE, repo: Path = ROOT, commit: bool = True) -> Path:
+def persist_cnn(work: Path = WORK, store: Path = STORE, repo: Path = ROOT, commit: bool = True,
+                sub: str = "cnn10", stored: str = STORED_CHECKPOINT) -> Path:
     """Copy the finished CNN folder into ``store`` in place of its training checkpoint (and commit both)."""
-    dest = store / "cnn10"
+    dest = store / sub
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(work / "cnn10", dest, ignore=shutil.ignore_patterns(CHECKPOINT + "*"))
-    stale = store / STORED_CHECKPOINT
+    shutil.copytree(work / sub, dest, ignore=shutil.ignore_patterns(CHECKPOINT + "*"))
+    stale = store / stored
     stale.unlink(missing_ok=True)
     if commit:
-        _git_commit([dest, stale], "retrain6: the six-loading CNN (scripts/retrain_all_loadings.py)", repo)
-    print(f"persist: {work / 'cnn10'} -> {dest}" + (" (committed)" if commit else ""), flush=True)
+        _git_commit([dest, stale], f"{store.name}: the finished CNN ({Path(sys.argv[0]).name})", repo)
+    print(f"persist: {work / sub} -> {dest}" + (" (committed)" if commit else ""), flush=True)
     return dest
 
 
-def restore(work: Path = WORK, store: Path = STORE) -> str | None:
+def restore(work: Path = WORK, store: Path = STORE, sub: str = "cnn10", stored: str = STORED_CHECKPOINT) -> str | None:
     """Copy committed CNN progress into ``work`` where ``work`` lacks it: the finished CNN, else its checkpoint."""
-    out = work / "cnn10"
+    out = work / sub
     if (out / "card.json").exists():
         return None
-    if (store / "cnn10" / "card.json").exists():
-        shutil.copytree(store / "cnn10", out, dirs_exist_ok=True)
-        return f"the finished CNN from {store / 'cnn10'}"
-    if not (out / CHECKPOINT).exists() and (store / STORED_CHECKPOINT).exists():
+    if (store / sub / "card.json").exists():
+        shutil.copytree(store / sub, out, dirs_exist_ok=True)
+        return f"the finished CNN from {store / sub}"
+    if not (out / CHECKPOINT).exists() and (store / stored).exists():
         out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(store / STORED_CHECKPOINT, out / CHECKPOINT)
-        return f"the training checkpoint {store / STORED_CHECKPOINT}"
+        shutil.copyfile(store / stored, out / CHECKPOINT)
+        return f"the training checkpoint {store / stored}"
     return None
 
 
@@ -156,18 +159,20 @@ class CheckpointWatch:
     """Called every minute while the CNN trains: persists a new checkpoint at most every ``every_s`` seconds."""
 
     def __init__(self, every_s: float = PERSIST_EVERY_S, work: Path = WORK, store: Path = STORE,
-                 repo: Path = ROOT, commit: bool = True, clock: Callable[[], float] = time.monotonic):
+                 repo: Path = ROOT, commit: bool = True, clock: Callable[[], float] = time.monotonic,
+                 sub: str = "cnn10", stored: str = STORED_CHECKPOINT):
         self.every_s, self.work, self.store, self.repo, self.commit, self.clock = every_s, work, store, repo, commit, clock
+        self.sub, self.stored = sub, stored
         self.last = clock()
-        path = work / "cnn10" / CHECKPOINT
+        path = work / sub / CHECKPOINT
         self.seen = path.stat().st_mtime if path.exists() else 0.0
 
     def __call__(self) -> bool:
-        path = self.work / "cnn10" / CHECKPOINT
+        path = self.work / self.sub / CHECKPOINT
         if not path.exists() or path.stat().st_mtime <= self.seen or self.clock() - self.last < self.every_s:
             return False
         self.seen = path.stat().st_mtime
-        persist_checkpoint(self.work, self.store, self.repo, self.commit)
+        persist_checkpoint(self.work, self.store, self.repo, self.commit, self.sub, self.stored)
         self.last = self.clock()
         return True
 

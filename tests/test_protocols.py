@@ -287,3 +287,42 @@ def test_select_output_column_reads_the_named_output():
         select_output_column(_Card({"select": "b", "column": 0, "outputs": outputs}), ["batch", 2])
     with pytest.raises(CardError, match="2 columns"):
         select_output_column(_Card({}), ["batch", 2])
+
+
+# ----------------------------------------------------------------------------------------------
+# ensemble weights chosen on validation glasses
+def test_weight_grid_and_choice_on_validation_pairs():
+    from ovito_glassml.training.ensemble import choose_weights, weight_grid
+
+    g = weight_grid(3, 0.5)
+    assert g.shape == (6, 3) and np.allclose(g.sum(axis=1), 1) and {tuple(r) for r in g} >= {(0.5, 0.5, 0.0)}
+    assert len(weight_grid(3, 0.1)) == 66
+    with pytest.raises(Exception, match="divide 1"):
+        weight_grid(2, 0.3)
+    rng = np.random.default_rng(0)
+    scores, labels = [], []
+    for _ in range(3):  # the label is a + b > 1: only equal weights on a and b rank it perfectly
+        z = rng.standard_normal((3, 3000))
+        scores.append(z)
+        labels.append((z[0] + z[1] > 1.0).astype(int))
+    labels[0][:5] = -1  # atoms without a label are left out
+    got = choose_weights(scores, labels, ["cnn", "qs", "sf"], step=0.1)
+    assert got["weights"] == {"cnn": 0.5, "qs": 0.5, "sf": 0.0} and got["mean_auc"] == 1.0
+    assert got["n_pairs"] == 3 and got["members_alone"]["sf"] == pytest.approx(0.5, abs=0.05)
+    assert len(got["grid"]) == 66
+
+
+def test_sf_member_enters_an_ensemble_untransformed():
+    from ovito_glassml.training.ensemble import member_transform
+
+    class _Card:
+        def __init__(self, prop):
+            self.property = prop
+
+    class _M:
+        def __init__(self, prop):
+            self.card = _Card(prop)
+
+    assert member_transform(_M("Quench-in Softness")) == "logit"
+    assert member_transform(_M("Plastic Susceptibility")) == "logit"
+    assert member_transform(_M("Structural Flexibility")) == "identity"

@@ -1,13 +1,15 @@
 """``glassml train``: train a model on labelled glasses; ``glassml evaluate``: measure one on held-out glasses.
 
     glassml train cnn|qs|sf DATASET... -o models/NAME [options]
+    glassml train cnn DATASET... -o DIR --targets 0.02:0.05,0.05:0.05,0.1:0.05   (one network, several strains)
     glassml train ensemble DATASET... -o models/NAME --member cnn=PATH --member qs=PATH [--weights 0.5,0.5]
     glassml evaluate MODEL DATASET... -o DIR [--baseline NAME=MODEL ...]
 
 DATASET: files or folders read by :func:`~.samples.load_glasses`.  ``train`` splits the glasses by
 glass, trains, exports, and writes the card with metrics measured on the test glasses (plus
 ``metrics.json`` and plots); ``evaluate`` measures a model on the given glasses (all of them are
-treated as held out: pass only glasses the model never saw).  Heavy imports (torch, lightgbm,
+treated as held out: pass only glasses the model never saw) in both protocols (the papers'
+balanced-set accuracy and the top-5 % AUC / C_rank, by preparation and loading).  Heavy imports (torch, lightgbm,
 scikit-learn) happen only inside the command that needs them.  ``train cnn`` saves a checkpoint
 after every epoch; the same command run again after an interruption resumes from it.
 """
@@ -26,6 +28,22 @@ CHECKPOINT_NAME = "training-checkpoint.pt"  # in the output folder unless --chec
 
 def _floats(text: str | None) -> list[float] | None:
     return [float(t) for t in text.split(",") if t.strip()] if text else None
+
+
+def _targets(text: str | None) -> list[tuple[float, float]] | None:
+    """'0.02:0.05,0.1:0.05' -> [(0.02, 0.05), (0.1, 0.05)] (strain:f_thres per output)."""
+    if not text:
+        return None
+    out = []
+    for item in text.split(","):
+        strain, sep, fraction = item.strip().partition(":")
+        try:
+            out.append((float(strain), float(fraction)))
+        except ValueError:
+            from ..descriptors.geometry import ConfigurationError
+
+            raise ConfigurationError(f"--targets takes STRAIN:F_THRES[,...] (e.g. 0.05:0.05); got {item!r}") from None
+    return out
 
 
 def _split_arg(text: str) -> Any:
@@ -51,6 +69,14 @@ def _summary(metrics: dict[str, Any]) -> str:
     vals = metrics.get("values", {})
     parts = [f"{k} {vals[k]:.4g}" for k in keys if k in vals]
     parts += [f"{k} {v:.4g}" for k, v in vals.items() if k.startswith("pearson_ln_vflex_")]
+    paper = [(k.split("=", 1)[1], v) for k, v in vals.items() if k.startswith(("paper_accuracy@strain=",
+                                                                              "paper_balanced_split_accuracy@strain="))
+             and "@preparation=" not in k]
+    if paper:
+        what = "accuracy" if any(k.startswith("paper_accuracy@") for k in vals) else "balanced-split accuracy"
+        paper = [(s, v) for s, v in paper if (f"paper_accuracy@strain={s}" in vals) == (what == "accuracy")]
+        parts.append(f"papers' protocol {what} " + ", ".join(f"{100 * float(s):g} % {v:.3f}"
+                                                             for s, v in sorted(paper, key=lambda t: float(t[0]))))
     return ", ".join(parts)
 
 
@@ -84,7 +110,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                            eval_strains=_floats(args.eval_strains), eval_max_atoms=args.eval_max_atoms,
                            baselines=_baselines(args.baseline), radial_baseline=args.radial_baseline,
                            negatives=args.negatives, validation_negatives=args.validation_negatives,
-                           checkpoint=_checkpoint_path(args), **common)
+                           checkpoint=_checkpoint_path(args), targets=_targets(args.targets), primary=args.primary,
+                           stem=args.stem, max_negatives=args.max_negatives, eval_cache=args.cache, **common)
     elif args.kind == "qs":
         from .gbdt import DEFAULT_GRID, train_qs
 
@@ -107,7 +134,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 orientations=args.orientations.split(",") if args.orientations else None,
                                 test=test, standardise_on=args.standardise_on, baselines=_baselines(args.baseline),
                                 radial_baseline=args.radial_baseline, strain=args.strain, fraction=args.fraction,
-                                seed=args.seed, eval_strains=_floats(args.eval_strains), progress=progress)
+                                seed=args.seed, eval_strains=_floats(args.eval_strains), progress=progress,
+                                cache=args.cache)
     else:
         from .linear import DEFAULT_C_GRID, train_sf
 
@@ -141,6 +169,7 @@ def _labelled_for(args: argparse.Namespace, glasses: list) -> list:
         what = "v_flex (MSD stage not done)"
     else:
         strain = args.strain if args.strain is not None else (0.04 if args.kind == "qs" else 0.05)
+        targets = _targets(getattr(args, "targets", None)) if args.kind == "cnn" else None
         if args.orientations:
             wanted = args.orientations.split(",")
         elif args.kind == "qs":
@@ -148,9 +177,12 @@ def _labelled_for(args: argparse.Namespace, glasses: list) -> list:
         else:
             wanted = None
 
+        strains = [t[0] for t in targets] if targets else [strain]
+
         def has(g):
-            return any(g.has_d2min(o, strain) for o in (wanted or g.orientations))
-        what = f"D2min at {strain:g} strain" + (f" in {','.join(wanted)}" if wanted else "")
+            return any(g.has_d2min(o, s) for o in (wanted or g.orientations) for s in strains)
+        what = (f"D2min at {' or '.join(f'{s:g}' for s in strains)} strain"
+                + (f" in {','.join(wanted)}" if wanted else ""))
     keep = [g for g in glasses if has(g)]
     left = [g.name for g in glasses if not has(g)]
     if left and keep:
@@ -181,7 +213,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                              orientations=args.orientations.split(",") if args.orientations else None,
                              baselines=_baselines(args.baseline), max_atoms=args.max_atoms, seed=args.seed,
                              threshold=args.threshold, plastic_fraction=args.plastic_fraction,
-                             progress=_progress(args.quiet))
+                             progress=_progress(args.quiet), cache=args.cache)
     print(f"{metrics['model']} on {metrics['evaluated_on']}: {_summary(metrics)}")
     print("wrote " + ", ".join(metrics["files"]))
     if args.update_card or args.transfer:
@@ -236,6 +268,18 @@ def add_parser(subparsers) -> None:
                    help=f"cnn: file saved after every epoch; running the same command again resumes from it "
                         f"(default OUTPUT/{CHECKPOINT_NAME}, deleted when the model is written; 'none': no checkpoint)")
     p.add_argument("--restart", action="store_true", help="cnn: delete an existing checkpoint and train from the start")
+    p.add_argument("--targets", metavar="S:F[,S:F...]",
+                   help="cnn: one network with one output per label 'top F of D2min at strain S', e.g. "
+                        "0.02:0.05,0.03:0.05,0.05:0.05,0.1:0.05 (strains no training glass holds are dropped); "
+                        "--strain / --fraction are then unused")
+    p.add_argument("--primary", help="cnn with --targets: the output the card selects, e.g. top5%%@5%% (default: "
+                                     "the one at 5 %% strain)")
+    p.add_argument("--stem", choices=["none", "pool", "stride"], default="none",
+                   help="cnn: halve the SDM grid before the convolutions (a larger --sdm-cutoff at little cost)")
+    p.add_argument("--max-negatives", type=int, help="cnn with --targets: at most this many negatives per glass and "
+                                                     "loading (memory bound for large maps)")
+    p.add_argument("--cache", metavar="DIR", help="keep model predictions of the evaluation in DIR (reused by later "
+                                                  "evaluations of the same models and atoms)")
     p.add_argument("--eval-strains", help="cnn: strains to evaluate (default all in the data)")
     p.add_argument("--eval-max-atoms", type=int, help="cnn: atoms per test glass to evaluate (default all)")
     p.add_argument("--baseline", action="append", metavar="NAME=MODEL", help="cnn: extra baseline model (repeatable)")
@@ -272,6 +316,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threshold", type=float, help="qs: D2min threshold for 'plastic' (default: the card's)")
     p.add_argument("--plastic-fraction", type=float, help="qs: label the top fraction of D2min plastic instead "
                                                           "of a threshold (for another system's D2min scale)")
+    p.add_argument("--cache", metavar="DIR", help="keep the model predictions in DIR; a later evaluation of the same "
+                                                  "models on the same atoms reads them back")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

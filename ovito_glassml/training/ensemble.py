@@ -4,10 +4,13 @@ The orientation-aware CNN and the orientation-blind quench-in softness see diffe
 SDM in the loading frame; the interstice distribution), so their errors are partly independent.
 :func:`build_ensemble` combines them without fitting weights to any held-out data:
 
-1. each member's raw output p_k is mapped to g_k = logit(p_k) and standardised,
+1. each member's raw output p_k is mapped to g_k = logit(p_k) (a probability: susceptibility, QS)
+   or taken as it is (a score such as SF's estimate of ln v_flex) and standardised,
    z_k = (g_k - mu_k) / sd_k, with mu_k and sd_k over every atom of the *training* glasses in every
    training loading (so the weights compare like with like);
-2. the combined score is s = sum_k w_k z_k with the weights given (not fitted);
+2. the combined score is s = sum_k w_k z_k with the weights given: fixed in advance, or chosen on
+   validation glasses by :func:`choose_weights` (a grid over the simplex scored by the mean AUC
+   over the validation glass-loadings; never on test glasses);
 3. the output p = sigmoid(a s + b) is calibrated by a class-balanced logistic fit of a > 0 and b
    on the same training atoms and labels (top f_thres of D2min per glass and loading), so that
    p > 0.5 is the balanced decision boundary, as for the CNN alone; a and b do not change the
@@ -33,7 +36,8 @@ from ..descriptors.geometry import ConfigurationError
 from ..inference.cards import CARD_FILE, ModelCard
 from .samples import LabelledGlass, provenance_summary, split_by_glass, top_fraction_labels
 
-__all__ = ["EnsembleResult", "build_ensemble", "balanced_logistic_calibration"]
+__all__ = ["EnsembleResult", "build_ensemble", "balanced_logistic_calibration", "member_transform", "weight_grid",
+           "choose_weights"]
 
 Progress = Callable[[str], Any] | None
 
@@ -81,6 +85,58 @@ def balanced_logistic_calibration(scores: np.ndarray, labels: np.ndarray) -> tup
     return a, b
 
 
+def member_transform(model: Any) -> str:
+    """``"logit"`` for a member whose output is a probability (susceptibility, QS), ``"identity"``
+    for a score (SF's estimate of ln v_flex)."""
+    from .evaluate import decision_of
+
+    return "logit" if decision_of(model) == "probability" else "identity"
+
+
+def _transformed(p: np.ndarray, transform: str) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    if transform == "logit":
+        q = np.clip(p, 1e-6, 1 - 1e-6)
+        return np.log(q) - np.log1p(-q)
+    return p
+
+
+def weight_grid(n_members: int, step: float = 0.1) -> np.ndarray:
+    """Every weight vector on the simplex (w_k >= 0, sum 1) with entries in multiples of ``step``."""
+    n = int(round(1.0 / step))
+    if abs(n * step - 1.0) > 1e-9 or n_members < 1:
+        raise ConfigurationError(f"step must divide 1 (e.g. 0.1, 0.05); got {step}")
+    import itertools
+
+    rows = [c for c in itertools.product(range(n + 1), repeat=n_members - 1) if sum(c) <= n]
+    return np.array([[*c, n - sum(c)] for c in rows], dtype=np.float64) / n
+
+
+def choose_weights(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], names: Sequence[str],
+                   step: float = 0.1) -> dict[str, Any]:
+    """Member weights maximising the mean AUC over validation glass-loadings.
+
+    ``scores[i]``: (members, atoms) standardised member scores z_k of pair i (the ensemble's own
+    standardisation); ``labels[i]``: (atoms,) 0/1 labels of pair i (-1 left out).  Every vector of
+    :func:`weight_grid` is scored; the best (first of equal ones, in grid order) is returned with
+    the table of all, and each member alone for reference."""
+    from ..analysis.metrics import roc_auc
+
+    grid = weight_grid(len(names), step)
+    used = [(z[:, y >= 0], y[y >= 0]) for z, y in zip(scores, labels) if (y == 1).any() and (y == 0).any()]
+    if not used:
+        raise ConfigurationError("no validation glass-loading holds both classes: weights cannot be chosen")
+    table = []
+    for w in grid:
+        auc = float(np.mean([roc_auc(y, w @ z) for z, y in used]))
+        table.append({"weights": dict(zip(names, map(float, w))), "mean_auc": auc})
+    best = max(range(len(table)), key=lambda i: (table[i]["mean_auc"], -i))
+    return {"weights": table[best]["weights"], "mean_auc": table[best]["mean_auc"], "step": step,
+            "n_pairs": len(used), "score": "mean AUC over the validation glass-loadings", "grid": table,
+            "members_alone": {n: table[next(i for i, r in enumerate(table) if r["weights"][n] == 1.0)]["mean_auc"]
+                              for n in names}}
+
+
 def _trained_on(card: ModelCard) -> set[str]:
     data = card.training.get("data") or {}
     names = set(data.get("glasses") or [])
@@ -96,7 +152,8 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
                    standardise_on: str = "lead", baselines: Mapping[str, Any] | None = None,
                    radial_baseline: bool = False, seed: int = 0,
                    eval_strains: Sequence[float] | None = None, strain: float | None = None,
-                   fraction: float | None = None, progress: Progress = None) -> EnsembleResult:
+                   fraction: float | None = None, progress: Progress = None, cache: str | Path | None = None,
+                   weights_chosen: str | None = None) -> EnsembleResult:
     """Combine ``members`` (sub-folder name -> model folder) with ``weights`` (name -> w_k) into a
     plastic-susceptibility ensemble in ``output`` (module docstring).
 
@@ -107,7 +164,10 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
     ``strain`` / ``fraction`` are given (e.g. members trained at 10 % combined to predict the 5 %
     label; the card records both); ``orientations`` default to the loadings that member was
     trained on.  ``baselines`` / ``radial_baseline``: scored on the same test atoms, as for a CNN.
+    ``cache``: prediction cache (:mod:`.prediction_cache`) for the members' predictions;
+    ``weights_chosen``: how the weights were chosen, for the card (default "given, not fitted").
     """
+    from .prediction_cache import with_cache
     from ..inference.runtime import load_model
     from .evaluate import finalize_model, software_versions
 
@@ -170,19 +230,21 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
             shutil.copytree(m.card.directory, dest)
     names = list(members)
     copies = [load_model(out / k) for k in names]
+    transforms = [member_transform(m) for m in copies]
+    predictors = [with_cache(load_model(out / k), cache) for k in names]
 
     # 2. standardise on the training glasses, every atom, every training loading
     raw: list[list[np.ndarray]] = [[] for _ in names]
     labels: list[np.ndarray] = []
     for g in fit_glasses:
-        static = {i: m.predict(g.config) for i, m in enumerate(copies) if not m.orientational}
+        static = {i: m.predict(g.config) for i, m in enumerate(predictors) if not m.orientational}
         for o in (orientations or g.orientations):
             if not g.has_d2min(o, strain):
                 continue
             y = top_fraction_labels(g.d2min_at(o, strain), f)
             ok = y >= 0
             labels.append(y[ok])
-            for i, m in enumerate(copies):
+            for i, m in enumerate(predictors):
                 p = static[i] if i in static else m.predict(g.config, frame=o)
                 raw[i].append(p[ok])
         _note(progress, f"ensemble: member predictions on {g.name}")
@@ -192,16 +254,17 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
     spec_members = []
     z = np.zeros(len(y))
     for i, k in enumerate(names):
-        q = np.clip(np.concatenate(raw[i]), 1e-6, 1 - 1e-6)
-        gk = np.log(q) - np.log1p(-q)
+        gk = _transformed(np.concatenate(raw[i]), transforms[i])
         mu, sd = float(gk.mean()), float(gk.std())
         if not sd > 0:
             raise ConfigurationError(f"member {k!r} predicts the same value for every training atom; it cannot "
                                      "be standardised")
-        spec_members.append({"folder": k, "weight": float(weights[k]), "transform": "logit", "mean": mu, "sd": sd})
+        spec_members.append({"folder": k, "weight": float(weights[k]), "transform": transforms[i], "mean": mu,
+                             "sd": sd})
         z += float(weights[k]) * (gk - mu) / sd
     a, b = balanced_logistic_calibration(z, y)
-    spec = {"combination": "sigmoid(scale * sum_k weight_k * (logit(p_k) - mean_k) / sd_k + offset)",
+    spec = {"combination": "sigmoid(scale * sum_k weight_k * (g_k(p_k) - mean_k) / sd_k + offset), g_k = logit for "
+                           "a probability, identity for a score",
             "members": spec_members, "calibration": {"scale": a, "offset": b}}
     (out / "ensemble.json").write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
 
@@ -226,8 +289,8 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
             "protocol": {
                 "combination": spec["combination"],
                 "weights": {k: float(weights[k]) for k in names},
-                "weights_chosen": "given, not fitted",
-                "standardisation": ("mean and sd of logit(p_k) over every atom of the training glasses "
+                "weights_chosen": weights_chosen or "given, not fitted",
+                "standardisation": ("mean and sd of g_k(p_k) over every atom of the training glasses "
                                     + ("the CNN member was trained on" if standardise_on == "lead" else "")
                                     + " in every training loading"),
                 "calibration": "class-balanced logistic fit of scale > 0 and offset on the same atoms and labels "
@@ -251,6 +314,6 @@ def build_ensemble(glasses: Sequence[LabelledGlass], output: str | Path, members
         card["training"]["protocol"]["baselines"] = {"radial_svm": "LinearSVC on standardised reduced radial "
                                                                    "features, fitted on the training glasses"}
     final, metrics = finalize_model(out, card, split.test, strains=eval_strains, baselines=base,
-                                    orientations=orientations, seed=seed, progress=progress)
+                                    orientations=orientations, seed=seed, progress=progress, cache=cache)
     _note(progress, f"ensemble {final.name}: done in {time.perf_counter() - t0:.1f} s")
     return EnsembleResult(out, final, metrics, spec)
