@@ -144,11 +144,16 @@ def targets_section(data_dir) -> list[str]:
            and sum(_max_strain(d, o) >= 0.1 - 1e-6 for o in d.orientations) >= 6]
     big = [d for d in c50 if d.count >= 16000 and any(_max_strain(d, o) >= 0.2 - 1e-6 for o in d.orientations)]
     lj = [d for d in dsets if d.is_2d and all(o in d.orientations for o in PROTOCOLS_2D_ORDER)]
+    relaxed = [d for d in six if d.provenance.get("glass", {}).get("preparation", "quench") != "quench"]
+    relaxed_big = [d for d in big if d.provenance.get("glass", {}).get("preparation", "quench") != "quench"]
     rows = [("Cu50Zr50 glasses of >= 4,000 atoms with MSD (>= 10 seeds) and D2min in >= 6 orientations to 10 %",
              len(six), 16),
             ("of those, glasses set aside as test glasses (split = test)",
              sum(d.provenance.get("split") == "test" for d in six), 4),
+            ("of those, relaxed glasses (a preparation other than a plain quench)", len(relaxed), 16),
+            ("of the relaxed ones, test glasses", sum(d.provenance.get("split") == "test" for d in relaxed), 4),
             ("Cu50Zr50 glasses of >= 16,000 atoms sheared to 20 %", len(big), 2),
+            ("of those, relaxed glasses", len(relaxed_big), 2),
             ("2D Lennard-Jones samples with all four protocols of Fan & Ma (2021)", len(lj), 20)]
     lines = ["## The campaign's scale targets, checked on the files", "",
              "Counted by this script on every file under `data/` that the validator accepts (composition from the "
@@ -463,6 +468,82 @@ def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
                        "largest strain)")
 
 
+def _preparation(prov: dict) -> str:
+    """A glass's preparation as the report names it: ``quench 1e13 K/s`` or ``window``."""
+    g = prov.get("glass", {})
+    if g.get("preparation", "quench") == "quench":
+        return f"quench {g.get('quench_rate', 0):.0e} K/s"
+    return "window " + ", ".join(f"{w[0]:g}-{w[1]:g} K at {w[2]:.0e}" for w in g.get("window", []))
+
+
+def preparation_section(data_dir, figdir) -> list[str]:
+    """The Cu50Zr50 campaigns side by side by preparation: E_IS, effective cooling rate and the
+    stress-strain response of the 4,000-atom glasses (a better-relaxed glass should show a higher
+    stress peak and a sharper drop after it)."""
+    from ovito_glassml.training.calibration import load_rate_calibration  # noqa: PLC0415
+
+    cal = load_rate_calibration()
+    groups: dict = {}
+    for d in sorted(Path(data_dir).iterdir()) if Path(data_dir).is_dir() else []:
+        for f in sorted(d.glob("*.npz")):
+            try:
+                with np.load(f, allow_pickle=False) as z:
+                    prov = json.loads(str(z["provenance"]))
+                    n = len(z["types"])
+                    curves = {str(o): (z[f"orient/{o}/strain"], z[f"orient/{o}/stress"]) for o in z["orientations"]}
+            except Exception:  # noqa: BLE001 -- the campaign sections list unreadable files
+                continue
+            if prov.get("system", {}).get("name") != "Cu50Zr50":
+                continue
+            groups.setdefault((prov["campaign"], n, _preparation(prov)), []).append((prov, curves))
+    if not groups:
+        return []
+    lines = ["## Cu50Zr50 by preparation", "",
+             "E_IS is the potential energy per atom of each glass's inherent structure as its generator "
+             "recorded it; the effective cooling rate is read off the quench-rate calibration "
+             "(docs/relaxed-glasses.md)" + ("" if cal else " (no calibration yet)") + ". Stress: resolved shear "
+                                                                                     "stress of the AQS runs, mean over glasses and loadings.", "",
+             "| campaign | atoms | preparation | glasses | E_IS mean (eV/atom) | min - max | effective rate (K/s) | "
+             "peak stress (GPa) | stress at 10 % (GPa) |", "|---|---|---|---|---|---|---|---|---|"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for (name, n, prep), rows in sorted(groups.items()):
+        e = np.array([r[0]["glass_result"]["potential_energy_per_atom"] for r in rows])
+        rate = "-"
+        if cal is not None:
+            try:
+                rate = f"{cal.effective_rate(float(e.mean()), n)[0]:.1e}"
+            except ValueError:
+                pass
+        peaks, ends, stack = [], [], []
+        for _, curves in rows:
+            for strain, stress in curves.values():
+                if len(stress) > 1:
+                    peaks.append(float(np.max(stress)))
+                    k = int(np.argmin(np.abs(strain - 0.10)))
+                    if abs(strain[k] - 0.10) < 1e-6:
+                        ends.append(float(stress[k]))
+                        stack.append((np.asarray(strain[:k + 1], float), np.asarray(stress[:k + 1], float)))
+        pk = f"{np.mean(peaks):.3f}" if peaks else "-"
+        en = f"{np.mean(ends):.3f}" if ends else "-"
+        lines.append(f"| `{name}` | {n} | {prep} | {len(rows)} | {e.mean():.4f} | {e.min():.4f} - {e.max():.4f} | "
+                     f"{rate} | {pk} | {en} |")
+        ax1.hist(e, bins=12, alpha=0.6, label=f"{name} ({len(rows)})")
+        if stack and n == 4000:
+            m = min(len(c[1]) for c in stack)
+            mean = np.mean([c[1][:m] for c in stack], axis=0)
+            ax2.plot(100 * stack[0][0][:m], mean, label=f"{name} ({len(stack)} runs)")
+    ax1.set_xlabel("E_IS (eV/atom)")
+    ax1.set_ylabel("glasses")
+    ax1.legend(fontsize=7)
+    ax2.set_xlabel("shear strain (%)")
+    ax2.set_ylabel("resolved shear stress (GPa)")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(figdir / "data_preparations.png", dpi=110)
+    plt.close(fig)
+    return lines + ["", "![E_IS and stress-strain by preparation](figures/data_preparations.png)", ""]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default="data")
@@ -477,6 +558,7 @@ def main(argv=None):
     lines += [f"_Tables and figures below generated by `python scripts/data_report.py` on "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from the files under `{args.data_dir}/`._", ""]
     lines += targets_section(args.data_dir)
+    lines += preparation_section(args.data_dir, figdir)
     found = sorted(q.name for q in Path(args.data_dir).iterdir() if q.is_dir()) if Path(args.data_dir).is_dir() else []
     for name in [*TARGETS, *(n for n in found if n not in TARGETS)]:
         files = sorted(glob.glob(f"{args.data_dir}/{name}/*.npz"))

@@ -22,17 +22,18 @@ def test_quench_is_one_piece_and_window_splits_the_path_at_its_windows():
     assert cooling_pieces(s, GlassParams().resolved(s)) == [(2000.0, 50.0, 1e13)]
     p = GlassParams(preparation="window").resolved(s)
     assert p.window == DEFAULT_WINDOW_METAL
-    assert cooling_pieces(s, p) == [(2000.0, 1100.0, 1e13), (1100.0, 850.0, 1e12), (850.0, 650.0, 1e11),
-                                    (650.0, 50.0, 1e13)]
+    assert cooling_pieces(s, p) == [(2000.0, 1100.0, 1e13), (1100.0, 850.0, 1e12), (850.0, 700.0, 1e11),
+                                    (700.0, 50.0, 1e13)]
     # steps per piece: (T_from - T_to) / rate / time step (2 fs), summed over the chunks
     segs = _glass_segments(s, p)
     by_rate: dict = {}
     for seg in segs:
         if seg["kind"] == "quench":
             by_rate[seg["rate"]] = by_rate.get(seg["rate"], 0) + seg["steps"]
-    assert by_rate[1e11] == round(200 / 1e11 / 2e-15) == 1_000_000
+    assert by_rate[1e11] == round(150 / 1e11 / 2e-15) == 750_000
     assert by_rate[1e12] == round(250 / 1e12 / 2e-15)
-    assert by_rate[1e13] == round(900 / 1e13 / 2e-15) + round(600 / 1e13 / 2e-15)
+    assert by_rate[1e13] == round(900 / 1e13 / 2e-15) + round(650 / 1e13 / 2e-15)
+    assert sum(seg["steps"] for seg in segs) == 957_500  # with the 10 ps melt
     # the temperature path is continuous and monotone
     temps = [(seg["t_start"], seg["t_stop"]) for seg in segs if seg["kind"] == "quench"]
     assert temps[0][0] == 2000.0 and temps[-1][1] == 50.0

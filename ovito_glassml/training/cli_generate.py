@@ -68,7 +68,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preparation", default="quench", choices=["quench", "window"],
                    help="how each glass is cooled: quench (one rate, --quench-rate, all the way) or window "
                         "(slower inside temperature windows around the glass transition; default windows for "
-                        "metal units 1100:850:1e12,850:650:1e11, docs/relaxed-glasses.md)")
+                        "metal units 1100:850:1e12,850:700:1e11, docs/relaxed-glasses.md)")
     p.add_argument("--window", default=None,
                    help="windows of the window preparation, hot to cold: T_FROM:T_TO:RATE[,...] (K, K, K/s; "
                         "LJ: temperature and 1/tau units)")
