@@ -1,4 +1,4 @@
-"""Write the three untrained demo models (susceptibility CNN, QS LightGBM, SF linear) into a folder.
+"""Write the untrained demo models (susceptibility and dfs CNNs, QS LightGBM, SF linear) into a folder.
 
     python examples/make_demo_models.py out/demo_models
     export GLASSML_MODELS=$PWD/out/demo_models   # then the modifiers' default model names find them

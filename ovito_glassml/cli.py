@@ -22,24 +22,90 @@ MODEL_KINDS = ("susceptibility", "dfs", "qs", "sf")
 FERTILE = "Fertile Site Probability"
 
 
-def _load_frames(path: str, type_names: str | None):
-    """Yield (frame index, Configuration) for every frame of a file OVITO can read."""
+#: What ``--help`` and the error for an unreadable input name as readable formats.
+INPUT_FORMATS = ("LAMMPS data and dump files, extended XYZ, VASP POSCAR/XDATCAR, CFG, PDB, GSD, and the other "
+                 "formats OVITO reads (https://docs.ovito.org/reference/file_formats/input/index.html)")
+
+
+class _JoinAction(argparse.Action):
+    """A repeatable option whose values add up: ``--skip qs --skip dfs`` is ``--skip qs,dfs``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        old = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, f"{old},{values}" if old else values)
+
+
+def _check_inputs(paths) -> None:
+    """Refuse missing or unreadable input files before anything runs, naming the file."""
+    for path in paths:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigurationError(f"input file {path} does not exist; check the path (inputs: {INPUT_FORMATS})")
+        if p.is_dir():
+            raise ConfigurationError(f"input {path} is a folder; give the configuration files in it (inputs: "
+                                     f"{INPUT_FORMATS})")
+        try:
+            with open(p, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigurationError(f"input file {path} cannot be opened: {exc.strerror or exc}") from exc
+
+
+def _import(path: str):
+    """``ovito.io.import_file`` of every frame, with a clear error naming the file and the formats."""
     from ovito.io import import_file  # noqa: PLC0415
 
+    _check_inputs([path])
+    try:
+        return import_file(str(path), multiple_frames=True)
+    except Exception as exc:  # OVITO raises RuntimeError / ValueError / its own types for unreadable files
+        raise ConfigurationError(f"cannot read {path}: {_first_line(exc)}. Inputs must be {INPUT_FORMATS}") from exc
+
+
+def _compute(pipeline, path: str, frame: int):
+    """``pipeline.compute(frame)`` with a clear error naming the file and frame (a damaged frame, a wrong format)."""
+    try:
+        return pipeline.compute(frame)
+    except Exception as exc:
+        raise ConfigurationError(f"cannot read frame {frame} of {path}: {_first_line(exc)}. Inputs must be "
+                                 f"{INPUT_FORMATS}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0].rstrip(".")
+
+
+def _load_frames(path: str, type_names: str | None, rename_types: bool = False):
+    """Yield (frame index, Configuration, particle identifiers) for every frame of a file OVITO can read."""
     from .modifiers.convert import configuration_from_data  # noqa: PLC0415
 
-    pipeline = import_file(path, multiple_frames=True)
+    pipeline = _import(path)
     for frame in range(pipeline.num_frames):
-        data = pipeline.compute(frame)
-        yield frame, configuration_from_data(data, type_names)
+        data = _compute(pipeline, path, frame)
+        config = configuration_from_data(data, type_names, rename_types)
+        ids = (np.asarray(data.particles["Particle Identifier"][...], dtype=np.int64)
+               if "Particle Identifier" in data.particles else np.arange(1, config.count + 1))
+        yield frame, config, ids
 
 
-def _write_table(path_stem: Path, array: np.ndarray, names: list[str], fmt: str) -> list[str]:
+def _write_table(path_stem: Path, array: np.ndarray, names: list[str], fmt: str, ids: np.ndarray | None = None,
+                 types: list[str] | None = None) -> list[str]:
+    """``.npy`` of the features; with ``fmt="csv"`` also a ``.csv`` whose first columns are ``id`` (the
+    particle identifier, else 1..N in file order) and ``type`` (the type name), one row per atom."""
     npy, csv = Path(f"{path_stem}.npy"), Path(f"{path_stem}.csv")
     np.save(npy, array)
     written = [str(npy)]
     if fmt == "csv":
-        np.savetxt(csv, array, delimiter=",", header=",".join(names), comments="", fmt="%.7g")
+        ids = np.arange(1, len(array) + 1) if ids is None else np.asarray(ids)
+        types = [""] * len(array) if types is None else types
+        with open(csv, "w", encoding="utf-8") as fh:
+            fh.write(",".join(["id", "type", *names]) + "\n")
+            for k in range(0, len(array), 4096):
+                block = array[k:k + 4096]
+                rows = [",".join([str(int(i)), t, *(f"{v:.7g}" for v in row)])
+                        for i, t, row in zip(ids[k:k + 4096], types[k:k + 4096], block)]
+                fh.write("\n".join(rows) + "\n")
         written.append(str(csv))
     return written
 
@@ -51,15 +117,16 @@ def cmd_describe(args: argparse.Namespace) -> int:
     from .descriptors.sdm import SDMSettings, iter_spatial_density_maps
     from .modifiers.descriptors import parse_radii, parse_species
 
+    wanted = {d.strip().lower() for d in (args.descriptors or "interstice,radial,sdm").split(",") if d.strip()}
+    unknown = wanted - {"interstice", "radial", "sdm"}
+    if unknown or not wanted:
+        raise ConfigurationError(f"unknown descriptor(s) {sorted(unknown)}; choose from interstice, radial, sdm")
+    _check_inputs(args.files)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wanted = set(args.descriptors.split(","))
-    unknown = wanted - {"interstice", "radial", "sdm"}
-    if unknown:
-        raise ConfigurationError(f"unknown descriptor(s) {sorted(unknown)}; choose from interstice, radial, sdm")
     summary = {"version": __version__, "inputs": []}
     for file in args.files:
-        for frame, config in _load_frames(file, args.type_names):
+        for frame, config, pids in _load_frames(file, args.type_names, args.rename_types):
             stem = Path(file).stem + (f"_frame{frame}" if frame else "")
             entry = {"file": file, "frame": frame, "atoms": config.count, "outputs": {}, "seconds": {}}
             species = parse_species(args.species or "", config.type_names)
@@ -70,7 +137,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 feats = interstice_features(config, IntersticeSettings(radii=parse_radii(args.radii or "")))
                 entry["seconds"]["interstice"] = round(time.perf_counter() - t0, 3)
                 entry["outputs"]["interstice"] = _write_table(out_dir / f"{stem}.interstice", feats,
-                                                              list(INTERSTICE_FEATURE_NAMES), args.format)
+                                                              list(INTERSTICE_FEATURE_NAMES), args.format, pids,
+                                                              config.species_names())
             if "radial" in wanted:
                 t0 = time.perf_counter()
                 peaks = first_peak_positions([config], species)
@@ -79,7 +147,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
                 entry["seconds"]["radial"] = round(time.perf_counter() - t0, 3)
                 entry["radial_peak_positions"] = peaks
                 entry["outputs"]["radial"] = _write_table(out_dir / f"{stem}.radial", feats,
-                                                          radial_feature_names(settings), args.format)
+                                                          radial_feature_names(settings), args.format, pids,
+                                                          config.species_names())
             if "sdm" in wanted:
                 t0 = time.perf_counter()
                 changes = {k: v for k, v in (("cutoff", args.sdm_cutoff), ("spacing", args.sdm_spacing)) if v}
@@ -118,13 +187,23 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 class ProgressBar:
-    """A one-line terminal progress bar on stderr (plain lines when stderr is not a terminal)."""
+    """A one-line terminal progress bar on stderr; plain lines when stderr is not a terminal (a log, a pipe).
 
-    def __init__(self, total: int, width: int = 30):
+    Without a terminal a line is written when the stage text changes, when the work has advanced
+    by ``step`` (a fraction of the total, 5 %) since the last line, or when ``interval`` seconds
+    (30) have passed with any advance, so that a long network step shows that it moves.
+    ``clock`` (``time.monotonic``) and ``tty`` may be given for tests.
+    """
+
+    def __init__(self, total: int, width: int = 30, step: float = 0.05, interval: float = 30.0,
+                 clock=time.monotonic, tty: bool | None = None):
         self.total = max(total, 1)
         self.width = width
-        self.tty = sys.stderr.isatty()
+        self.tty = sys.stderr.isatty() if tty is None else bool(tty)
         self.last = ""
+        self.step, self.interval, self.clock = float(step), float(interval), clock
+        self.last_frac = -1.0
+        self.last_time = clock()
 
     def update(self, done: float, text: str) -> None:
         frac = min(max(done / self.total, 0.0), 1.0)
@@ -133,8 +212,13 @@ class ProgressBar:
         if self.tty:
             sys.stderr.write("\r" + line[:150].ljust(150))
             sys.stderr.flush()
-        elif text != self.last:
-            sys.stderr.write(line + "\n")
+        else:
+            now = self.clock()
+            if (text != self.last or frac >= self.last_frac + self.step
+                    or (frac > self.last_frac and now - self.last_time >= self.interval)):
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+                self.last_frac, self.last_time = frac, now
         self.last = text
 
     def close(self) -> None:
@@ -169,10 +253,49 @@ def _parse_models(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _parse_skip(text: str | None) -> set[str]:
+    """``--skip`` values (comma lists, repeatable) -> a set of model kinds; refuses unknown kinds."""
+    skip = {s.strip().lower() for s in (text or "").split(",") if s.strip()}
+    unknown = sorted(skip - set(MODEL_KINDS))
+    if unknown:
+        raise ConfigurationError(f"--skip names unknown prediction(s) {unknown}; use {', '.join(MODEL_KINDS)}")
+    return skip
+
+
+def _check_predict_options(args: argparse.Namespace) -> None:
+    """Option checks that need no input file, so that nothing runs on a wrong command."""
+    from .modifiers.descriptors import parse_radii  # noqa: PLC0415
+    from .modifiers.convert import parse_type_names  # noqa: PLC0415
+
+    _parse_skip(args.skip)
+    parse_radii(args.radii or "")
+    parse_type_names(args.type_names or "")
+    if not np.isfinite(args.threshold):
+        raise ConfigurationError(f"--threshold must be a finite number; got {args.threshold}")
+    if not (np.isfinite(args.slab_width) and args.slab_width > 0):
+        raise ConfigurationError(f"--slab-width must be a positive number of Angstrom; got {args.slab_width}")
+    if args.batch_size < 1:
+        raise ConfigurationError(f"--batch-size must be >= 1; got {args.batch_size}")
+    _check_inputs(args.files)
+
+
+def _check_dfs_frame(data, file: str, frame: int, args: argparse.Namespace) -> None:
+    """Refuse DFS settings that do not fit this frame's cell (before any model runs on it)."""
+    from .analysis.dfs import check_dfs_settings  # noqa: PLC0415
+    from .modifiers.shear_band import configuration_for_slabs  # noqa: PLC0415
+
+    try:
+        check_dfs_settings(configuration_for_slabs(data), args.axes, args.threshold, args.slab_width, None,
+                           args.noise_permutations)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"the DFS analysis cannot run on {file} (frame {frame}): {exc}. Change --slab-width "
+                                 "or --axes, or add --no-dfs to predict without it") from exc
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
 
-    from ovito.io import export_file, import_file  # noqa: PLC0415
+    from ovito.io import export_file  # noqa: PLC0415
 
     from .inference import MODELS_ENV, ModelNotFoundError, find_model  # noqa: PLC0415
     from .modifiers.prediction import (PlasticSusceptibilityModifier, QuenchInSoftnessModifier,  # noqa: PLC0415
@@ -183,13 +306,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.noise_permutations < 0:  # before any model runs, not after the first frame's predictions
         raise ConfigurationError(f"--noise-permutations must be >= 0 (0 turns the DFS noise reference off); "
                                  f"got {args.noise_permutations}")
+    _check_predict_options(args)
     if args.models:
         os.environ[MODELS_ENV] = os.pathsep.join([str(Path(args.models).resolve()),
                                                   os.environ.get(MODELS_ENV, "")]).strip(os.pathsep)
     names = {kind: kind for kind in MODEL_KINDS}
     explicit = _parse_models(args.model)
     names.update(explicit)
-    skip = {s.strip().lower() for s in (args.skip or "").split(",") if s.strip()}
+    skip = _parse_skip(args.skip)
     cards, missing = {}, {}
     for kind, name in names.items():
         if kind in skip:
@@ -214,15 +338,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if "susceptibility" in cards:
         stages.append(("susceptibility", PlasticSusceptibilityModifier(
             model=names["susceptibility"], orientation=args.orientation, all_orientations=args.all_orientations,
-            type_names=args.type_names or "", batch_size=args.batch_size)))
+            type_names=args.type_names or "", rename_types=args.rename_types, batch_size=args.batch_size)))
     if "dfs" in cards:
         stages.append(("dfs", PlasticSusceptibilityModifier(
             model=names["dfs"], orientation=args.orientation, all_orientations=args.all_orientations,
-            type_names=args.type_names or "", batch_size=args.batch_size, output_property=FERTILE)))
+            type_names=args.type_names or "", rename_types=args.rename_types, batch_size=args.batch_size,
+            output_property=FERTILE)))
     if "qs" in cards:
-        stages.append(("qs", QuenchInSoftnessModifier(model=names["qs"], type_names=args.type_names or "")))
+        stages.append(("qs", QuenchInSoftnessModifier(model=names["qs"], type_names=args.type_names or "",
+                                                      rename_types=args.rename_types, radii=args.radii or "")))
     if "sf" in cards:
-        stages.append(("sf", StructuralFlexibilityModifier(model=names["sf"], type_names=args.type_names or "")))
+        stages.append(("sf", StructuralFlexibilityModifier(model=names["sf"], type_names=args.type_names or "",
+                                                           rename_types=args.rename_types)))
     maximum = "Max " if args.all_orientations else ""
     susceptibility, fertile = maximum + "Plastic Susceptibility", maximum + FERTILE
     # Fan, Ma & Falk (2022): fertile sites come from the model trained at 10 % strain (dfs) when installed
@@ -230,7 +357,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     dfs = FertileSiteDensityModifier(property=dfs_input, threshold=args.threshold, slab_width=args.slab_width,
                                      axes=args.axes, noise_permutations=args.noise_permutations) \
         if dfs_input and not args.no_dfs else None
-    pipelines = [(file, import_file(file, multiple_frames=True)) for file in args.files]
+    pipelines = [(file, _import(file)) for file in args.files]
+    if dfs is not None:  # impossible DFS settings are found before any model runs
+        for file, pipeline in pipelines:
+            _check_dfs_frame(_compute(pipeline, file, 0), file, 0, args)
     total_frames = sum(p.num_frames for _, p in pipelines)
     bar = ProgressBar(total_frames * (len(stages) + (dfs is not None) + 1))
     summary = {"version": __version__,
@@ -242,7 +372,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         multi = pipeline.num_frames > 1
         for frame in range(pipeline.num_frames):
             stem = Path(file).stem + (f"_frame{frame}" if multi else "")
-            data = pipeline.compute(frame)
+            data = _compute(pipeline, file, frame)
+            if dfs is not None:
+                _check_dfs_frame(data, file, frame, args)
             entry = {"file": file, "frame": frame, "atoms": data.particles.count, "seconds": {}, "outputs": []}
             for label, modifier in stages:
                 t0 = time.perf_counter()
@@ -333,7 +465,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from .inference import model_search_path, scan_models  # noqa: PLC0415
+    from .inference.cards import seal_card  # noqa: PLC0415
 
+    if args.seal:
+        for folder in args.seal:
+            card = seal_card(folder)
+            print(f"sealed {card.directory}: SHA-256 of {len(card.sha256)} file(s) and the card's fingerprint "
+                  "recorded in its card.json")
+        return 0
     cards, problems = scan_models()
     if not cards:
         print("no model is installed (no trained model ships yet; see models/README.md)")
@@ -361,10 +500,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "frame of every input file (any format OVITO reads).")
     p.add_argument("files", nargs="+", help="input files (LAMMPS data/dump, XYZ, POSCAR, ...)")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--descriptors", default="interstice,radial,sdm", help="comma list (default: all three)")
-    p.add_argument("--type-names", help="name numeric particle types, e.g. 1=Cu,2=Zr")
+    p.add_argument("--descriptors", action=_JoinAction,
+                   help="comma list of interstice, radial, sdm (repeatable; default: all three)")
+    p.add_argument("--type-names", action=_JoinAction,
+                   help="name numeric particle types, e.g. 1=Cu,2=Zr (repeatable; a name the file already gives a "
+                        "type is kept unless --rename-types)")
+    p.add_argument("--rename-types", action="store_true",
+                   help="let --type-names replace the names the file gives (relabel named types on purpose)")
     p.add_argument("--species", help="species order for channels/blocks, e.g. Cu,Zr (default: sorted type names)")
-    p.add_argument("--radii", help="atomic radius overrides in Angstrom, e.g. Cu=1.26,Zr=1.58")
+    p.add_argument("--radii", action=_JoinAction,
+                   help="atomic radius overrides in Angstrom, e.g. Cu=1.26,Zr=1.58 (repeatable)")
     p.add_argument("--orientation", default="xy", help="SDM loading orientation (cube name or 2D protocol)")
     p.add_argument("--sdm-atoms", default="0",
                    help="write per-atom SDM images for the first N atoms ('all' for every atom; 32^3x2 float32 "
@@ -385,12 +530,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", metavar="KIND=NAME",
                    help="choose a model: susceptibility=NAME, dfs=NAME, qs=NAME, sf=NAME (name or folder; "
                         "repeatable); dfs is the fertile-site model the DFS analysis uses (else susceptibility)")
-    p.add_argument("--skip", help="comma list of predictions to skip: susceptibility, dfs, qs, sf")
+    p.add_argument("--skip", action=_JoinAction,
+                   help="comma list of predictions to skip: susceptibility, dfs, qs, sf (repeatable: "
+                        "--skip dfs --skip qs skips both)")
+    p.add_argument("--radii", action=_JoinAction, metavar="EL=R",
+                   help="atomic radius (Angstrom) of an element the quench-in softness model has no "
+                        "radius for, e.g. Ga=1.36 (repeatable); a radius the model was trained with "
+                        "cannot be changed")
     p.add_argument("--orientation", default="xy", help="loading orientation (cube name such as xy, -zx, or a 2D "
                                                         "protocol); default xy")
     p.add_argument("--all-orientations", action="store_true",
                    help="scan the 24 cube orientations: maximum susceptibility and softest orientation")
-    p.add_argument("--type-names", help="name numeric particle types, e.g. 1=Cu,2=Zr")
+    p.add_argument("--type-names", action=_JoinAction,
+                   help="name numeric particle types, e.g. 1=Cu,2=Zr (repeatable; a name the file already gives a "
+                        "type is kept unless --rename-types)")
+    p.add_argument("--rename-types", action="store_true",
+                   help="let --type-names replace the names the file gives (relabel named types on purpose)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="fertile when the fertile-site probability (or susceptibility) > this (0.5)")
     p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width in Angstrom (19)")
@@ -407,6 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the installed models (GLASSML_MODELS first, then the models shipped with "
                                    "the package): name, property, kind, descriptor and species of each card.")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the folder each model was loaded from")
+    p.add_argument("--seal", nargs="+", metavar="FOLDER",
+                   help="record the SHA-256 of the files of these model folders and the fingerprint of their cards "
+                        "in their card.json, so that loading refuses any later change (for a model you made or "
+                        "changed yourself; an ensemble seals its members too)")
     p.set_defaults(func=cmd_models)
 
     from .training.cli_generate import add_parser as add_generate  # noqa: PLC0415

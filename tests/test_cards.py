@@ -29,6 +29,13 @@ def _copy_model(demo, which, tmp_path):
     return dest
 
 
+def _unseal(folder):
+    """Drop the card's integrity record (a card written by an older version), to reach the checks behind it."""
+    data = json.loads((folder / "card.json").read_text())
+    data.pop("integrity")
+    (folder / "card.json").write_text(json.dumps(data))
+
+
 def test_demo_cards_validate_and_round_trip(demo):
     for which, kind in (("susceptibility", "onnx-cnn"), ("qs", "lightgbm"), ("sf", "linear")):
         card = load_card(demo[which])
@@ -104,6 +111,9 @@ def test_onnx_input_shape_mismatch_is_refused(demo, tmp_path):
     data["descriptor"]["settings"] = settings.to_dict()
     data["input"]["shape"] = list(settings.shape)
     (folder / "card.json").write_text(json.dumps(data))
+    with pytest.raises(CardError, match=r"its descriptor, input differ\(s\) from what the model was trained"):
+        load_model(folder)
+    _unseal(folder)
     with pytest.raises(CardError, match=r"axis 2 is 16 in the file but 10 from the SDM settings"):
         load_model(folder)
 
@@ -117,6 +127,9 @@ def test_lightgbm_feature_count_and_names_are_checked(demo, tmp_path):
     booster = lightgbm.train({"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
                              lightgbm.Dataset(x, y), num_boost_round=2)
     booster.save_model(str(folder / "fold2.txt"))
+    with pytest.raises(CardError, match="fold2.txt .* does not match the SHA-256 its card records"):
+        load_model(folder)
+    _unseal(folder)
     with pytest.raises(CardError, match="fold2.txt takes 10 features but the card's descriptor"):
         load_model(folder)
     names = [f"f{k}" for k in range(80)]
@@ -135,6 +148,7 @@ def test_lightgbm_feature_count_and_names_are_checked(demo, tmp_path):
 
 def test_linear_weight_length_is_checked(demo, tmp_path):
     folder = _copy_model(demo, "sf", tmp_path)
+    _unseal(folder)
     data = json.loads((folder / "weights.json").read_text())
     data["weights"]["Zr"] = data["weights"]["Zr"][:-1]
     (folder / "weights.json").write_text(json.dumps(data))
@@ -208,6 +222,7 @@ def test_ensemble_of_demo_members_loads_and_names_missing_members(demo, tmp_path
     shutil.copytree(demo["susceptibility"], folder / "cnn")
     shutil.copytree(demo["qs"], folder / "qs")
     data = _ensemble_dict(demo)
+    data.pop("integrity")  # a hand-made card, not sealed
     (folder / "card.json").write_text(json.dumps(data))
     spec = {"members": [{"folder": "cnn", "weight": 0.5, "mean": 0.0, "sd": 1.0},
                         {"folder": "qs", "weight": 0.5, "mean": 0.0, "sd": 1.0}]}
@@ -225,3 +240,148 @@ def test_ensemble_of_demo_members_loads_and_names_missing_members(demo, tmp_path
     (folder / "qs" / "card.json").unlink()
     with pytest.raises(CardError, match="qs.*card.json"):
         load_model(folder)
+
+
+# -- integrity: SHA-256 of the files, fingerprint of the card ------------------------------------
+def _truncate(path, fraction=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * fraction)])
+
+
+def test_truncated_lightgbm_file_is_refused_before_lightgbm_reads_it(demo, tmp_path):
+    """A LightGBM file cut short crashes the LightGBM library (signal 11 or 6) when it reads it; the card's
+    SHA-256 refuses it first, and an unsealed card's LightGBM files are checked for completeness."""
+    import subprocess
+    import sys
+
+    folder = _copy_model(demo, "qs", tmp_path)
+    _truncate(folder / "fold1.txt")
+    with pytest.raises(CardError, match=r"fold1.txt \(\d+ bytes\) does not match the SHA-256 its card records"):
+        load_model(folder)
+    _unseal(folder)
+    with pytest.raises(CardError, match="fold1.txt is not a complete LightGBM text model: it ends before the 'end of "
+                                        "trees' line"):
+        load_model(folder)
+    # the same in a fresh process: a clean error and exit status 0, never a crash
+    code = ("from ovito_glassml.inference import CardError, load_model\n"
+            f"try:\n    load_model({str(folder)!r})\nexcept CardError as exc:\n    print('refused:', exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "refused:" in proc.stdout and "[LightGBM] [Fatal]" not in proc.stderr
+
+
+@pytest.mark.parametrize("cut", [0.02, 0.5, 0.97, 0.9999])
+def test_lightgbm_completeness_check_finds_every_cut(demo, tmp_path, cut):
+    from ovito_glassml.inference.cards import check_lightgbm_text
+
+    folder = _copy_model(demo, "qs", tmp_path)
+    check_lightgbm_text(folder / "fold0.txt")  # complete: passes
+    data = (folder / "fold0.txt").read_bytes()
+    end = data.index(b"end of parameters")
+    # cut inside the header, the trees, the parameters, and at the last line of the parameters
+    at = {0.02: 60, 0.5: len(data) // 2, 0.97: end - 200, 0.9999: end + 3}[cut]
+    (folder / "fold0.txt").write_bytes(data[:at])
+    with pytest.raises(CardError, match="not a complete LightGBM text model"):
+        check_lightgbm_text(folder / "fold0.txt")
+
+
+def test_changed_onnx_file_is_refused_and_listed_as_skipped(demo, tmp_path, monkeypatch):
+    from ovito_glassml.inference import scan_models
+
+    folder = _copy_model(demo, "susceptibility", tmp_path)
+    data = bytearray((folder / "model.onnx").read_bytes())
+    data[-5] ^= 0xFF
+    (folder / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(CardError, match="model.onnx .*does not match the SHA-256 its card records"):
+        load_model(folder)
+    monkeypatch.setenv("GLASSML_MODELS", str(tmp_path))
+    problems = dict(scan_models()[1])
+    assert "does not match the SHA-256" in problems[folder]
+
+
+@pytest.mark.parametrize("which, edit, fields", [
+    # SF: first-peak positions (the reduced distances)
+    ("sf", lambda d: d["descriptor"]["settings"]["peak_positions"].update({"Cu-Zr": 2.5}), "descriptor"),
+    # QS: a radius and the distance cutoff
+    ("qs", lambda d: d["descriptor"]["settings"].update(radii={"Cu": 1.35}), "descriptor"),
+    ("qs", lambda d: d["descriptor"]["settings"].update(distance_cutoff=3.6), "descriptor"),
+    # CNN: the species (channel) order, swapped consistently in both places
+    ("susceptibility", lambda d: (d.update(species=["Zr", "Cu"]),
+                                  d["descriptor"]["settings"].update(species=["Zr", "Cu"])), "species, descriptor"),
+    ("susceptibility", lambda d: d["descriptor"]["settings"].update(truncation=3.0), "descriptor"),
+    ("susceptibility", lambda d: d["output"].update(column=None), "output"),
+])
+def test_edited_card_settings_are_refused_on_load(demo, tmp_path, which, edit, fields):
+    """Edits that keep every shape (so no other check notices) change the numbers; the fingerprint refuses them."""
+    folder = _copy_model(demo, which, tmp_path)
+    data = json.loads((folder / "card.json").read_text())
+    edit(data)
+    ModelCard.from_dict(data)  # still a well-formed card
+    (folder / "card.json").write_text(json.dumps(data))
+    with pytest.raises(CardError, match=f"was edited after the model was made: its {fields} differ"):
+        load_model(folder)
+    with pytest.raises(CardError, match="edited after the model was made"):
+        load_card(folder)
+
+
+def test_unchanged_card_reformatted_still_loads_and_metrics_may_change(demo, tmp_path):
+    folder = _copy_model(demo, "sf", tmp_path)
+    data = json.loads((folder / "card.json").read_text())
+    data["notes"] = "a note the user added"
+    data["metrics"]["note"] = "re-evaluated"
+    (folder / "card.json").write_text(json.dumps(data, indent=None, sort_keys=True))  # other formatting, key order
+    assert load_model(folder).card.notes == "a note the user added"
+
+
+def test_seal_records_a_changed_model_on_purpose(demo, tmp_path, capsys):
+    from ovito_glassml.cli import main
+
+    folder = _copy_model(demo, "sf", tmp_path)
+    data = json.loads((folder / "card.json").read_text())
+    data["descriptor"]["settings"]["peak_positions"]["Cu-Zr"] = 2.5
+    (folder / "card.json").write_text(json.dumps(data))
+    with pytest.raises(CardError, match="edited after the model was made"):
+        load_model(folder)
+    assert main(["models", "--seal", str(folder)]) == 0
+    assert "sealed" in capsys.readouterr().out
+    card = load_model(folder).card
+    assert card.settings.peak_positions["Cu-Zr"] == 2.5 and set(card.sha256) == {"weights.json"}
+    sealed = json.loads((folder / "card.json").read_text())
+    assert {k: v for k, v in sealed.items() if k != "integrity"} == {k: v for k, v in data.items() if k != "integrity"}
+
+
+def test_ensemble_record_covers_its_members(demo, tmp_path):
+    import shutil
+
+    from ovito_glassml.inference.cards import seal_card
+
+    folder = tmp_path / "ens"
+    folder.mkdir()
+    shutil.copytree(demo["susceptibility"], folder / "cnn")
+    shutil.copytree(demo["qs"], folder / "qs")
+    data = _ensemble_dict(demo)
+    data.pop("integrity")
+    (folder / "card.json").write_text(json.dumps(data))
+    (folder / "ensemble.json").write_text(json.dumps(
+        {"members": [{"folder": "cnn", "weight": 0.5, "mean": 0.0, "sd": 1.0},
+                     {"folder": "qs", "weight": 0.5, "mean": 0.0, "sd": 1.0}]}))
+    card = seal_card(folder)
+    assert set(card.sha256) == {"ensemble.json", "cnn/card.json", "cnn/model.onnx", "qs/card.json"} | {
+        f"qs/fold{k}.txt" for k in range(5)}
+    load_model(folder)
+    _truncate(folder / "qs" / "fold3.txt", 0.3)
+    with pytest.raises(CardError, match=r"qs/fold3.txt \(\d+ bytes\) does not match the SHA-256"):
+        load_model(folder)
+
+
+def test_shipped_models_are_sealed_and_verified():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "models"
+    folders = sorted(p.parent for p in root.glob("*/card.json"))
+    assert folders
+    for folder in folders:
+        card = load_card(folder)  # checks the fingerprint and every file's SHA-256
+        names = {str(p.relative_to(folder)) for p in card.file_paths()}
+        assert card.sha256 and set(card.sha256) == names, folder
+        assert set(card.fingerprint) == {"kind", "property", "dimensions", "species", "descriptor", "input",
+                                         "output", "files"}

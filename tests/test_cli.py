@@ -42,7 +42,7 @@ def test_describe_writes_all_descriptors(example_glass_path, tmp_path, capsys):
     assert maps.shape == (3, 2, 16, 16, 16)
     assert np.load(tmp_path / "CuZr_example.sdm_mean.npy").shape == (2, 16, 16, 16)
     header = (tmp_path / "CuZr_example.interstice.csv").read_text().splitlines()[0].split(",")
-    assert header[0] == "Dist_interstice_mean_voro" and len(header) == 80
+    assert header[:3] == ["id", "type", "Dist_interstice_mean_voro"] and len(header) == 2 + 80
     assert set(entry["radial_peak_positions"]) == {"Cu-Cu", "Cu-Zr", "Zr-Zr"}
 
 
@@ -52,7 +52,9 @@ def test_predict_end_to_end_with_demo_models(example_glass_path, demo_models, tm
     assert "DEMO" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     entry = summary["inputs"][0]
-    assert all(summary["models"][k]["demo"] for k in ("susceptibility", "qs", "sf"))
+    # demo models only: the demo folder holds a demo fertile-site model too, so no trained model joins in
+    assert set(summary["models"]) == {"susceptibility", "dfs", "qs", "sf"}
+    assert all(m["demo"] for m in summary["models"].values())
     for name in ("CuZr_example.xyz", "CuZr_example.dfs-x.csv", "CuZr_example.dfs-y.csv", "CuZr_example.dfs.png",
                  "CuZr_example.susceptibility.png"):
         assert (tmp_path / name).stat().st_size > 0, name

@@ -16,6 +16,7 @@ from ovito_glassml.descriptors.radial import radial_features
 from ovito_glassml.descriptors.sdm import SDMSettings, spatial_density_map
 from ovito_glassml.inference import LightGBMModel, LinearModel, OnnxCNNModel, load_model
 from ovito_glassml.inference.demo import build_demo_models
+from ovito_glassml.inference.cards import seal_card
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,6 +127,7 @@ def test_sf_is_species_weights_dot_radial_features(models, glass, demo, tmp_path
     data = json.loads((folder / "weights.json").read_text())
     del data["weights"]["Zr"]
     (folder / "weights.json").write_text(json.dumps(data))
+    seal_card(folder)  # changed on purpose: record the new weights file
     got = load_model(folder).predict(glass)
     zr = glass.types == glass.type_names.index("Zr")
     assert np.all(np.isnan(got[zr])) and np.all(np.isfinite(got[~zr]))

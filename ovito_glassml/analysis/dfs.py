@@ -64,6 +64,8 @@ __all__ = [
     "locate_shear_band",
     "permuted_deltas",
     "parse_axes",
+    "check_dfs_settings",
+    "replication",
     "DEFAULT_THRESHOLD",
     "DEFAULT_SLAB_WIDTH",
     "DEFAULT_BRITTLE_DELTA",
@@ -246,6 +248,35 @@ def _grid_size(length: float, slab_width: float, spacing, n_positions, axis: str
     return max(1, int(round(length / h)))
 
 
+def check_dfs_settings(config: Configuration, axes: str | Iterable[str] = "XY", threshold: float = DEFAULT_THRESHOLD,
+                       slab_width: float = DEFAULT_SLAB_WIDTH, spacing: float | None = None,
+                       permutations: int = 0) -> tuple[str, ...]:
+    """Refuse settings that :func:`dfs_analysis` cannot use on this cell, before any value is computed.
+
+    Checks the axes (no Z in 2D), the threshold, the slab width (positive, at most the cell width
+    along every analysed axis), the spacing and the number of noise permutations; needs only the
+    cell (``config`` may hold any positions).  Returns the parsed axes.
+    """
+    names = parse_axes(axes, config.is_2d)
+    _check_number("threshold", threshold)
+    w = _check_number("slab width", slab_width, positive=True)
+    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
+        raise ConfigurationError(f"permutations must be a whole number >= 0 (0: no noise reference); got {permutations!r}")
+    too_wide = [(a, float(config.widths[_AXES.index(a)])) for a in names
+                if w > float(config.widths[_AXES.index(a)]) * (1.0 + 1e-12)]
+    if too_wide:
+        where = " and ".join(f"{length:g} Å along {a.upper()}" for a, length in too_wide)
+        fits = [a.upper() for a in names if a not in dict(too_wide)]
+        raise ConfigurationError(
+            f"the slab width ω = {w:g} Å is larger than the cell width {where}; choose a slab width <= "
+            f"{min(length for _, length in too_wide):g} Å"
+            + (f", or analyse only {''.join(fits)}" if fits else "")
+            + " (Fan, Ma & Falk used 19 Å in an 82 Å box)")
+    for a in names:
+        _grid_size(float(config.widths[_AXES.index(a)]), w, spacing, None, a)
+    return names
+
+
 def _counts_below(sorted_u: np.ndarray, x: np.ndarray, length: float, periodic: bool) -> np.ndarray:
     """Number of points u (+ any multiple of the period when periodic) below x."""
     if not periodic:
@@ -335,10 +366,9 @@ def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY"
     (``delta_noise``, ``delta_p_value``: randomly placed fertile sites, reproducible by ``seed``).
     Other parameters as in :func:`fertile_site_density`.
     """
-    names = parse_axes(axes, config.is_2d)
+    names = check_dfs_settings(config, axes, threshold, slab_width, spacing if n_positions is None else None,
+                               permutations)
     brittle_delta = _check_number("brittle threshold on Δ", brittle_delta)
-    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
-        raise ConfigurationError(f"permutations must be a whole number >= 0 (0: no noise reference); got {permutations!r}")
     profiles = {a: fertile_site_density(config, values, threshold=threshold, slab_width=slab_width, axis=a,
                                         spacing=spacing, n_positions=n_positions) for a in names}
     pooled = np.concatenate([p.dfs for p in profiles.values()])

@@ -38,11 +38,28 @@ __all__ = [
     "center_indices",
     "frame_matrix",
     "frame_from_parameters",
+    "COINCIDENT_DISTANCE",
+    "CoincidentAtomsWarning",
+    "coincident_pairs",
+    "coincident_message",
+    "check_coincident",
+    "warn_coincident",
 ]
+
+#: Atoms closer than this (the cell's length unit: Angstrom, or sigma for Lennard-Jones systems)
+#: are taken as coincident or nearly so.  voro++ ends the whole process on two atoms closer than
+#: the float32 resolution of the coordinates (1e-6 A here) and gives meaningless cells just above
+#: it; physical structures hold no two atoms within several tenths of this unit (shortest Cu-Cu
+#: distance about 2.2 A, LJ about 0.85 sigma), so 0.01 marks a duplicated atom, never a real one.
+COINCIDENT_DISTANCE = 0.01
 
 
 class ConfigurationError(ValueError):
     """Raised for input that a descriptor cannot be computed on (the message says how to fix it)."""
+
+
+class CoincidentAtomsWarning(UserWarning):
+    """Two or more atoms (nearly) coincide; descriptors that need no tessellation still run."""
 
 
 @dataclass(frozen=True)
@@ -476,3 +493,69 @@ def frame_from_parameters(orientation: str, shear_direction: Sequence[float], pl
     if dimensions == 2:
         s, n = s[:2], n[:2]
     return loading_frame(s, n, dimensions=dimensions)
+
+
+# -- coincident atoms ------------------------------------------------------------------------
+def coincident_pairs(config: Configuration, min_distance: float = COINCIDENT_DISTANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of atoms closer than ``min_distance`` (any periodic image): ``(pairs (K, 2) with i <= j, distances (K,))``.
+
+    Sorted by distance.  ``i == j`` means an atom meets its own periodic image (a cell thinner
+    than ``min_distance``).
+    """
+    if config.count == 0:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+    search = _ImageSearch(config, float(min_distance))
+    nl = search.query(np.arange(config.count))
+    keep = (nl.center < nl.neighbor) | ((nl.center == nl.neighbor) & (nl.distances > 0))
+    pairs = np.column_stack([nl.center[keep], nl.neighbor[keep]]).astype(np.int64)
+    dist = nl.distances[keep]
+    if len(pairs):
+        pairs, first = np.unique(pairs, axis=0, return_index=True)
+        dist = dist[first]
+        order = np.argsort(dist, kind="stable")
+        pairs, dist = pairs[order], dist[order]
+    return pairs, dist
+
+
+def coincident_message(config: Configuration, pairs: np.ndarray, distances: np.ndarray,
+                       ids: Sequence[int] | np.ndarray | None = None, limit: int = 5) -> str:
+    """Names the (nearly) coincident atoms: index (and identifier), position and distance of the first pairs."""
+    def name(i: int) -> str:
+        label = f"atom {i}" if ids is None else f"atom id {int(ids[i])} (index {i})"
+        x, y, z = config.positions[i]
+        return f"{label} at ({x:.4g}, {y:.4g}, {z:.4g})"
+
+    parts = []
+    for (i, j), d in zip(pairs[:limit], distances[:limit]):
+        if i == j:
+            parts.append(f"{name(int(i))} meets its own periodic image {d:.3g} apart")
+        else:
+            parts.append(f"{name(int(i))} and {name(int(j))} are {d:.3g} apart")
+    more = f" and {len(pairs) - limit} more pair(s)" if len(pairs) > limit else ""
+    return "; ".join(parts) + more
+
+
+def check_coincident(config: Configuration, what: str = "the Voronoi tessellation",
+                     min_distance: float = COINCIDENT_DISTANCE, ids=None) -> None:
+    """Refuse atoms closer than ``min_distance`` before ``what`` (which cannot handle them)."""
+    pairs, dist = coincident_pairs(config, min_distance)
+    if len(pairs):
+        raise ConfigurationError(
+            f"{len(pairs)} pair(s) of atoms are closer than {min_distance:g} (coincident or nearly so), which "
+            f"{what} cannot handle: {coincident_message(config, pairs, dist, ids)}. Atom indices count from 0 in "
+            "file order. Remove the duplicated atoms (e.g. a file written twice into one, or overlapping periodic "
+            "copies; OVITO's 'Expression selection' + 'Delete selected' removes them) and run again")
+
+
+def warn_coincident(config: Configuration, what: str, min_distance: float = COINCIDENT_DISTANCE,
+                    ids=None, stacklevel: int = 3) -> int:
+    """Warn (:class:`CoincidentAtomsWarning`) about atoms closer than ``min_distance``; returns the number of pairs."""
+    pairs, dist = coincident_pairs(config, min_distance)
+    if len(pairs):
+        import warnings
+
+        warnings.warn(
+            f"{len(pairs)} pair(s) of atoms are closer than {min_distance:g} (coincident or nearly so): "
+            f"{coincident_message(config, pairs, dist, ids)}; {what} of these atoms are not those of a physical "
+            "structure. Remove the duplicated atoms", CoincidentAtomsWarning, stacklevel=stacklevel)
+    return len(pairs)

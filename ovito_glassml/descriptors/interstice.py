@@ -67,7 +67,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.spatial import ConvexHull, QhullError
 
-from .geometry import Configuration, ConfigurationError, NeighborList, neighbor_list
+from .geometry import Configuration, ConfigurationError, NeighborList, check_coincident, neighbor_list
 from .species import atomic_radii
 
 __all__ = [
@@ -277,6 +277,8 @@ def voronoi_neighbors(config: Configuration, face_fraction: float = 0.05,
     _check_3d(config)
     if not (0.0 <= face_fraction < 1.0):
         raise ConfigurationError(f"face_fraction must lie in [0, 1); got {face_fraction}")
+    # voro++ ends the whole process (exit) on two atoms at one position: refuse them first
+    check_coincident(config, "the Voronoi tessellation of the interstice features")
     n = config.count
     cell, origin, pbc = config.cell, config.origin, config.pbc
     if n == 0:

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from ._celllist import bin_images
-from .geometry import Configuration, ConfigurationError, center_indices
+from .geometry import Configuration, ConfigurationError, center_indices, warn_coincident
 from .species import species_channels
 
 __all__ = ["RadialSettings", "radial_features", "iter_radial_features", "radial_feature_names", "pair_key"]
@@ -198,6 +198,7 @@ def iter_radial_features(config: Configuration, settings: RadialSettings, center
     scale_used = settings.scale_matrix([center_names[t] for t in used])
     scale_all[used] = scale_used
     cutoff = settings.search_cutoff([center_names[t] for t in used])
+    warn_coincident(config, "the radial structure functions")
     bins = bin_images(config, cutoff, subdivisions=2)
     img_ch = neighbour_ch[bins.index]
     grid = settings.grid

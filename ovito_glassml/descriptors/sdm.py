@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit, parallel_chunksize, prange
 
 from .geometry import (Configuration, ConfigurationError, center_indices, frame_matrix, neighbor_list,
-                       periodic_images)
+                       periodic_images, warn_coincident)
 from .species import species_channels
 
 __all__ = [
@@ -190,6 +190,7 @@ class _FrameBins:
     """All periodic images within r_c sqrt(d) of the cell, rotated into the frame and binned."""
 
     def __init__(self, config: Configuration, settings: SDMSettings, rot: np.ndarray):
+        warn_coincident(config, "the spatial density maps", stacklevel=5)
         dims = settings.dimensions
         channel = species_channels(config, settings.species)
         images, owner = periodic_images(config, settings.search_radius)

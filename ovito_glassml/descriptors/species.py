@@ -65,8 +65,9 @@ def atomic_radii(config: Configuration, overrides: Mapping[str, float] | None = 
         elif t in present:
             raise ConfigurationError(
                 f"no atomic radius is known for particle type {name!r}; name the type after its element "
-                f"(known: {', '.join(sorted(MIRACLE_RADII))}) or give a radius override, e.g. "
-                f"radii={{'{name}': 1.3}}"
+                f"(known: {', '.join(sorted(MIRACLE_RADII))}) or give its radius in Angstrom: --radii {name}=1.3 "
+                f"(glassml describe / predict), radii='{name}=1.3' (the Interstice Features and Quench-in "
+                f"Softness modifiers) or radii={{'{name}': 1.3}} (IntersticeSettings)"
             )
         else:
             per_type[t] = np.nan

@@ -21,8 +21,20 @@ The schema (version 1) is documented field by field in ``models/README.md``; in 
       "metrics": {"evaluated_on": "...", "values": {"auc_roc": 0.81, ...}},
       "software": {"ovito-glassml": "0.1.0", ...},
       "demo": false,
-      "notes": "..."
+      "notes": "...",
+      "integrity": {"sha256": {"model.onnx": "<hex>", ...},      # every file the model reads
+                    "fingerprint": {"descriptor": "<hex>", ...}}  # what the numbers depend on
     }
+
+**Integrity.**  :meth:`ModelCard.save` and :func:`seal_card` record the SHA-256 of every file
+the card names (for an ensemble also its members' cards and files, as paths relative to the
+card's folder) and a fingerprint of the fields the numbers depend on (kind, property,
+dimensions, species, descriptor settings, input, output selection, files), one short hash per
+field.  :func:`load_card` checks both before any library reads a model file: a changed,
+truncated or replaced file, or an edited descriptor setting or species order, is refused with a
+message naming the file or field.  A card without ``integrity`` (written by an older version)
+still loads; its LightGBM files are then checked for truncation, which would otherwise crash
+the LightGBM library and with it the process.
 
 :func:`ModelCard.from_dict` refuses a malformed card with a :class:`CardError` that names the
 field; it never executes or unpickles anything.
@@ -34,8 +46,12 @@ with its own card (so each member still computes exactly its own descriptor): it
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
+import os
+import re
 from importlib import metadata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -55,6 +71,10 @@ __all__ = [
     "PROPERTIES",
     "SCHEMA_VERSION",
     "load_card",
+    "seal_card",
+    "card_fingerprint",
+    "verify_model_files",
+    "check_lightgbm_text",
 ]
 
 CARD_FILE = "card.json"
@@ -68,7 +88,12 @@ PROPERTIES: tuple[str, ...] = ("Plastic Susceptibility", "Quench-in Softness", "
 _FILE_KEYS = {"onnx-cnn": "model", "lightgbm": "folds", "linear": "weights", "ensemble": "ensemble"}
 _REQUIRED = ("schema_version", "name", "kind", "property", "dimensions", "species", "descriptor", "input",
              "files", "training", "label", "metrics", "software", "demo")
-_OPTIONAL = ("output", "notes", "description")
+_OPTIONAL = ("output", "notes", "description", "integrity")
+#: the card fields a model's numbers depend on (the fingerprint hashes each of them)
+FINGERPRINT_FIELDS = ("kind", "property", "dimensions", "species", "descriptor", "input", "output", "files")
+_OUTPUT_TEXT = ("meaning", "note", "notes", "description")  # words about the output, not what selects it
+_SEAL_HINT = ("restore the model folder as it was made (reinstall ovito-glassml, or copy the model again); if you "
+              "changed it on purpose, retrain the model, or record the new state with 'glassml models --seal FOLDER'")
 
 
 class CardError(ConfigurationError):
@@ -131,6 +156,8 @@ class ModelCard:
     description: str = ""
     schema_version: int = SCHEMA_VERSION
     directory: Path | None = None
+    sha256: Mapping[str, str] = field(default_factory=dict)
+    fingerprint: Mapping[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------
     @classmethod
@@ -268,11 +295,13 @@ class ModelCard:
         description = data.get("description", "") or ""
         if not isinstance(notes, str) or not isinstance(description, str):
             raise CardError(f"card fields 'notes' and 'description' must be strings{_where(source)}")
+        sha, fingerprint = _parse_integrity(data.get("integrity"), source)
         return cls(name=name, kind=kind, property=prop, dimensions=int(dims), species=species, descriptor=dname,
                    settings=settings, input_shape=input_shape, feature_names=feature_names, files=dict(files),
                    training=dict(training), label=dict(label), metrics=dict(metrics), software=dict(software),
                    demo=demo, output=dict(output), notes=notes, description=description,
-                   schema_version=SCHEMA_VERSION, directory=Path(directory) if directory else None)
+                   schema_version=SCHEMA_VERSION, directory=Path(directory) if directory else None,
+                   sha256=sha, fingerprint=fingerprint)
 
     # ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -287,14 +316,25 @@ class ModelCard:
             "input": inp, "output": dict(self.output), "files": dict(self.files), "training": dict(self.training),
             "label": dict(self.label), "metrics": dict(self.metrics), "software": dict(self.software),
             "demo": self.demo, "notes": self.notes,
-        }
+        } | ({"integrity": {"sha256": dict(self.sha256), "fingerprint": dict(self.fingerprint)}}
+             if self.sha256 or self.fingerprint else {})
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``card.json`` into ``directory`` (created if needed); returns its path."""
+        """Write ``card.json`` into ``directory`` (created if needed); returns its path.
+
+        When every file the card names is present in ``directory``, the card is sealed: their
+        SHA-256 and the fingerprint of the card's fields are recorded (``integrity``), so that
+        :func:`load_card` refuses a later change.  Write the model files first, then the card.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / CARD_FILE
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        data = self.to_dict()
+        data.pop("integrity", None)
+        integrity = _seal(data, dataclasses.replace(self, directory=directory, sha256={}, fingerprint={}))
+        if integrity:
+            data["integrity"] = integrity
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         return path
 
     def file_paths(self) -> list[Path]:
@@ -308,7 +348,7 @@ class ModelCard:
                 sub = self.directory / member
                 paths.append(sub / CARD_FILE)
                 if (sub / CARD_FILE).is_file():
-                    paths.extend(load_card(sub).file_paths())
+                    paths.extend(load_card(sub, verify=False).file_paths())
         return paths
 
     def summary(self) -> str:
@@ -379,17 +419,221 @@ def _compare_names(got: list[str], expected: list[str], what: str, against: str,
                     f"{expected[k]!r}")
 
 
-def load_card(path: str | Path) -> ModelCard:
-    """Read and validate a card: ``path`` is a ``card.json`` or the model folder holding one."""
-    path = Path(path)
-    card_path = path / CARD_FILE if path.is_dir() else path
+def _read_card_json(card_path: Path) -> dict:
     if not card_path.is_file():
         raise CardError(f"no model card {card_path}: a model folder must hold a {CARD_FILE} (see models/README.md)")
     try:
-        data = json.loads(card_path.read_text(encoding="utf-8"))
+        return json.loads(card_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CardError(f"model card {card_path} is not valid JSON: {exc}") from exc
-    return ModelCard.from_dict(data, directory=card_path.parent, source=card_path)
+
+
+def load_card(path: str | Path, verify: bool = True) -> ModelCard:
+    """Read and validate a card: ``path`` is a ``card.json`` or the model folder holding one.
+
+    A sealed card (``integrity``) must match its fingerprint: an edited descriptor setting,
+    species order, input, output selection or file list is refused.  With ``verify`` (the default)
+    the files the card names are checked too (:func:`verify_model_files`): present, with the
+    recorded SHA-256, LightGBM files complete.
+    """
+    path = Path(path)
+    card_path = path / CARD_FILE if path.is_dir() else path
+    data = _read_card_json(card_path)
+    card = ModelCard.from_dict(data, directory=card_path.parent, source=card_path)
+    if card.fingerprint:
+        _check_fingerprint(data, card.fingerprint, card.name, card_path)
+    if verify:
+        verify_model_files(card)
+    return card
+
+
+# ----------------------------------------------------------------------------------------------
+# integrity: SHA-256 of the files, fingerprint of the fields
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True).encode()
+
+
+def card_fingerprint(data: Mapping[str, Any]) -> dict[str, str]:
+    """One short hash (16 hex digits of SHA-256) per field of :data:`FINGERPRINT_FIELDS` of a card dictionary."""
+    output = data.get("output") or {}
+    output = {k: v for k, v in output.items() if k not in _OUTPUT_TEXT} if isinstance(output, Mapping) else output
+    values = {key: output if key == "output" else data.get(key) for key in FINGERPRINT_FIELDS}
+    return {key: hashlib.sha256(_canonical(value)).hexdigest()[:16] for key, value in values.items()}
+
+
+def _parse_integrity(value: Any, source: Any) -> tuple[dict[str, str], dict[str, str]]:
+    if value is None:
+        return {}, {}
+    if not isinstance(value, Mapping) or set(value) - {"sha256", "fingerprint"}:
+        raise CardError(f"card field 'integrity' must be an object with 'sha256' and 'fingerprint'{_where(source)}")
+    sha = value.get("sha256") or {}
+    fp = value.get("fingerprint") or {}
+    if not isinstance(sha, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                               and re.fullmatch(r"[0-9a-f]{64}", v) for k, v in sha.items()):
+        raise CardError(f"card field 'integrity.sha256' must map each file to its SHA-256 (64 hex digits)"
+                        f"{_where(source)}")
+    if not isinstance(fp, Mapping) or set(fp) != set(FINGERPRINT_FIELDS) or not all(
+            isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) for v in fp.values()):
+        raise CardError(f"card field 'integrity.fingerprint' must hold one 16-digit hash for each of "
+                        f"{list(FINGERPRINT_FIELDS)}{_where(source)}")
+    for name in sha:
+        p = PurePosixPath(name)
+        if p.is_absolute() or "\\" in name or any(part in ("..", "", ".") for part in p.parts):
+            raise CardError(f"card field 'integrity.sha256' names {name!r}; files are named relative to the card's "
+                            f"folder{_where(source)}")
+    return dict(sha), dict(fp)
+
+
+def _check_fingerprint(data: Mapping[str, Any], fingerprint: Mapping[str, str], name: str, source: Any) -> None:
+    now = card_fingerprint(data)
+    changed = [k for k in FINGERPRINT_FIELDS if now[k] != fingerprint[k]]
+    if changed:
+        what = ", ".join(changed)
+        raise CardError(
+            f"model {name!r}: the card{_where(source)} was edited after the model was made: its {what} differ(s) "
+            f"from what the model was trained and sealed with (integrity.fingerprint). A model gives meaningful "
+            f"numbers only with the descriptor settings, species order and files it was trained with; "
+            + _SEAL_HINT)
+
+
+_HASHES: dict[tuple, str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file (hex), remembered while its size and modification time stay the same."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    digest = _HASHES.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        if len(_HASHES) > 256:
+            _HASHES.clear()
+        _HASHES[key] = digest
+    return digest
+
+
+def _relative(card: ModelCard, path: Path) -> str:
+    return PurePosixPath(*Path(os.path.relpath(path, card.directory)).parts).as_posix()
+
+
+def verify_model_files(card: ModelCard) -> None:
+    """Refuse a model whose files are missing, differ from their recorded SHA-256, or (LightGBM) are cut short.
+
+    Runs before any library reads a model file (a damaged LightGBM file crashes the process
+    inside the library, beyond Python's reach).  Cards kept in memory (no ``directory``) are
+    not checked.
+    """
+    if card.directory is None:
+        return
+    paths = card.file_paths()
+    for path in paths:
+        if not path.is_file():
+            raise CardError(f"model {card.name!r}: the card names {_relative(card, path)!r} but {path} does not "
+                            f"exist; {_SEAL_HINT}")
+    if card.sha256:
+        names = [_relative(card, p) for p in paths]
+        unrecorded = [n for n in names if n not in card.sha256]
+        if unrecorded or set(card.sha256) - set(names):
+            raise CardError(
+                f"model {card.name!r}: the files of the model ({names}) are not those whose SHA-256 the card records "
+                f"({sorted(card.sha256)}); {_SEAL_HINT}")
+        for name, path in zip(names, paths):
+            digest = file_sha256(path)
+            if digest != card.sha256[name]:
+                raise CardError(
+                    f"model {card.name!r}: {path} ({path.stat().st_size} bytes) does not match the SHA-256 its card "
+                    f"records (found {digest[:12]}..., recorded {card.sha256[name][:12]}...): the file was changed, "
+                    f"cut short or replaced after the model was made; {_SEAL_HINT}")
+    if card.kind == "lightgbm":
+        for path in paths:
+            check_lightgbm_text(path, card.name)
+    elif card.kind == "ensemble":  # each member as on its own (its fingerprint, its LightGBM files)
+        for member in card.settings.members:
+            load_card(card.directory / member)
+
+
+def check_lightgbm_text(path: str | Path, model: str = "") -> None:
+    """Refuse a LightGBM text model that is not complete (the library would crash the process reading it).
+
+    Checks: the ``tree`` header, one ``Tree=`` block per entry of ``tree_sizes`` with those byte
+    sizes, the ``end of trees`` line, and a complete ``parameters:`` section when present.
+    """
+    path = Path(path)
+    who = f"model {model!r}: " if model else ""
+    data = path.read_bytes()
+    problem = None
+    if not data.startswith(b"tree\n"):
+        problem = "it does not start with LightGBM's 'tree' header"
+    else:
+        end = data.find(b"\nend of trees")
+        first = data.find(b"\nTree=")
+        header = data[:first if first >= 0 else len(data)]
+        missing = [k for k in (b"version=", b"num_class=", b"max_feature_idx=", b"feature_names=", b"objective=")
+                   if b"\n" + k not in header]
+        sizes = re.search(rb"^tree_sizes=(.*)$", header, re.M)
+        if missing:
+            problem = f"its header lacks {', '.join(k.decode().rstrip('=') for k in missing)}"
+        elif end < 0 or first < 0 or first > end:
+            problem = "it ends before the 'end of trees' line (cut short)"
+        elif sizes is not None:
+            try:
+                expected = [int(x) for x in sizes.group(1).split()]
+            except ValueError:
+                expected = None
+            blocks = data.count(b"\nTree=", 0, end + 1)
+            if expected is None or len(expected) != blocks or sum(expected) != end + 1 - (first + 1):
+                problem = "its trees do not have the sizes its 'tree_sizes' line records (damaged or cut short)"
+        if problem is None:
+            params = data.find(b"\nparameters:", end)
+            if params >= 0 and data.find(b"\nend of parameters", params) < 0:
+                problem = "it ends inside its 'parameters:' section (cut short)"
+    if problem:
+        raise CardError(f"{who}{path} is not a complete LightGBM text model: {problem}; {_SEAL_HINT}")
+
+
+def _seal(data: Mapping[str, Any], card: ModelCard) -> dict[str, Any] | None:
+    """The ``integrity`` entry of ``data`` (a card dictionary) for the files in ``card.directory``, or
+    None when a file is missing."""
+    try:
+        paths = card.file_paths()
+    except CardError:
+        return None
+    if not all(p.is_file() for p in paths):
+        return None
+    if card.kind == "lightgbm":
+        for p in paths:
+            check_lightgbm_text(p, card.name)
+    return {"sha256": {_relative(card, p): file_sha256(p) for p in paths}, "fingerprint": card_fingerprint(data)}
+
+
+def seal_card(path: str | Path) -> ModelCard:
+    """Record the SHA-256 of a model's files and the fingerprint of its card in its ``card.json``.
+
+    ``path`` is a model folder or its card.  The card is validated first; an ensemble's member
+    cards are sealed before the ensemble's own (its record covers theirs).  Only the
+    ``integrity`` entry of the file changes.  Returns the sealed card.
+    """
+    path = Path(path)
+    card_path = path / CARD_FILE if path.is_dir() else path
+    data = _read_card_json(card_path)
+    data.pop("integrity", None)
+    card = ModelCard.from_dict(data, directory=card_path.parent, source=card_path)
+    if card.kind == "ensemble":
+        for member in card.settings.members:
+            if (card.directory / member / CARD_FILE).is_file():
+                seal_card(card.directory / member)
+    integrity = _seal(data, card)
+    if integrity is None:
+        missing = [str(p) for p in card.file_paths() if not p.is_file()]
+        raise CardError(f"model {card.name!r} cannot be sealed: {', '.join(missing)} do(es) not exist")
+    data["integrity"] = integrity
+    card_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return load_card(card_path)
 
 
 def software_versions(*packages: str) -> dict[str, str]:

@@ -1,10 +1,11 @@
 """Tiny, untrained demo models that exercise the whole prediction path (tests, examples, CLI demo).
 
-:func:`build_demo_models` writes three model folders, each with a card flagged ``"demo": true``:
+:func:`build_demo_models` writes four model folders, each with a card flagged ``"demo": true``:
 
-* ``susceptibility/``: a real ONNX CNN (Conv -> ReLU -> MaxPool -> GlobalAveragePool -> Gemm ->
-  Sigmoid, fixed random weights from a seed, opset 17, dynamic batch axis) on small SDM images
-  (default r_c = 4.8 A, Delta = 0.6 A: 16^3 x 2), built with the ``onnx`` package's helper API;
+* ``susceptibility/`` and ``dfs/`` (the fertile-site model of ``glassml predict``): a real ONNX
+  CNN (Conv -> ReLU -> MaxPool -> GlobalAveragePool -> Gemm -> Sigmoid, fixed random weights
+  from a seed, opset 17, dynamic batch axis) on small SDM images (default r_c = 4.8 A,
+  Delta = 0.6 A: 16^3 x 2), built with the ``onnx`` package's helper API;
 * ``qs/``: five LightGBM fold boosters (text format) trained on a toy set (interstice features of a
   random packing with a planted signal) over the 80 interstice features;
 * ``sf/``: linear weights per centre species on reduced radial features (r_p per pair from the
@@ -240,10 +241,11 @@ def build_demo_linear(directory: str | Path, species: Sequence[str] = ("Cu", "Zr
 def build_demo_models(directory: str | Path, species: Sequence[str] = ("Cu", "Zr"),
                       sdm_settings: SDMSettings | None = None,
                       peak_positions: Mapping[str, float] | None = None, seed: int = 0) -> dict[str, Path]:
-    """Write the three demo models into ``directory``; returns ``{folder name: path}``.
+    """Write the demo models into ``directory``; returns ``{folder name: path}``.
 
-    Folder names are the modifiers' default model names (``susceptibility``, ``qs``, ``sf``), so
-    ``GLASSML_MODELS=<directory>`` makes them the defaults.  With 2D ``sdm_settings`` the
+    Folder names are the default model names of the modifiers and of ``glassml predict``
+    (``susceptibility``, ``dfs``, ``qs``, ``sf``), so ``GLASSML_MODELS=<directory>`` or ``glassml
+    predict --models <directory>`` use demo models only, never a trained model beside them.  With 2D ``sdm_settings`` the
     interstice (3D only) model is skipped and the linear model is 2D.
     """
     directory = Path(directory)
@@ -251,7 +253,9 @@ def build_demo_models(directory: str | Path, species: Sequence[str] = ("Cu", "Zr
     settings = sdm_settings or SDMSettings(cutoff=4.8, spacing=0.6, species=species, dimensions=3)
     if settings.species != species:
         raise ConfigurationError(f"sdm_settings species {list(settings.species)} differ from species {list(species)}")
-    out = {"susceptibility": build_demo_cnn(directory / "susceptibility", settings, seed=seed).directory}
+    out = {"susceptibility": build_demo_cnn(directory / "susceptibility", settings, seed=seed).directory,
+           # the fertile-site model of `glassml predict`, so that a demo run uses demo models only
+           "dfs": build_demo_cnn(directory / "dfs", settings, seed=seed + 1, name="dfs").directory}
     if settings.dimensions == 3:
         out["qs"] = build_demo_lightgbm(directory / "qs", species, seed=seed).directory
     out["sf"] = build_demo_linear(directory / "sf", species, peak_positions, dimensions=settings.dimensions,

@@ -143,7 +143,17 @@ def find_model(name_or_path: str | os.PathLike | ModelCard) -> ModelCard:
     if not text:
         raise ModelNotFoundError(f"no model was given; name an installed model or a model folder (see {_README})")
     path = Path(text).expanduser()
-    if path.exists():
+    bare = not _looks_like_path(text) and not isinstance(name_or_path, os.PathLike)
+    if bare:  # a bare name: an installed model, never shadowed by an unrelated folder of that name (e.g. -o dfs)
+        installed = next((root / text for root in model_search_path() if (root / text / CARD_FILE).is_file()), None)
+        local = path if (path / CARD_FILE).is_file() else None
+        if installed is not None and local is not None and installed.resolve() != local.resolve():
+            raise ModelNotFoundError(
+                f"{text!r} names both the installed model {installed} and the model folder {local.resolve()}; write "
+                f"./{text} for the folder, or the full path of the installed one")
+        if installed is not None or local is not None:
+            return load_card(installed if installed is not None else local)
+    elif path.exists():
         if path.is_dir():
             return load_card(path)
         if path.name == CARD_FILE:
@@ -152,12 +162,9 @@ def find_model(name_or_path: str | os.PathLike | ModelCard) -> ModelCard:
             return load_card(path.parent)
         raise CardError(f"{path} has no {CARD_FILE} beside it: a model is a folder holding its files and a card "
                         f"(see {_README})")
-    if _looks_like_path(text) or isinstance(name_or_path, os.PathLike):
+    if not bare:
         raise ModelNotFoundError(f"no model folder or card at {path}; check the path, or give the name of an "
                                  f"installed model (see {_README})")
-    for root in model_search_path():
-        if (root / text / CARD_FILE).is_file():
-            return load_card(root / text)
     for card in available_models():  # a card's own name may differ from its folder's
         if card.name == text:
             return card

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..descriptors.geometry import Configuration, ConfigurationError
 
-__all__ = ["configuration_from_data", "parse_type_names", "selected_indices"]
+__all__ = ["configuration_from_data", "parse_type_names", "selected_indices", "apply_type_names", "type_name_conflicts"]
 
 
 def parse_type_names(text: str | Mapping[int, str] | None) -> dict[int, str]:
@@ -31,11 +31,50 @@ def parse_type_names(text: str | Mapping[int, str] | None) -> dict[int, str]:
     return out
 
 
-def configuration_from_data(data, type_names: str | Mapping[int, str] | None = None) -> Configuration:
+def _given_name(ptype) -> str:
+    """The name the input gives a particle type ('' for a bare number such as LAMMPS dump types)."""
+    name = (ptype.name or "").strip()
+    return "" if name == str(ptype.id) else name
+
+
+def type_name_conflicts(data, type_names: str | Mapping[int, str] | None) -> list[tuple[int, str, str]]:
+    """``[(type id, name in the input, name in type_names)]`` where ``type_names`` renames a type the input names."""
+    renames = parse_type_names(type_names)
+    particles = data.particles
+    if not renames or particles is None or "Particle Type" not in particles:
+        return []
+    out = []
+    for t in particles.particle_types.types:
+        given, new = _given_name(t), renames.get(int(t.id))
+        if given and new and new != given:
+            out.append((int(t.id), given, new))
+    return out
+
+
+def apply_type_names(data, type_names: str | Mapping[int, str] | None) -> None:
+    """Give the particle types of ``data`` the names of ``type_names`` (types it lacks are added)."""
+    from ovito.data import ParticleType  # noqa: PLC0415
+
+    renames = parse_type_names(type_names)
+    if not renames or data.particles is None or "Particle Type" not in data.particles:
+        return
+    ptypes = data.particles_.particle_types_
+    for tid, name in renames.items():
+        current = ptypes.type_by_id(tid)
+        if current is None:
+            if np.any(np.asarray(ptypes[...]) == tid):
+                ptypes.types.append(ParticleType(id=tid, name=name))
+        elif current.name != name:
+            ptypes.type_by_id_(tid).name = name
+
+
+def configuration_from_data(data, type_names: str | Mapping[int, str] | None = None,
+                            rename_types: bool = False) -> Configuration:
     """Build a :class:`Configuration` from an OVITO ``DataCollection`` (nothing is modified).
 
-    ``type_names`` renames numeric particle types (``{1: "Cu"}`` or ``"1=Cu,2=Zr"``), for files
-    such as LAMMPS dumps whose types carry no element names.
+    ``type_names`` names numeric particle types (``{1: "Cu"}`` or ``"1=Cu,2=Zr"``), for files
+    such as LAMMPS dumps whose types carry no element names.  A name that contradicts the name
+    the input already gives a type is refused unless ``rename_types`` is set (then it wins).
     """
     particles = data.particles
     if particles is None or particles.count == 0:
@@ -48,6 +87,15 @@ def configuration_from_data(data, type_names: str | Mapping[int, str] | None = N
             "stores atom types (e.g. a LAMMPS data file or a dump with a 'type' or 'element' column)"
         )
     renames = parse_type_names(type_names)
+    conflicts = [] if rename_types else type_name_conflicts(data, renames)
+    if conflicts:
+        said = ", ".join(f"type {tid} '{new}'" for tid, _, new in conflicts)
+        given = ", ".join(f"type {tid} '{old}'" for tid, old, _ in conflicts)
+        raise ConfigurationError(
+            f"the type names given ({said}) contradict the names the input already gives ({given}); the input's "
+            "names are used unless you say otherwise. Drop the type names, or, to relabel the types on purpose, "
+            "add --rename-types (command line) or set rename_types=True ('Type names replace the input's' in the "
+            "modifier panel)")
     ptype = particles.particle_types
     ids = np.asarray(ptype[...], dtype=np.int64)
     type_list = list(ptype.types)

@@ -70,6 +70,7 @@ class IntersticeFeaturesModifier(ModifierInterface):
     face_area_fraction = Float(0.05, label="Drop Voronoi faces below (fraction of mean face area)")
     radii = Str("", label="Radius overrides (Å), e.g. Cu=1.26,Zr=1.58", ovito_placeholder="‹Miracle radii›")
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    rename_types = Bool(False, label="Type names replace the input's (relabel named types)")
 
     def settings(self) -> IntersticeSettings:
         return IntersticeSettings(distance_cutoff=self.distance_cutoff, face_area_fraction=self.face_area_fraction,
@@ -77,7 +78,7 @@ class IntersticeFeaturesModifier(ModifierInterface):
 
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Interstice features: Voronoi tessellation"
-        config = configuration_from_data(data, self.type_names)
+        config = configuration_from_data(data, self.type_names, self.rename_types)
         features = interstice_features(config, self.settings())
         yield 1.0
         prop = data.particles_.create_property("Interstice Features", dtype=float,
@@ -101,6 +102,7 @@ class RadialFeaturesModifier(ModifierInterface):
     r_max = Float(3.0, label="Cutoff (reduced, or Å)")
     sigma = Float(0.05, label="Gaussian width = grid step (reduced, or Å)")
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    rename_types = Bool(False, label="Type names replace the input's (relabel named types)")
 
     def settings(self, config) -> RadialSettings:
         species = parse_species(self.species, config.type_names)
@@ -113,7 +115,7 @@ class RadialFeaturesModifier(ModifierInterface):
 
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Radial structure functions"
-        config = configuration_from_data(data, self.type_names)
+        config = configuration_from_data(data, self.type_names, self.rename_types)
         settings = self.settings(config)
         out = np.empty((config.count, settings.n_features), dtype=np.float64)
         done = 0
@@ -147,6 +149,7 @@ class SpatialDensityMapModifier(ModifierInterface):
     output_file = FilePath("", label="Write per-particle maps to (.npy)")
     batch_size = Int(256, label="Batch size (particles)")
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    rename_types = Bool(False, label="Type names replace the input's (relabel named types)")
 
     def frame_matrix(self, dimensions: int) -> np.ndarray:
         """The loading frame (rows s, n[, s x n]) from ``orientation`` or the two vectors."""
@@ -154,7 +157,7 @@ class SpatialDensityMapModifier(ModifierInterface):
 
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Spatial density maps"
-        config = configuration_from_data(data, self.type_names)
+        config = configuration_from_data(data, self.type_names, self.rename_types)
         species = parse_species(self.species, config.type_names)
         changes = {k: v for k, v in (("cutoff", self.cutoff), ("spacing", self.spacing)) if v > 0}
         settings = SDMSettings.defaults(config.dimensions, species, **changes)

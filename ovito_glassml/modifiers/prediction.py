@@ -22,9 +22,12 @@ is 1 for an untrained demo model.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import weakref
 from collections import OrderedDict
+from typing import Mapping
 
 import numpy as np
 from ovito.data import DataCollection, ElementType
@@ -34,10 +37,10 @@ from traits.api import Bool, Int, Str
 
 from ..descriptors.geometry import (PROTOCOLS_2D, Configuration, ConfigurationError, cube_orientations,
                                     frame_from_parameters, loading_frame)
-from .convert import configuration_from_data, selected_indices
+from .convert import apply_type_names, configuration_from_data, selected_indices
 
 __all__ = ["PlasticSusceptibilityModifier", "QuenchInSoftnessModifier", "StructuralFlexibilityModifier",
-           "orientation_set"]
+           "orientation_set", "with_added_radii"]
 
 _CACHE: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
 _CACHE_ENTRIES = 8
@@ -89,6 +92,42 @@ def _load(model_name: str, expected_property: str):
     return model
 
 
+def with_added_radii(model, radii: str | Mapping[str, float] | None):
+    """``model``, or a copy whose interstice features also know the radii (Å) of elements it has none for.
+
+    The radii a model was trained with (its card's ``radii`` and the Miracle table) cannot be
+    changed: a different value is refused, since it would change the features the model sees.
+    """
+    from ..descriptors.interstice import IntersticeSettings
+    from ..descriptors.species import MIRACLE_RADII
+    from .descriptors import parse_radii
+
+    extra = dict(radii) if isinstance(radii, Mapping) else parse_radii(radii or "")
+    if not extra:
+        return model
+    settings = getattr(model.card, "settings", None)
+    if not isinstance(settings, IntersticeSettings):
+        raise ConfigurationError(f"model {model.name!r} ({model.card.kind}) takes no atomic radii; radii apply to "
+                                 "quench-in softness (interstice) models")
+    known = {**MIRACLE_RADII, **settings.radius_overrides}
+    clash = {k: (known[k], float(v)) for k, v in extra.items() if k in known and abs(known[k] - float(v)) > 1e-9}
+    if clash:
+        said = ", ".join(f"{k} = {v:g} Å (model: {old:g} Å)" for k, (old, v) in clash.items())
+        raise ConfigurationError(
+            f"model {model.name!r} computes its interstice features with fixed radii; the radius override(s) {said} "
+            "would change features it was trained on. Give radii only for elements without one (known: "
+            f"{', '.join(sorted(known))})")
+    new = {k: float(v) for k, v in extra.items() if k not in known}
+    if not new:
+        return model
+    adapted = copy.copy(model)
+    vars(adapted).pop("_share", None)  # a key memoised from the original's settings must not follow the copy
+    adapted.card = dataclasses.replace(model.card, settings=IntersticeSettings(
+        distance_cutoff=settings.distance_cutoff, face_area_fraction=settings.face_area_fraction,
+        radii={**settings.radius_overrides, **new}, surface_gap=settings.surface_gap))
+    return adapted
+
+
 def _model_key(model) -> tuple:
     """Identifies a model and the version of its files (a changed file invalidates cached results)."""
     card = model.card
@@ -136,6 +175,7 @@ class PlasticSusceptibilityModifier(ModifierInterface):
     only_selected = Bool(False, label="Only selected particles (others: NaN)")
     batch_size = Int(128, label="Batch size (SDM images per network call)")
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    rename_types = Bool(False, label="Type names replace the input's (relabel named types)")
     output_property = Str("Plastic Susceptibility", label="Output property")
 
     def frame_matrix(self, dimensions: int) -> np.ndarray:
@@ -149,7 +189,7 @@ class PlasticSusceptibilityModifier(ModifierInterface):
             raise ConfigurationError("the output property name is empty; e.g. 'Plastic Susceptibility'")
         prefix = name.replace(" ", "")
         model = _load(self.model, "Plastic Susceptibility")
-        config = configuration_from_data(data, self.type_names)
+        config = configuration_from_data(data, self.type_names, self.rename_types)
         model.check_configuration(config)
         centers = selected_indices(data, self.only_selected)
         if self.batch_size < 1:
@@ -193,6 +233,7 @@ class PlasticSusceptibilityModifier(ModifierInterface):
             data.attributes[f"{prefix}.Orientation"] = (
                 self.orientation.strip() or f"s={tuple(np.round(rot[0], 4))}, n={tuple(np.round(rot[1], 4))}")
         _annotate(data, prefix, model)
+        apply_type_names(data, self.type_names)  # the output names the types as the model saw them
 
 
 class _FeatureModelModifier(ModifierInterface):
@@ -202,13 +243,17 @@ class _FeatureModelModifier(ModifierInterface):
     _prefix = ""
     _what = ""
 
+    def _adapt(self, model):
+        """The model to run (subclasses may give it settings the user added); default: unchanged."""
+        return model
+
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield f"{self._property}: loading model"
-        model = _load(self.model, self._property)
-        config = configuration_from_data(data, self.type_names)
+        model = self._adapt(_load(self.model, self._property))
+        config = configuration_from_data(data, self.type_names, self.rename_types)
         model.check_configuration(config)
         centers = selected_indices(data, self.only_selected)
-        key = (_model_key(model), _fingerprint(config, centers))
+        key = (_model_key(model), _fingerprint(config, centers), repr(getattr(model.card, "settings", None)))
         values = _cache_get(self, key)
         if values is None:
             yield f"{self._property}: {self._what}"
@@ -217,6 +262,7 @@ class _FeatureModelModifier(ModifierInterface):
             _cache_put(self, key, values)
         _write(data, self._property, values)
         _annotate(data, self._prefix, model)
+        apply_type_names(data, self.type_names)  # the output names the types as the model saw them
 
 
 class QuenchInSoftnessModifier(_FeatureModelModifier):
@@ -225,11 +271,17 @@ class QuenchInSoftnessModifier(_FeatureModelModifier):
     when ``only_selected`` is on."""
 
     model = Str("qs", label="Model (installed name or model folder)")
+    radii = Str("", label="Radii of elements the model has none for (Å), e.g. Ga=1.36",
+                ovito_placeholder="‹card + Miracle radii›")
     only_selected = Bool(False, label="Only selected particles (others: NaN)")
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    rename_types = Bool(False, label="Type names replace the input's (relabel named types)")
     _property = "Quench-in Softness"
     _prefix = "QuenchInSoftness"
     _what = "interstice features + LightGBM"
+
+    def _adapt(self, model):
+        return with_added_radii(model, self.radii)
 
 
 class StructuralFlexibilityModifier(_FeatureModelModifier):
@@ -240,6 +292,7 @@ class StructuralFlexibilityModifier(_FeatureModelModifier):
     model = Str("sf", label="Model (installed name or model folder)")
     only_selected = Bool(False, label="Only selected particles (others: NaN)")
     type_names = Str("", label="Type names, e.g. 1=Cu,2=Zr", ovito_placeholder="‹from input›")
+    rename_types = Bool(False, label="Type names replace the input's (relabel named types)")
     _property = "Structural Flexibility"
     _prefix = "StructuralFlexibility"
     _what = "radial features + linear model"

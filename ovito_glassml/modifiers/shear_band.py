@@ -21,11 +21,30 @@ from ..descriptors.geometry import Configuration, ConfigurationError
 __all__ = ["FertileSiteDensityModifier", "particle_values", "configuration_for_slabs", "write_dfs_tables"]
 
 
+def _squeezed(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def _exported_name(name: str, available) -> str | None:
+    """The one property of ``available`` that is ``name`` as a file wrote it, or None.
+
+    Exported files drop the spaces and hyphens of property names (the extended XYZ of ``glassml
+    predict`` writes ``PlasticSusceptibility``, ``QuenchinSoftness``), and a reader may change the
+    case; compared on letters and digits only, ``Plastic Susceptibility`` finds
+    ``PlasticSusceptibility`` and back.  Ambiguous matches give None.
+    """
+    key = _squeezed(name)
+    hits = [a for a in available if key and _squeezed(a) == key]
+    return hits[0] if len(hits) == 1 else None
+
+
 def particle_values(particles, name: str) -> np.ndarray:
     """The per-particle values of property ``name``, or of one component ``"Name.Component"``.
 
     Components are matched by name, case-insensitively (OVITO names unnamed components 1, 2, ...,
-    so ``"Prop.1"`` is the first one).  A property of one component needs no suffix.
+    so ``"Prop.1"`` is the first one).  A property of one component needs no suffix.  A name
+    matches the same name as exported files write it, without spaces, hyphens or case
+    (``Plastic Susceptibility`` finds ``PlasticSusceptibility`` read back from an ``.xyz``).
     """
     name = (name or "").strip()
     if not name:
@@ -36,6 +55,11 @@ def particle_values(particles, name: str) -> np.ndarray:
     elif "." in name and name.rsplit(".", 1)[0].strip() in particles:
         base, comp = (p.strip() for p in name.rsplit(".", 1))
         prop = particles[base]
+    elif _exported_name(name, available) is not None:
+        prop, comp = particles[_exported_name(name, available)], None
+    elif "." in name and _exported_name(name.rsplit(".", 1)[0], available) is not None:
+        base, comp = name.rsplit(".", 1)[0], name.rsplit(".", 1)[1].strip()
+        prop = particles[_exported_name(base, available)]
     else:
         raise ConfigurationError(
             f"the particles have no property {name!r}; available: {', '.join(available) or 'none'}. Compute it "
