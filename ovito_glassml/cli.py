@@ -292,6 +292,18 @@ def _check_dfs_frame(data, file: str, frame: int, args: argparse.Namespace) -> N
                                  "or --axes, or add --no-dfs to predict without it") from exc
 
 
+def _frame_warnings(data, args: argparse.Namespace, cards) -> tuple[list[str], dict]:
+    """Where a frame lies outside the training range of the models (:func:`~.inference.domain.domain_warnings`)."""
+    from .inference.domain import domain_warnings  # noqa: PLC0415
+    from .modifiers.convert import configuration_from_data  # noqa: PLC0415
+
+    try:
+        config = configuration_from_data(data, args.type_names or "", args.rename_types)
+    except ConfigurationError:
+        return [], {}  # the models refuse such input with their own message
+    return domain_warnings(config, cards.values())
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
 
@@ -376,6 +388,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if dfs is not None:
                 _check_dfs_frame(data, file, frame, args)
             entry = {"file": file, "frame": frame, "atoms": data.particles.count, "seconds": {}, "outputs": []}
+            entry["warnings"], entry["domain"] = _frame_warnings(data, args, cards)
+            for warning in entry["warnings"]:
+                print(f"warning: {file} frame {frame}: {warning}", file=sys.stderr)
             for label, modifier in stages:
                 t0 = time.perf_counter()
                 _run_modifier(modifier, data, frame, bar, done, f"{Path(file).name} frame {frame} {label}")
@@ -441,8 +456,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 entry["outputs"].append(str(png))
             done += 1
             bar.update(done, f"{Path(file).name} frame {frame}: done")
+            if "Particle Type" in data.particles:  # the type names the models used (and the .xyz writes)
+                entry["types"] = {str(t.id): t.name for t in data.particles.particle_types.types}
             summary["inputs"].append(entry)
     bar.close()
+    summary["warnings"] = [{"file": e["file"], "frame": e["frame"], "warning": w}
+                           for e in summary["inputs"] for w in e["warnings"]]
     with open(out_dir / "summary.json", "w") as fh:
         json.dump(summary, fh, indent=2)
     for entry in summary["inputs"]:
@@ -455,10 +474,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if "delta_noise" in entry["dfs"]:
                 line += (f" (random sites: delta {100 * entry['dfs']['delta_noise']:.1f} %, "
                          f"p = {entry['dfs']['delta_p_value']:.2g})")
+        if entry["warnings"]:
+            line += f"; OUTSIDE THE TRAINING RANGE ({len(entry['warnings'])} warning(s) above and in summary.json)"
         print(line)
     demo = [c.name for c in cards.values() if c.demo]
+    trained = [c.name for c in cards.values() if not c.demo]
     if demo:
-        print(f"NOTE: model(s) {demo} are untrained DEMO models: the numbers above are meaningless.")
+        print(f"NOTE: model(s) {demo} are untrained DEMO models: the numbers above are meaningless."
+              + (f" They ran beside the trained model(s) {trained}; give --models a folder with every model "
+                 "you want, or --skip the others" if trained else ""))
     print(f"wrote {out_dir / 'summary.json'}")
     return 0
 

@@ -330,3 +330,69 @@ def test_demo_models_include_the_fertile_site_model(demo_models):
 
     cards = {name: load_card(demo_models / name) for name in ("susceptibility", "dfs", "qs", "sf")}
     assert all(c.demo for c in cards.values()) and cards["dfs"].name == "dfs"
+
+
+# -- 5: frames outside the training range -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def example_config(example_glass_path):
+    from ovito.io import import_file
+
+    from ovito_glassml.modifiers.convert import configuration_from_data
+
+    return configuration_from_data(import_file(str(example_glass_path)).compute())
+
+
+def _monolayer(cfg):
+    z = cfg.wrapped_positions()[:, 2]
+    return cfg.subset(np.flatnonzero(np.abs(z - np.median(z)) < 1.3))
+
+
+def test_domain_warnings_name_what_lies_outside(example_config):
+    from ovito_glassml.inference.domain import domain_warnings
+
+    cfg = example_config
+    cards = []
+    warnings_, stats = domain_warnings(cfg, cards)
+    assert warnings_ == [] and stats["undercoordinated"] == 0 and 0.65 < stats["packing_fraction"] < 0.75
+    for n in (1, 2):
+        warnings_, _ = domain_warnings(cfg.subset(np.arange(n)), cards)
+        assert f"only {n} atom(s)" in warnings_[0] and any("first-shell neighbours" in w for w in warnings_)
+    layer = _monolayer(cfg)
+    warnings_, stats = domain_warnings(layer, cards)
+    assert any("fewer than 8 first-shell neighbours" in w for w in warnings_)
+    assert any("packing fraction is 0.0" in w for w in warnings_) and stats["packing_fraction"] < 0.1
+    # free surfaces: the same glass, not periodic along z
+    warnings_, stats = domain_warnings(cfg.replace(pbc=(True, True, False)), cards)
+    assert len(warnings_) == 1 and "a free surface" in warnings_[0] and 20 < stats["undercoordinated"] < 200
+    # compressed by 22 % in volume: density far from a glass's (0.70 / 0.92^3 = 0.89)
+    squeezed = cfg.replace(positions=cfg.positions * 0.92, cell=cfg.cell * 0.92, origin=cfg.origin * 0.92)
+    assert any("packing fraction is 0.89" in w for w in domain_warnings(squeezed, cards)[0])
+
+
+def test_domain_warnings_on_cells_narrower_than_the_descriptor(example_config, demo_models):
+    from ovito_glassml.inference import load_card
+    from ovito_glassml.inference.domain import descriptor_reach, domain_warnings
+
+    sf = load_card(demo_models / "sf")
+    assert descriptor_reach(sf) == pytest.approx(3.0 * max(sf.settings.peak_positions.values()))
+    cfg = example_config
+    small = cfg.subset(np.flatnonzero(np.all(cfg.fractional() < 0.25, axis=1)))
+    small = small.replace(cell=cfg.cell * 0.25)  # a quarter of the box in each direction, periodic: ~31 atoms
+    warnings_, stats = domain_warnings(small, [sf])
+    assert any("less than the" in w and "its own periodic images" in w for w in warnings_)
+    assert stats["reach"] == pytest.approx(descriptor_reach(sf))
+
+
+def test_predict_warns_per_frame_and_in_the_summary(example_config, demo_models, tmp_path, capsys):
+    import json
+
+    path = write_data_file(_monolayer(example_config), tmp_path / "layer.data")
+    rc, out, err = predict([path, "-o", tmp_path / "o", "--models", demo_models, "--type-names", "1=Cu,2=Zr",
+                            "--skip", "susceptibility,dfs,qs", "--no-pictures"], capsys)
+    assert rc == 0, err
+    assert "warning: " in err and "frame 0: " in err and "first-shell neighbours" in err
+    assert "OUTSIDE THE TRAINING RANGE" in out
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["inputs"][0]["warnings"] and summary["inputs"][0]["domain"]["undercoordinated"] > 0
+    assert {w["frame"] for w in summary["warnings"]} == {0} and len(summary["warnings"]) >= 2
+    assert summary["inputs"][0]["types"] == {"1": "Cu", "2": "Zr"}  # the names the models used
