@@ -5,6 +5,12 @@
 Every figure comes from a card's ``metrics`` (measured on held-out glasses by ``glassml train`` /
 ``glassml evaluate --update-card``); nothing is typed in by hand.  The table sits between the
 markers ``<!-- models-table:start -->`` and ``<!-- models-table:end -->`` of both files.
+
+Where the cards carry ``metrics.protocols`` (``scripts/evaluate_shipped.py``), the tables of both
+protocols (the papers' balanced-set accuracy at 2, 3, 4, 5 and 10 % strain, and the top-5 % AUC and
+C_rank), per preparation of the test glasses, with the baselines measured on the same atoms, go
+between ``<!-- protocols-table:start -->`` and ``<!-- protocols-table:end -->`` of the files that
+have those markers (models/README.md, docs/models-evaluation.md).
 ``--check`` exits 1 when a file's table differs from the cards (used by the tests).
 """
 from __future__ import annotations
@@ -122,10 +128,85 @@ def table(models_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _replace(text: str, block: str, path: Path) -> str:
-    if START not in text or END not in text:
-        raise SystemExit(f"{path}: markers {START} / {END} are missing")
-    a, b = text.index(START) + len(START), text.index(END)
+PSTART, PEND = "<!-- protocols-table:start -->", "<!-- protocols-table:end -->"
+PROTOCOL_FILES = ("models/README.md", "docs/models-evaluation.md")
+SHIPPED = ("susceptibility", "dfs", "qs", "sf")
+#: baselines read from the first shipped card that has them (all are scored on the same atoms)
+REFERENCES = {"cnn": "CNN member alone", "radial_svm": "radial SVM", "voronoi_volume": "Voronoi volume",
+              "v_flex": "simulated v_flex (MD, a reference)"}
+
+
+def _pct(key: str) -> str:
+    return f"{100 * float(key):g} %"
+
+
+def _cell(row: dict | None, protocol: str) -> str:
+    if not row:
+        return "–"
+    if protocol == "paper":
+        if "accuracy" in row:
+            return f"{row['accuracy']:.3f} ({row.get('auc_roc', float('nan')):.3f})"
+        return f"{row.get('balanced_split_accuracy', float('nan')):.3f}* ({row.get('auc_roc', float('nan')):.3f})"
+    return f"{row.get('auc_roc', float('nan')):.3f} / {row.get('c_rank', float('nan')):.3f}"
+
+
+def protocols_table(models_dir: Path) -> str:
+    """Both protocols per preparation: the shipped models (each from its own card) and the
+    baselines (from the first card that scored them), at every strain any card evaluated."""
+    blocks = {}
+    for name in SHIPPED:
+        path = models_dir / name / "card.json"
+        if path.is_file():
+            block = json.loads(path.read_text()).get("metrics", {}).get("protocols")
+            if block:
+                blocks[name] = block
+    if not blocks:
+        return "**Not measured in both protocols yet** (`python scripts/evaluate_shipped.py`).\n"
+    first = next(iter(blocks.values()))
+    strains = sorted({s for b in blocks.values() for s in b.get("strains_requested", [])}, key=float)
+    preps = sorted({p for b in blocks.values() for p in b.get("preparations", {})})
+    lines = [f"Measured on {first['evaluated_on']}; loadings {', '.join(first.get('loadings', []))}. "
+             "Strains a glass lacks are left out (–), never interpolated."]
+    for protocol, title, what in (
+            ("paper", "Papers' protocol (Fan & Ma 2021)",
+             "accuracy of the model's own decision (p > 0.5; radial SVM: its decision function > 0) on balanced "
+             "sets of all top-0.5 % atoms plus as many random others, the exact mean over the draws; * a score "
+             "without a decision of its own: the upper half of each balanced set called plastic. In brackets: "
+             "AUC for the top-0.5 % label"),
+            ("top5", "Project's figures", "AUC / C_rank for the top 5 % of D2min, mean over the glass-loadings")):
+        for prep in preps:
+            glasses = sorted({g for b in blocks.values() for g in b.get("preparations", {}).get(prep, {})
+                              .get("glasses", [])})
+            lines += ["", f"**{title}, preparation {prep}** ({len(glasses)} test glasses): {what}.", "",
+                      "| predictor | " + " | ".join(_pct(s) for s in strains) + " |",
+                      "| --- |" + " --- |" * len(strains)]
+
+            def row_of(block, key, s):
+                b = block.get(protocol, {}).get("strains", {}).get(s)
+                return (b or {}).get("by_preparation", {}).get(prep, {}).get(key) if b else None
+
+            for name, block in blocks.items():
+                lines.append(f"| `{name}` | " + " | ".join(_cell(row_of(block, "model", s), protocol)
+                                                          for s in strains) + " |")
+            for key, label in REFERENCES.items():
+                src = next((b for b in blocks.values() if any(row_of(b, key, s) for s in strains)), None)
+                if src is not None:
+                    lines.append(f"| {label} | " + " | ".join(_cell(row_of(src, key, s), protocol)
+                                                             for s in strains) + " |")
+    loadings = blocks.get("susceptibility", first)
+    s5 = next((s for s in loadings.get("strains_evaluated", []) if abs(float(s) - 0.05) < 1e-9), None)
+    if s5 is not None:
+        per = loadings["paper"]["strains"][s5]["by_loading"]
+        model = "susceptibility" if "susceptibility" in blocks else next(iter(blocks))
+        lines += ["", f"**Papers' protocol by loading**, `{model}` at 5 % (all preparations): "
+                  + ", ".join(f"{o} {_cell(r.get('model'), 'paper')}" for o, r in sorted(per.items())) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def _replace(text: str, block: str, path: Path, start: str = START, end: str = END) -> str:
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: markers {start} / {end} are missing")
+    a, b = text.index(start) + len(start), text.index(end)
     return text[:a] + "\n" + block + text[b:]
 
 
@@ -140,6 +221,17 @@ def main(argv=None) -> int:
         new = _replace(text, block, path)
         if new != text:
             stale.append(str(path.relative_to(ROOT)))
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    pblock = protocols_table(ROOT / "models")
+    for rel in PROTOCOL_FILES:
+        path = ROOT / rel
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if PSTART not in text:
+            continue
+        new = _replace(text, pblock, path, PSTART, PEND)
+        if new != text:
+            stale.append(rel)
             if not args.check:
                 path.write_text(new, encoding="utf-8")
     if args.check and stale:

@@ -141,7 +141,7 @@ class _Constant:
         return np.full(len(centers), 0.3)
 
 
-def test_evaluate_reports_both_protocols_for_every_model_kind(tmp_path):
+def test_evaluate_reports_both_protocols_for_every_model_kind(tmp_path, capsys):
     from test_training import synthetic_glass
 
     from ovito_glassml.training.evaluate import evaluate_model
@@ -166,6 +166,14 @@ def test_evaluate_reports_both_protocols_for_every_model_kind(tmp_path):
     assert v["baseline_oracle_paper_accuracy@strain=0.05"] == 1.0
     assert "paper_balanced_split_accuracy@strain=0.05@preparation=1e13" in v
     assert (tmp_path / "eval" / "paper_protocol.png").is_file()
+    # glassml evaluate prints them per strain and preparation, and names the absent strains
+    from ovito_glassml.training.cli_train import main
+
+    f = test[0].save_npz(tmp_path / f"{test[0].name}.npz")
+    assert main(["evaluate", str(sf.directory), str(f), "-o", str(tmp_path / "cli"), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "strain 5 %: all: papers' " in text and "1e13: papers' " in text
+    assert "absent strains (no glass-loading holds them): 2 %, 4 %, 10 %" in text
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,3 +334,53 @@ def test_sf_member_enters_an_ensemble_untransformed():
     assert member_transform(_M("Quench-in Softness")) == "logit"
     assert member_transform(_M("Plastic Susceptibility")) == "logit"
     assert member_transform(_M("Structural Flexibility")) == "identity"
+
+
+# ----------------------------------------------------------------------------------------------
+# the tables in models/README.md and the shipped cards
+def test_protocols_table_per_preparation(tmp_path):
+    import json
+
+    from conftest import load_script
+
+    report = load_script("models_report")
+    decisions = {"model": "probability", "constant": "probability", "vflex": None}
+    block = score_both_protocols(_pairs(), decisions)
+    block["evaluated_on"] = "2 glasses"
+    for name in ("susceptibility", "qs"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "card.json").write_text(json.dumps({"metrics": {"protocols": block}}))
+    text = report.protocols_table(tmp_path)
+    assert "preparation 1e13" in text and "preparation relaxed" in text
+    rows = [line for line in text.splitlines() if line.startswith("| `susceptibility` |")]
+    # paper table, 1e13 glasses: 2 % (random), 3 % absent there, 4 % absent everywhere, 5 % perfect, 10 %
+    cells = rows[0].split(" | ")
+    assert cells[2] == "–" and cells[3] == "–" and cells[4].startswith("1.000")
+    assert "Not measured" in report.protocols_table(tmp_path / "none")
+
+
+def test_shipped_cards_protocols_are_reproduced():
+    """The QS card's both-protocol figures (model, Voronoi volume, v_flex) are measured again on
+    the glasses the card names."""
+    import json
+    from pathlib import Path
+
+    from ovito_glassml.training.evaluate import evaluate_model
+    from ovito_glassml.training.samples import load_glasses
+
+    root = Path(__file__).resolve().parents[1]
+    card = json.loads((root / "models" / "qs" / "card.json").read_text())
+    block = card["metrics"].get("protocols")
+    if not block:
+        pytest.skip("the QS card carries no both-protocol figures yet")
+    files = [f for g in block["glasses"] for f in (root / "data").rglob(f"{g}.npz")]
+    if len(files) != len(block["glasses"]):
+        pytest.skip("a glass of the card is not in data/")
+    m = evaluate_model(root / "models" / "qs", load_glasses(files))
+    for protocol in ("paper", "top5"):
+        for s, b in block[protocol]["strains"].items():
+            for key in ("model", "voronoi_volume", "v_flex"):
+                want, got = b["all"].get(key), m["protocols"][protocol]["strains"][s]["all"].get(key)
+                assert (want is None) == (got is None), (protocol, s, key)
+                for k, v in (want or {}).items():
+                    assert got[k] == pytest.approx(v, rel=1e-9, abs=1e-12), (protocol, s, key, k)

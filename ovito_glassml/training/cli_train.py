@@ -80,6 +80,29 @@ def _summary(metrics: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _protocol_lines(block: dict[str, Any]) -> list[str]:
+    """Both protocols of the model per strain and preparation, one line each (``glassml evaluate``)."""
+    lines = []
+    for s in block.get("strains_evaluated", []):
+        paper, top = block["paper"]["strains"][s], block["top5"]["strains"][s]
+        groups = {"all": (paper["all"], top["all"])}
+        groups.update({p: (r, top["by_preparation"].get(p, {})) for p, r in paper.get("by_preparation", {}).items()})
+        parts = []
+        for name, (pr, tr) in groups.items():
+            m, t = pr.get("model") or {}, tr.get("model") or {}
+            acc = m.get("accuracy", m.get("balanced_split_accuracy"))
+            if acc is None:
+                continue
+            star = "" if "accuracy" in m else "*"
+            parts.append(f"{name}: papers' {acc:.3f}{star} ({m.get('n_positives', 0)} positives), top-5 % AUC "
+                         f"{t.get('auc_roc', float('nan')):.3f}, C_rank {t.get('c_rank', float('nan')):.3f}")
+        lines.append(f"  strain {100 * float(s):g} %: " + "; ".join(parts))
+    if block.get("strains_absent"):
+        lines.append("  absent strains (no glass-loading holds them): "
+                     + ", ".join(f"{100 * float(s):g} %" for s in block["strains_absent"]))
+    return lines
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .samples import load_glasses
 
@@ -215,6 +238,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                              threshold=args.threshold, plastic_fraction=args.plastic_fraction,
                              progress=_progress(args.quiet), cache=args.cache)
     print(f"{metrics['model']} on {metrics['evaluated_on']}: {_summary(metrics)}")
+    for line in _protocol_lines(metrics.get("protocols") or {}):
+        print(line)
     print("wrote " + ", ".join(metrics["files"]))
     if args.update_card or args.transfer:
         card = update_card_metrics(Path(args.model), metrics, transfer=args.transfer)

@@ -1,4 +1,4 @@
-"""Plastic-susceptibility figures in both protocols, by preparation and by loading (DESIGN section 7).
+"""Plastic-susceptibility figures in both protocols, by preparation and by loading (docs/design.md).
 
 Every predictor of plasticity (a susceptibility model, QS, SF, the radial SVM, the Voronoi volume,
 the simulated v_flex) is scored here on the same atoms, from per-(glass, loading) records
