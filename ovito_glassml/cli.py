@@ -425,11 +425,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     entry["dfs"].update(delta_noise=float(data.attributes["DFS.DeltaNoise"]),
                                         delta_p_value=float(data.attributes["DFS.DeltaPValue"]),
                                         noise_permutations=args.noise_permutations)
+                replicas = str(data.attributes.get("DFS.Replicas", "1x1x1"))
+                entry["dfs"]["replicas"] = replicas
+                note = None
+                if replicas != "1x1x1":
+                    note = (f"the cell is {replicas} periodic copies of a smaller cell: the copies are not "
+                            "independent glasses (random sites replicated alike)")
+                    entry["warnings"].append(f"{note}; the DFS of the copies repeats, Δ is that of one copy")
+                    print(f"warning: {file} frame {frame}: {entry['warnings'][-1]}", file=sys.stderr)
                 if not args.no_pictures:
                     png = plot_dfs_png(tables, out_dir / f"{stem}.dfs.png", entry["dfs"]["delta"],
                                        entry["dfs"]["brittle"], title=f"{Path(file).name}, frame {frame}",
                                        delta_noise=entry["dfs"].get("delta_noise"),
-                                       p_value=entry["dfs"].get("delta_p_value"))
+                                       p_value=entry["dfs"].get("delta_p_value"), note=note)
                     entry["outputs"].append(str(png))
             bar.update(done, f"{Path(file).name} frame {frame}: writing")
             columns = ["Particle Identifier", "Particle Type", "Position.X", "Position.Y", "Position.Z"]
@@ -475,7 +483,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 line += (f" (random sites: delta {100 * entry['dfs']['delta_noise']:.1f} %, "
                          f"p = {entry['dfs']['delta_p_value']:.2g})")
         if entry["warnings"]:
-            line += f"; OUTSIDE THE TRAINING RANGE ({len(entry['warnings'])} warning(s) above and in summary.json)"
+            line += f"; {len(entry['warnings'])} WARNING(S): see above and summary.json"
         print(line)
     demo = [c.name for c in cards.values() if c.demo]
     trained = [c.name for c in cards.values() if not c.demo]

@@ -49,27 +49,42 @@ def render_property_png(data, property_name: str, path: str | Path, size: tuple[
 
 def plot_dfs_png(profiles: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, delta: float,
                  brittle: bool, threshold_delta: float = 0.06, title: str = "", delta_noise: float | None = None,
-                 p_value: float | None = None) -> Path:
-    """Plot DFS profiles {axis: (slab centres in A, DFS)} as lines, with Delta, the verdict and (if
-    given) the Delta of randomly placed fertile sites with the p-value of the measured one."""
+                 p_value: float | None = None, note: str | None = None) -> Path:
+    """Plot DFS profiles {axis: (slab centres in A, DFS)} as lines, with Delta and the verdict.
+
+    Drawn for reading Δ at a glance: a dashed line at min(DFS) + ``threshold_delta`` (a profile
+    reaching above it makes Δ exceed the brittle threshold) and, when ``delta_noise`` is given, a
+    grey band from min(DFS) to min(DFS) + ``delta_noise`` (how far randomly placed fertile sites
+    fluctuate, median), with the p-value of the measured Δ in the title.  ``note`` (e.g. a
+    replicated cell) is written under the plot.  Everything stays inside the image.
+    """
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0 if note else 3.6), dpi=120)
+    lows = [np.nanmin(y) for _, y in profiles.values() if np.any(np.isfinite(y))]
+    low = 100 * min(lows) if lows else 0.0
+    xs = np.concatenate([np.asarray(x, dtype=float) for x, _ in profiles.values()]) if profiles else np.zeros(1)
+    if delta_noise is not None and np.isfinite(delta_noise):
+        ax.axhspan(low, low + 100 * delta_noise, color="0.85", zorder=0,
+                   label=f"random sites: Δ {100 * delta_noise:.1f} % (median)")
+    ax.axhline(low + 100 * threshold_delta, color="tab:red", linestyle="--", linewidth=1,
+               label=f"min + {100 * threshold_delta:.0f} % (brittle above)")
     for axis, (x, y) in profiles.items():
         ax.plot(x, 100 * np.asarray(y), label=f"along {axis.upper()}")
     verdict = "brittle: shear band expected" if brittle else "ductile: no dominant band"
-    noise = "" if delta_noise is None else (f"\nrandom sites: Δ = {100 * delta_noise:.1f} %"
-                                            + ("" if p_value is None else f", p = {p_value:.2g}"))
-    ax.set_title((title + "\n" if title else "") + f"Δ = {100 * delta:.1f} % ({verdict}; threshold "
-                 f"{100 * threshold_delta:.0f} %)" + noise, fontsize=9)
+    noise = "" if p_value is None or not np.isfinite(p_value) else f", p = {p_value:.2g} against random sites"
+    ax.set_title((title + "\n" if title else "") + f"Δ = {100 * delta:.1f} % ({verdict}){noise}", fontsize=9)
     ax.set_xlabel("slab centre (Å)")
     ax.set_ylabel("density of fertile sites (%)")
-    ax.legend(fontsize=8)
+    ax.set_xlim(float(np.min(xs)), float(np.max(xs)))
+    ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if note:
+        fig.text(0.01, 0.01, "Note: " + note, fontsize=7, wrap=True, va="bottom")
+    fig.tight_layout(rect=(0, 0.07 if note else 0, 1, 1))
     path = Path(path)
     fig.savefig(path)
     plt.close(fig)

@@ -391,8 +391,63 @@ def test_predict_warns_per_frame_and_in_the_summary(example_config, demo_models,
                             "--skip", "susceptibility,dfs,qs", "--no-pictures"], capsys)
     assert rc == 0, err
     assert "warning: " in err and "frame 0: " in err and "first-shell neighbours" in err
-    assert "OUTSIDE THE TRAINING RANGE" in out
+    assert "WARNING(S): see above and summary.json" in out
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["inputs"][0]["warnings"] and summary["inputs"][0]["domain"]["undercoordinated"] > 0
     assert {w["frame"] for w in summary["warnings"]} == {0} and len(summary["warnings"]) >= 2
     assert summary["inputs"][0]["types"] == {"1": "Cu", "2": "Zr"}  # the names the models used
+
+
+# -- 6: periodic copies of a smaller cell -------------------------------------------------------------
+def _replicate(cfg, n):
+    shifts = np.array([[i, j, k] for i in range(n[0]) for j in range(n[1]) for k in range(n[2])], dtype=float)
+    pos = (cfg.positions[None] + (shifts @ cfg.cell.T)[:, None]).reshape(-1, 3)
+    return cfg.replace(positions=pos, types=np.tile(cfg.types, len(shifts)), cell=cfg.cell * np.asarray(n)[None, :])
+
+
+def test_replicated_cells_are_detected(example_config):
+    from ovito_glassml.analysis.dfs import replication
+
+    cfg = example_config
+    assert replication(cfg) == (1, 1, 1)
+    assert replication(_replicate(cfg, (2, 2, 2))) == (2, 2, 2)
+    assert replication(_replicate(cfg, (3, 1, 2))) == (3, 1, 2)
+    big = _replicate(cfg, (2, 1, 1))
+    order = np.random.default_rng(0).permutation(big.count)
+    assert replication(big.subset(order)) == (2, 1, 1)  # atom order does not matter
+    moved = big.positions.copy()
+    moved[5] += 0.05  # one atom moved: no longer copies
+    assert replication(big.replace(positions=moved)) == (1, 1, 1)
+    assert replication(big.replace(pbc=(False, True, True))) == (1, 1, 1)  # copies along a non-periodic axis
+
+
+def test_copying_a_cell_does_not_make_delta_significant(example_config):
+    """On a 2x2x2 copy the noise reference of independent sites gave p = 0.01 where the original had 0.16;
+    random sites replicated like the cell's give the original's noise and p-value."""
+    from ovito_glassml.analysis.dfs import dfs_analysis
+
+    cfg = example_config
+    v = (np.random.default_rng(1).random(cfg.count) < 0.4).astype(float)
+    one = dfs_analysis(cfg, v, permutations=200)
+    copied = _replicate(cfg, (2, 2, 2))
+    eight = dfs_analysis(copied, np.tile(v, 8), permutations=200)
+    naive = dfs_analysis(copied, np.tile(v, 8), permutations=200, detect_replicas=False)
+    assert eight.replicas == (2, 2, 2) and one.replicas == (1, 1, 1)
+    assert eight.delta == pytest.approx(one.delta)
+    assert eight.delta_p_value == pytest.approx(one.delta_p_value) and one.delta_p_value > 0.2
+    assert eight.delta_noise == pytest.approx(one.delta_noise)
+    assert naive.delta_p_value < 0.1  # what copying alone did before
+
+
+def test_dfs_modifier_reports_the_copies(example_config):
+    from ovito.pipeline import Pipeline, StaticSource
+
+    from ovito_glassml.modifiers.shear_band import FertileSiteDensityModifier
+
+    copied = _replicate(example_config, (1, 2, 1))
+    data = to_data(copied)
+    data.particles_.create_property("Plastic Susceptibility", data=np.tile(
+        np.random.default_rng(2).random(example_config.count), 2))
+    pipeline = Pipeline(source=StaticSource(data=data))
+    pipeline.modifiers.append(FertileSiteDensityModifier(noise_permutations=20, slab_width=10.0))
+    assert pipeline.compute().attributes["DFS.Replicas"] == "1x2x1"

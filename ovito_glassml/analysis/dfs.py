@@ -165,7 +165,9 @@ class DFSAnalysis:
     brittle_delta``; ``peaks`` the position (Å) of the maximum of each profile, and
     ``peak_axis`` the axis holding the overall maximum (ties: the first axis in ``axes``).
     ``delta_noise`` (median Δ of randomly placed fertile sites) and ``delta_p_value`` are NaN
-    unless ``permutations`` > 0 (see the module docstring).
+    unless ``permutations`` > 0 (see the module docstring).  ``replicas`` says how many periodic
+    copies of a smaller cell the cell holds along a, b, c (:func:`replication`; (1, 1, 1): none);
+    in a replicated cell the random placements are replicated the same way.
     """
 
     profiles: Mapping[str, DFSProfile]
@@ -178,6 +180,7 @@ class DFSAnalysis:
     delta_noise: float = float("nan")
     delta_p_value: float = float("nan")
     permutations: int = 0
+    replicas: tuple[int, int, int] = (1, 1, 1)
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -358,12 +361,16 @@ def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY"
                  threshold: float = DEFAULT_THRESHOLD, slab_width: float = DEFAULT_SLAB_WIDTH,
                  spacing: float | None = None, n_positions: int | None = None,
                  brittle_delta: float = DEFAULT_BRITTLE_DELTA, permutations: int = 0,
-                 seed: int = 0) -> DFSAnalysis:
+                 seed: int = 0, detect_replicas: bool = True) -> DFSAnalysis:
     """DFS profiles along ``axes`` plus Δ, the brittle verdict and the peak positions (Fan, Ma & Falk 2022).
 
     Δ = max_c DFS - min_c DFS over the pooled profiles of all axes (empty slabs ignored);
     brittle = Δ > ``brittle_delta`` (0.06).  ``permutations`` > 0 adds the noise reference of Δ
     (``delta_noise``, ``delta_p_value``: randomly placed fertile sites, reproducible by ``seed``).
+    With ``detect_replicas`` a cell made of periodic copies of a smaller one is detected
+    (:func:`replication`): its copies are not independent glasses, so random fertile sites are
+    then placed in one copy and repeated in the others, as the model's own sites are; otherwise
+    copying alone would make any Δ look significant.
     Other parameters as in :func:`fertile_site_density`.
     """
     names = check_dfs_settings(config, axes, threshold, slab_width, spacing if n_positions is None else None,
@@ -377,8 +384,11 @@ def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY"
     delta = float(np.nanmax(pooled) - np.nanmin(pooled))
     best = max(names, key=lambda a: (np.nanmax(profiles[a].dfs), -names.index(a)))
     noise, p_value = float("nan"), float("nan")
+    replicas, copies = (1, 1, 1), None
+    if detect_replicas:
+        replicas, copies = _replicas_and_copies(config)
     if permutations:
-        null = permuted_deltas(config, values, profiles, int(permutations), seed)
+        null = permuted_deltas(config, values, profiles, int(permutations), seed, copies=copies)
         noise = float(np.median(null))
         p_value = float((1 + np.count_nonzero(null >= delta - _TIE)) / (1 + len(null)))
     return DFSAnalysis(
@@ -392,11 +402,80 @@ def dfs_analysis(config: Configuration, values, axes: str | Iterable[str] = "XY"
         delta_noise=noise,
         delta_p_value=p_value,
         permutations=int(permutations),
+        replicas=replicas,
     )
 
 
+_REPLICA_TOLERANCE = 1e-3  # Angstrom: copies made by a replicate tool coincide to round-off
+_MAX_COPIES = 12  # per cell vector
+
+
+def replication(config: Configuration, tolerance: float = _REPLICA_TOLERANCE,
+                max_copies: int = _MAX_COPIES) -> tuple[int, int, int]:
+    """How many periodic copies of a smaller cell the cell holds along a, b and c (1: none).
+
+    Along a periodic cell vector, the cell holds k copies when shifting every atom by 1/k of the
+    vector puts each one on an atom of the same type (within ``tolerance``, Å), as after OVITO's
+    *Replicate* modifier or LAMMPS' ``replicate``.  The largest such k up to ``max_copies`` that
+    divides the number of atoms is returned.  A glass never matches itself that way.
+    """
+    return _replicas_and_copies(config, tolerance, max_copies)[0]
+
+
+def _replicas_and_copies(config: Configuration, tolerance: float = _REPLICA_TOLERANCE,
+                         max_copies: int = _MAX_COPIES) -> tuple[tuple[int, int, int], np.ndarray | None]:
+    """:func:`replication` and, for a replicated cell, the index of the first-copy atom of every atom."""
+    from scipy.spatial import cKDTree
+
+    n = config.count
+    if n < 2:
+        return (1, 1, 1), None
+    s = config.fractional()
+    widths = np.array([config.widths[k] if np.isfinite(config.widths[k]) else 1.0 for k in range(3)])
+    periodic = [k for k in range(3) if config.pbc[k]]
+    for k in periodic:
+        s[:, k] -= np.floor(s[:, k])
+        s[s[:, k] >= 1.0, k] = 0.0
+    # scaled fractional coordinates: a copy maps exactly, so the metric need not be Euclidean
+    u = s * widths
+    box = np.array([widths[k] if k in periodic else 0.0 for k in range(3)])
+    span = np.ptp(u, axis=0)
+    box_tree = np.where(box > 0, box, span + 10.0 * tolerance + 1.0)
+    u_tree = np.where(box > 0, u, u - u.min(axis=0))
+    tree = cKDTree(u_tree, boxsize=box_tree)
+    probe = np.random.default_rng(0).choice(n, min(n, 64), replace=False)
+
+    def maps(axis: int, k: int, idx: np.ndarray) -> bool:
+        shifted = u_tree[idx].copy()
+        shifted[:, axis] = (shifted[:, axis] + widths[axis] / k) % widths[axis]
+        dist, hit = tree.query(shifted, distance_upper_bound=tolerance)
+        return bool(np.all(np.isfinite(dist)) and np.all(config.types[hit] == config.types[idx]))
+
+    counts = [1, 1, 1]
+    for axis in periodic:
+        for k in range(min(max_copies, n), 1, -1):
+            if n % (k * counts[0] * counts[1] * counts[2]) == 0 and maps(axis, k, probe) and maps(axis, k, np.arange(n)):
+                counts[axis] = k
+                break
+    replicas = (counts[0], counts[1], counts[2])
+    if replicas == (1, 1, 1):
+        return replicas, None
+    # the first-copy atom of every atom: reduce the coordinates into the first copy and match
+    red = u_tree.copy()
+    for axis in periodic:
+        red[:, axis] = red[:, axis] % (widths[axis] / counts[axis])
+    first = np.flatnonzero(np.all(u_tree[:, periodic] < (widths[periodic] / np.array(counts)[periodic])
+                                  - 0.5 * tolerance, axis=1))
+    small_box = np.where(box > 0, box / np.array(counts), box_tree)
+    sub = cKDTree(red[first] % small_box, boxsize=small_box)
+    dist, hit = sub.query(red % small_box, distance_upper_bound=tolerance)
+    if not np.all(np.isfinite(dist)) or len(first) * int(np.prod(counts)) != n:
+        return replicas, None
+    return replicas, first[hit]
+
+
 def permuted_deltas(config: Configuration, values, profiles: Mapping[str, DFSProfile], permutations: int,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0, copies: np.ndarray | None = None) -> np.ndarray:
     """Δ of ``permutations`` random placements of the fertile sites on the same slabs.
 
     Placement k makes the evaluated atoms (non-NaN, in their order) number
@@ -405,12 +484,26 @@ def permuted_deltas(config: Configuration, values, profiles: Mapping[str, DFSPro
     atom counts are reused, so only the fertile counts are redone): the same Δ as
     :func:`dfs_analysis` of values that are fertile exactly there, at the cost of one sort of the
     fertile atoms per axis and placement (independent of the number of atoms).
+
+    ``copies`` (from a replicated cell, :func:`replication`): for every atom the index of the
+    atom it copies in the first copy.  The fertile sites are then drawn among the atoms of the
+    first copy (``round(n_fertile / copies per atom)`` of them, ``rng.choice`` as above) and every
+    copy of a drawn atom is fertile.
     """
     v = _check_values(values, config.count)
     valid = ~np.isnan(v)
     first = next(iter(profiles.values()))
     n_fertile = int(np.count_nonzero(v[valid] > first.threshold))
     frac = config.fractional()[valid]
+    groups = None
+    if copies is not None:
+        copies = np.asarray(copies)[valid]
+        reps, groups = np.unique(copies, return_inverse=True)
+        per = len(copies) // len(reps)
+        if per * len(reps) != len(copies) or np.any(np.bincount(groups) != per):
+            groups = None  # the evaluated atoms do not form whole copies: independent placements
+        else:
+            n_fertile = int(round(n_fertile / per))
     slabs = []
     for axis, prof in profiles.items():
         u = frac[:, _AXES.index(axis)] * prof.length
@@ -421,7 +514,12 @@ def permuted_deltas(config: Configuration, values, profiles: Mapping[str, DFSPro
     rng = np.random.default_rng(seed)
     out = np.empty(int(permutations))
     for k in range(len(out)):
-        f = rng.choice(len(frac), n_fertile, replace=False)
+        if groups is None:
+            f = rng.choice(len(frac), n_fertile, replace=False)
+        else:
+            chosen = np.zeros(groups.max() + 1, dtype=bool)
+            chosen[rng.choice(len(chosen), n_fertile, replace=False)] = True
+            f = np.flatnonzero(chosen[groups])
         pooled = []
         for u, lo, hi, prof in slabs:
             uf = np.sort(u[f])

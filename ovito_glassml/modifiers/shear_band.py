@@ -3,8 +3,10 @@
 A thin wrapper of :func:`ovito_glassml.analysis.dfs.dfs_analysis`: it reads one per-particle
 value (any upstream property, default ``Plastic Susceptibility``), and writes one line-plot data
 table per axis (``dfs-x``, ``dfs-y``, ``dfs-z``) and the global attributes ``DFS.Delta``,
-``DFS.Brittle``, ``DFS.PeakX`` / ``DFS.PeakY`` / ``DFS.PeakZ``, and (noise reference on)
-``DFS.DeltaNoise`` / ``DFS.DeltaPValue``.  The figure of merit γ for a known
+``DFS.Brittle``, ``DFS.PeakX`` / ``DFS.PeakY`` / ``DFS.PeakZ``, ``DFS.Replicas`` (``"2x2x2"`` for a
+cell made of periodic copies of a smaller one, ``"1x1x1"`` otherwise) and (noise reference on)
+``DFS.DeltaNoise`` / ``DFS.DeltaPValue`` (in a replicated cell the random sites are replicated
+like the model's).  The figure of merit γ for a known
 band position is :func:`ovito_glassml.analysis.dfs.figure_of_merit`.
 """
 from __future__ import annotations
@@ -121,6 +123,7 @@ def write_dfs_tables(data: DataCollection, result: DFSAnalysis, property_name: s
     if result.permutations:
         data.attributes["DFS.DeltaNoise"] = float(result.delta_noise)
         data.attributes["DFS.DeltaPValue"] = float(result.delta_p_value)
+    data.attributes["DFS.Replicas"] = "x".join(str(k) for k in result.replicas)
 
 
 class FertileSiteDensityModifier(ModifierInterface):
