@@ -384,3 +384,27 @@ def test_shipped_cards_protocols_are_reproduced():
                 assert (want is None) == (got is None), (protocol, s, key)
                 for k, v in (want or {}).items():
                     assert got[k] == pytest.approx(v, rel=1e-9, abs=1e-12), (protocol, s, key, k)
+
+
+def test_prediction_cache_returns_the_same_numbers_and_shares_equal_files(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from test_training import synthetic_glass
+
+    from ovito_glassml.inference import load_model
+    from ovito_glassml.training.prediction_cache import CachedPredictor, with_cache
+
+    root = Path(__file__).resolve().parents[1]
+    g = synthetic_glass(0, n=120)
+    direct = load_model(root / "models" / "sf").predict(g.config, np.arange(0, 120, 3))
+    a = CachedPredictor(load_model(root / "models" / "sf"), tmp_path / "cache")
+    np.testing.assert_array_equal(a.predict(g.config, np.arange(0, 120, 3)), direct)
+    assert (a.hits, a.misses) == (0, 1)
+    # a copy of the folder (same files) reads the same entry; other centres are another entry
+    shutil.copytree(root / "models" / "sf", tmp_path / "sf_copy")
+    b = with_cache(load_model(tmp_path / "sf_copy"), tmp_path / "cache")
+    np.testing.assert_array_equal(b.predict(g.config, np.arange(0, 120, 3)), direct)
+    assert (b.hits, b.misses) == (1, 0)
+    b.predict(g.config, np.arange(0, 120, 4))
+    assert b.misses == 1 and b.card.name == "sf"
