@@ -451,3 +451,17 @@ def test_dfs_modifier_reports_the_copies(example_config):
     pipeline = Pipeline(source=StaticSource(data=data))
     pipeline.modifiers.append(FertileSiteDensityModifier(noise_permutations=20, slab_width=10.0))
     assert pipeline.compute().attributes["DFS.Replicas"] == "1x2x1"
+
+
+def test_commands_on_a_file_with_a_duplicated_atom_end_with_a_clear_error(demo_models, tmp_path, capsys):
+    """qs, dfs, susceptibility (their QS member tessellates) and describe all stopped the process in voro++."""
+    from ovito_glassml.cli import main
+
+    path = write_data_file(_with_duplicate(_spread_glass(80)), tmp_path / "dup.data")
+    rc, _, err = predict([path, "-o", tmp_path / "o", "--models", demo_models, "--type-names", "1=Cu,2=Zr",
+                          "--skip", "susceptibility,dfs,sf", "--no-pictures"], capsys)
+    assert rc == 2 and "glassml: error: 1 pair(s) of atoms are closer than 0.01" in err, err
+    assert "atom 3" in err and "atom 7" in err
+    assert main(["describe", str(path), "-o", str(tmp_path / "d"), "--type-names", "1=Cu,2=Zr",
+                 "--descriptors", "interstice"]) == 2
+    assert "Voronoi tessellation" in capsys.readouterr().err
