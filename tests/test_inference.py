@@ -82,8 +82,15 @@ def test_rotating_configuration_and_frame_together_changes_nothing(models):
         np.testing.assert_allclose(a, b, atol=2e-5)
 
 
-def test_sdm_to_cnn_path_holds_one_batch(models, glass, monkeypatch):
+@pytest.mark.parametrize("overlap", [False, True])
+def test_sdm_to_cnn_path_holds_a_bounded_number_of_batches(models, glass, monkeypatch, overlap):
+    import dataclasses
+
+    from ovito_glassml.inference.sharing import RESULTS
+
     model = models["susceptibility"]
+    monkeypatch.setattr(model, "options", dataclasses.replace(model.options, overlap=overlap, queue_depth=2))
+    RESULTS.clear()
     seen = []
     original = model.run_batch
 
@@ -95,8 +102,13 @@ def test_sdm_to_cnn_path_holds_one_batch(models, glass, monkeypatch):
     out = model.predict(glass, np.arange(40), batch_size=7)
     assert out.shape == (40,)
     assert [n for _, n, _ in seen] == [7] * 5 + [5]
-    assert len({ptr for ptr, _, _ in seen}) == 1  # every batch is the same reused buffer
+    buffers = len({ptr for ptr, _, _ in seen})
+    if overlap:  # a pool of queue_depth + 2 buffers (producer, queue, consumer), whatever the size
+        assert buffers <= 4
+    else:
+        assert buffers == 1  # every batch is the same reused buffer
     assert all(shape == (2, 16, 16, 16) for _, _, shape in seen)
+    RESULTS.clear()
 
 
 def test_predict_orientations(models, glass):

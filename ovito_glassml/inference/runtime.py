@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace as _dc_replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -37,6 +38,8 @@ import numpy as np
 
 from ..descriptors.geometry import Configuration, ConfigurationError, center_indices, frame_matrix
 from .cards import CARD_FILE, CardError, ModelCard, load_card
+from .engine import EngineOptions, engine_options, overlapped
+from .sharing import RESULTS, config_digest, file_sha256, files_digest, frame_key, shared_object
 
 __all__ = [
     "MODELS_ENV",
@@ -171,22 +174,25 @@ def find_model(name_or_path: str | os.PathLike | ModelCard) -> ModelCard:
     raise _not_found(text)
 
 
-def load_model(name_or_path: str | os.PathLike | ModelCard, providers: Sequence[str] | None = None) -> "Model":
+def load_model(name_or_path: str | os.PathLike | ModelCard, providers: Sequence[str] | None = None,
+               precision: str | None = None) -> "Model":
     """Load a model (name, path or card); checks the card against the model files.
 
     ``providers`` (ONNX models only) overrides the ONNX Runtime execution providers, e.g.
-    ``["CPUExecutionProvider"]``; default :func:`default_providers`.
+    ``["CPUExecutionProvider"]``; default :func:`default_providers`.  ``precision`` (CNNs and
+    ensembles holding one): ``"fp32"`` or ``"int8"`` (``model.int8.onnx``); default the process
+    setting (:func:`~ovito_glassml.inference.engine.engine_options`).
     """
     card = find_model(name_or_path)
     for path in card.file_paths():
         if not path.is_file():
             raise CardError(f"model {card.name!r}: the card names {path.name!r} but {path} does not exist")
     if card.kind == "onnx-cnn":
-        return OnnxCNNModel(card, providers=providers)
+        return OnnxCNNModel(card, providers=providers, precision=precision)
     if card.kind == "lightgbm":
         return LightGBMModel(card)
     if card.kind == "ensemble":
-        return EnsembleModel(card, providers=providers)
+        return EnsembleModel(card, providers=providers, precision=precision)
     return LinearModel(card)
 
 
@@ -198,7 +204,7 @@ def cached_model(name_or_path: str | os.PathLike, providers: Sequence[str] | Non
     card = find_model(name_or_path)
     stamp = tuple((str(p), p.stat().st_mtime_ns if p.exists() else -1)
                   for p in [card.directory / CARD_FILE, *card.file_paths()])
-    key = (stamp, tuple(providers) if providers else None)
+    key = (stamp, tuple(providers) if providers else None, engine_options())
     model = _CACHE.get(key)
     if model is None:
         model = load_model(card, providers=providers)
@@ -238,6 +244,52 @@ class Model:
 
     def __init__(self, card: ModelCard):
         self.card = card
+        self._share: str | None = None
+
+    def share_key(self) -> str:
+        """SHA-256 over what fixes this model's numbers: its files' hashes, kind, descriptor settings
+        and numeric variant (:meth:`_variant`); models with equal keys give equal predictions, so
+        they share one pass (:mod:`~ovito_glassml.inference.sharing`)."""
+        if getattr(self, "_share", None) is None:
+            files = [p for p in self.card.file_paths()]
+            self._share = files_digest(files, self.card.kind, self.card.settings.to_dict(), self._variant())
+        return self._share
+
+    def _variant(self) -> Any:
+        return None
+
+    def _shared_iter(self, config, idx, frame, batch_size, reorder):
+        """:meth:`_iter` through the shared result cache: a finished pass is stored, a repeated one
+        (this model or another with the same :meth:`share_key`) is read back in batches."""
+        bs = int(batch_size or self.default_batch_size)
+        if bs < 1:
+            raise ConfigurationError(f"batch_size must be >= 1; got {bs}")
+        key = None
+        if RESULTS.max_bytes > 0 and isinstance(config, Configuration):
+            self.check_configuration(config)
+            rot = _frame_matrix(frame, config.dimensions) if self.orientational else None
+            key = (self.share_key(), config_digest(config, idx), frame_key(rot))
+            hit = RESULTS.get(key)
+            if hit is not None:
+                for start in range(0, len(idx), bs):
+                    yield idx[start:start + bs], hit[start:start + bs]
+                return
+        out = np.empty(len(idx)) if key is not None else None
+        pos = None
+        if out is not None and reorder:
+            pos = np.full(config.count, -1, dtype=np.int64)
+            pos[idx] = np.arange(len(idx))
+        done = 0
+        for chunk, values in self._iter(config, idx, frame, batch_size, reorder):
+            if out is not None:
+                if reorder:
+                    out[pos[chunk]] = values
+                else:
+                    out[done:done + len(chunk)] = values
+            done += len(chunk)
+            yield chunk, values
+        if out is not None and done == len(idx):
+            RESULTS.put(key, out)
 
     @property
     def name(self) -> str:
@@ -298,7 +350,7 @@ class Model:
             where = np.full(config.count, -1, dtype=np.int64)
             where[idx] = np.arange(len(idx))
         done = 0
-        for chunk, values in self._iter(config, idx, frame, batch_size, reorder=unique):
+        for chunk, values in self._shared_iter(config, idx, frame, batch_size, reorder=unique):
             if unique:
                 out[where[chunk]] = values
             else:
@@ -336,16 +388,15 @@ class OnnxCNNModel(Model):
     default_batch_size = 128
     orientational = True
 
-    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, session_options: Any = None):
+    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, session_options: Any = None,
+                 precision: str | None = None, options: EngineOptions | None = None):
         super().__init__(card)
-        import onnxruntime as ort
-
-        path = card.file_paths()[0]
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=session_options,
-                                                providers=list(providers) if providers else default_providers())
-        except Exception as exc:  # onnxruntime raises its own exception types for broken files
-            raise CardError(f"model {card.name!r}: ONNX Runtime cannot load {path}: {exc}") from exc
+        self.options = options or engine_options()
+        if precision is not None and precision != self.options.precision:
+            self.options = _dc_replace(self.options, precision=precision)
+        self._providers = list(providers) if providers else default_providers()
+        self._session_options = session_options
+        self._open_session()
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1:
             raise CardError(f"model {card.name!r}: the ONNX graph has {len(inputs)} inputs; a susceptibility CNN "
@@ -374,6 +425,62 @@ class OnnxCNNModel(Model):
         """Execution providers the ONNX Runtime session really uses."""
         return list(self.session.get_providers())
 
+    @property
+    def precision(self) -> str:
+        return self.options.precision
+
+    def model_file(self) -> Path:
+        """The ONNX file this model runs: ``model.onnx``, or ``model.int8.onnx`` for int8 (checked
+        against the hash of ``model.onnx`` recorded when it was quantised)."""
+        from .quantize import INT8_RECORD, int8_path
+
+        path = self.card.file_paths()[0]
+        if self.options.precision == "fp32":
+            return path
+        q = int8_path(path)
+        record = q.with_name(INT8_RECORD)
+        if not q.is_file() or not record.is_file():
+            raise CardError(f"model {self.card.name!r} has no int8 version ({q.name} and {record.name} beside "
+                            f"{path.name}); make one with ovito_glassml.inference.quantize or use precision fp32")
+        try:
+            source = json.loads(record.read_text(encoding="utf-8")).get("source_sha256")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CardError(f"model {self.card.name!r}: {record} is not valid JSON: {exc}") from exc
+        if source != file_sha256(path):
+            raise CardError(f"model {self.card.name!r}: {q.name} was quantised from another {path.name} (hash "
+                            f"mismatch); quantise the current network again")
+        return q
+
+    def _open_session(self) -> None:
+        import onnxruntime as ort
+
+        from .engine import session_options as make_options
+
+        path = self.model_file()
+
+        def build():
+            try:
+                return ort.InferenceSession(str(path), sess_options=self._session_options or make_options(self.options),
+                                            providers=self._providers)
+            except Exception as exc:  # onnxruntime raises its own exception types for broken files
+                raise CardError(f"model {self.card.name!r}: ONNX Runtime cannot load {path}: {exc}") from exc
+
+        if self._session_options is not None:
+            self.session = build()
+        else:  # identical networks (same bytes, same options) share one session
+            o = self.options
+            self.session = shared_object(("onnx", file_sha256(path), tuple(self._providers), o.threads,
+                                          o.opt_level), build)
+        self._share = None
+
+    def use_precision(self, precision: str) -> None:
+        """Switch to ``"fp32"`` or ``"int8"`` (reopens the session)."""
+        self.options = _dc_replace(self.options, precision=precision)
+        self._open_session()
+
+    def _variant(self) -> Any:
+        return {"precision": self.options.precision, "providers": self.providers, "column": self.column}
+
     def run_batch(self, images: np.ndarray) -> np.ndarray:
         """Run one batch of SDM images (float32, ``(b, *input_shape)``) -> float64 ``(b,)``."""
         raw = self.session.run([self.output_name], {self.input_name: images})[0]
@@ -392,8 +499,12 @@ class OnnxCNNModel(Model):
         if self.fixed_batch is not None:
             bs = self.fixed_batch
             pad = np.zeros((bs, *self.card.input_shape), dtype=np.float32)
-        for chunk, images in iter_spatial_density_maps(config, self.card.settings, rot, centers=idx, batch_size=bs,
-                                                       reuse_buffer=True, order="spatial" if reorder else "input"):
+        overlap = self.options.overlap and len(idx) > bs
+        batches = iter_spatial_density_maps(config, self.card.settings, rot, centers=idx, batch_size=bs,
+                                             reuse_buffer=True, order="spatial" if reorder else "input")
+        if overlap:  # the next batches are generated while the network runs (engine module)
+            batches = overlapped(batches, self.options.queue_depth)
+        for chunk, images in batches:
             if pad is not None and len(chunk) < bs:
                 pad[:len(chunk)] = images
                 values = self.run_batch(pad)[:len(chunk)]
@@ -403,7 +514,7 @@ class OnnxCNNModel(Model):
 
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
         idx = _center_indices(config, centers)
-        return self._iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))
+        return self._shared_iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))
 
 def select_output_column(card: ModelCard, shape: Sequence[Any]) -> int:
     """The column of the ONNX output (shape ``(batch,)`` or ``(batch, K)``) that ``card`` predicts.
@@ -474,8 +585,9 @@ class LightGBMModel(Model):
             if objective is None or not objective.startswith(("binary", "cross_entropy", "xentropy")):
                 raise CardError(f"model {card.name!r}: {path.name} is not a binary LightGBM classifier (objective "
                                 f"{objective!r}); quench-in softness needs class probabilities")
-            try:
-                booster = lightgbm.Booster(model_file=str(path))
+            try:  # identical fold files (the QS member of several ensembles) are read once
+                booster = shared_object(("lightgbm", file_sha256(path)),
+                                        lambda path=path: lightgbm.Booster(model_file=str(path)))
             except Exception as exc:  # lightgbm.basic.LightGBMError
                 raise CardError(f"model {card.name!r}: LightGBM cannot read {path}: {exc}") from exc
             n = booster.num_feature()
@@ -504,7 +616,7 @@ class LightGBMModel(Model):
             yield idx[start:start + bs], np.asarray(p, dtype=np.float64).reshape(-1)
 
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
-        return self._iter(config, _center_indices(config, centers), frame, batch_size, True)
+        return self._shared_iter(config, _center_indices(config, centers), frame, batch_size, True)
 
 
 def _lightgbm_objective(path: Path) -> str | None:
@@ -575,7 +687,7 @@ class LinearModel(Model):
             yield chunk, np.einsum("ij,ij->i", x, table[config.types[chunk]])
 
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
-        return self._iter(config, _center_indices(config, centers), frame, batch_size, True)
+        return self._shared_iter(config, _center_indices(config, centers), frame, batch_size, True)
 
 
 class EnsembleModel(Model):
@@ -597,7 +709,7 @@ class EnsembleModel(Model):
 
     _TRANSFORMS = ("logit", "identity")
 
-    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None):
+    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, precision: str | None = None):
         super().__init__(card)
         path = card.file_paths()[0]
         try:
@@ -629,7 +741,7 @@ class EnsembleModel(Model):
             if not (sub / CARD_FILE).is_file():
                 raise CardError(f"model {card.name!r}: member folder {sub} has no {CARD_FILE}; an ensemble keeps each "
                                 "member model in a sub-folder of its own folder")
-            member = load_model(sub, providers=providers)
+            member = load_model(sub, providers=providers, precision=precision)
             if member.card.kind == "ensemble":
                 raise CardError(f"model {card.name!r}: member {name!r} is itself an ensemble; nest no ensembles")
             if member.dimensions != card.dimensions:
@@ -652,6 +764,13 @@ class EnsembleModel(Model):
     def check_configuration(self, config: Configuration) -> None:
         for m in self.members:
             m.check_configuration(config)
+
+    def share_key(self) -> str:
+        """Hash of the combination file and the members' own share keys."""
+        if getattr(self, "_share", None) is None:
+            keys = [m.share_key() if isinstance(m, Model) else repr(m) for m in self.members]
+            self._share = files_digest([self.card.file_paths()[0]], "ensemble", keys)
+        return self._share
 
     def member_scores(self, k: int, p: np.ndarray) -> np.ndarray:
         """Standardised score of member ``k`` for its raw predictions ``p``: (g(p) - mean) / sd."""
@@ -697,11 +816,13 @@ class EnsembleModel(Model):
             pos = np.full(config.count, -1, dtype=np.int64)
             pos[idx] = np.arange(len(idx))
         done = 0
-        for chunk, values in self.members[streamed]._iter(config, idx, frame, bs, reorder):
+        member = self.members[streamed]  # a runtime model shares its pass; a wrapper streams its own way
+        stream = member._shared_iter if isinstance(member, Model) else member._iter
+        for chunk, values in stream(config, idx, frame, bs, reorder):
             at = pos[chunk] if reorder else np.arange(done, done + len(chunk))
             done += len(chunk)
             yield chunk, self.combine([values if k == streamed else full[k][at] for k in range(len(self.members))])
 
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
         idx = _center_indices(config, centers)
-        return self._iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))
+        return self._shared_iter(config, idx, frame, batch_size, reorder=len(np.unique(idx)) == len(idx))
