@@ -39,5 +39,6 @@ print(f"{data.particles.count} atoms, {100 * (values > 0.5).mean():.1f} % predic
 # Viridis colour coding from 0 to 1 with a legend (the same picture `glassml predict` writes)
 Path(args.output).parent.mkdir(parents=True, exist_ok=True)
 render_property_png(data, "Plastic Susceptibility", args.output,
-                    title=f"Plastic susceptibility ({orientation})" + (" DEMO" if demo else ""))
+                    title=f"Plastic susceptibility ({orientation})" + (" DEMO" if demo else ""),
+                    frame=orientation if args.orientation else None)
 print(f"wrote {args.output}")

@@ -451,11 +451,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if not args.no_pictures and susceptibility in data.particles:
                 png = render_property_png(data, susceptibility, out_dir / f"{stem}.susceptibility.png",
                                           title=susceptibility + (" (DEMO model)" if cards["susceptibility"].demo
-                                                                  else ""))
+                                                                  else ""),
+                                          frame=None if args.all_orientations else args.orientation)
                 entry["outputs"].append(str(png))
             if not args.no_pictures and fertile in data.particles:
                 png = render_property_png(data, fertile, out_dir / f"{stem}.fertile.png",
-                                          title=fertile + (" (DEMO model)" if cards["dfs"].demo else ""))
+                                          title=fertile + (" (DEMO model)" if cards["dfs"].demo else ""),
+                                          frame=None if args.all_orientations else args.orientation)
                 entry["outputs"].append(str(png))
             if not args.no_pictures and susceptibility not in data.particles \
                     and "Quench-in Softness" in data.particles:  # no susceptibility CNN: colour by QS too

@@ -465,3 +465,21 @@ def test_commands_on_a_file_with_a_duplicated_atom_end_with_a_clear_error(demo_m
     assert main(["describe", str(path), "-o", str(tmp_path / "d"), "--type-names", "1=Cu,2=Zr",
                  "--descriptors", "interstice"]) == 2
     assert "Voronoi tessellation" in capsys.readouterr().err
+
+
+# -- 16: pictures ------------------------------------------------------------------------------------
+def test_pictures_fade_the_low_atoms_draw_the_loading_frame_and_leave_the_input_alone(example_glass_path, tmp_path):
+    from ovito.io import import_file
+
+    from ovito_glassml.pictures import plot_dfs_png, render_property_png
+
+    data = import_file(str(example_glass_path)).compute()
+    values = np.random.default_rng(0).random(data.particles.count)
+    data.particles_.create_property("Plastic Susceptibility", data=values)
+    png = render_property_png(data, "Plastic Susceptibility", tmp_path / "p.png", size=(400, 300), frame="-zx")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "Transparency" not in data.particles  # the faded copy is the picture's own
+    x = np.linspace(0, 30, 31)
+    out = plot_dfs_png({"x": (x, 0.4 + 0.01 * np.sin(x))}, tmp_path / "d.png", 0.02, False, delta_noise=0.03,
+                       p_value=0.5, note="the cell is 2x2x2 periodic copies of a smaller cell")
+    assert out.read_bytes()[:4] == b"\x89PNG"

@@ -19,6 +19,12 @@ Results are cached per modifier for the last few inputs (keyed by the particle d
 parameters), so revisiting a trajectory frame does not recompute; every frame is computed from
 its own particles.  Attribute ``<Property>.Model`` names the model used and ``<Property>.Demo``
 is 1 for an untrained demo model.
+
+``type_names`` (``"1=Cu,2=Zr"``) names numeric particle types; a name that contradicts the one
+the input already gives a type is refused unless ``rename_types`` is on, and the output's
+particle types carry the names the model used.  :class:`QuenchInSoftnessModifier` takes
+``radii`` (``"Ga=1.36"``) for elements that neither the model's card nor the Miracle table give
+a radius; the radii a model was trained with cannot be changed.
 """
 from __future__ import annotations
 
