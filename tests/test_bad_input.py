@@ -483,3 +483,19 @@ def test_pictures_fade_the_low_atoms_draw_the_loading_frame_and_leave_the_input_
     out = plot_dfs_png({"x": (x, 0.4 + 0.01 * np.sin(x))}, tmp_path / "d.png", 0.02, False, delta_noise=0.03,
                        p_value=0.5, note="the cell is 2x2x2 periodic copies of a smaller cell")
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_takes_a_radius_for_an_element_without_one(demo_models, tmp_path, capsys):
+    import json
+
+    cfg = _spread_glass(80).replace(type_names=("Cu", "Xx"))
+    path = write_data_file(cfg, tmp_path / "cuxx.data")
+    base = [path, "--models", demo_models, "--type-names", "1=Cu,2=Xx", "--skip", "susceptibility,dfs,sf",
+            "--no-pictures"]
+    rc, _, err = predict([*base, "-o", tmp_path / "a"], capsys)
+    assert rc == 2 and "no atomic radius is known for particle type 'Xx'" in err and "--radii Xx=1.3" in err
+    rc, _, err = predict([*base, "-o", tmp_path / "b", "--radii", "Xx=1.3"], capsys)
+    assert rc == 0, err
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["inputs"][0]["qs"]["mean"] > 0
+    rc, _, err = predict([*base, "-o", tmp_path / "c", "--radii", "Xx=1.3", "--radii", "Cu=1.5"], capsys)
+    assert rc == 2 and "Cu = 1.5 Å (model: 1.26 Å)" in err
