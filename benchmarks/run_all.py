@@ -1,29 +1,191 @@
-"""Run every descriptor benchmark in one go and print their tables (atoms/s and ratios).
+"""Run every benchmark in one go and write every speed figure into docs/speed.md.
 
-    python benchmarks/run_all.py
+    python benchmarks/run_all.py [--no-descriptors] [--output docs/speed.md]
 
-The systems are the bundled 2,000-atom Cu50Zr50 glass replicated to 32,000 atoms (radial and
-interstice also time a plain per-atom reference loop).  Other jobs on the machine slow these
-figures down: each script prints the load average.
+One run, one machine: the prediction path (``bench_inference.py``: each CPU step against a plain
+fp32 ONNX Runtime pass, predict-all, memory), frames in parallel (``bench_frames.py``), CPU and
+GPU (``bench_gpu.py``) and the descriptor benchmarks (``bench_sdm.py``, ``bench_interstice.py``,
+``bench_radial.py --million``, ``bench_dfs.py --million``; their tables are copied as printed).
+Every figure comes with its ratio to the reference measured in the same run.  The accuracy of
+the int8 network is not a speed figure: it comes from ``benchmarks/results/quantization.json``
+(written by ``bench_quantization.py``, whose date the page gives).
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import platform
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = [["bench_sdm.py"], ["bench_interstice.py"], ["bench_radial.py", "--million"], ["bench_dfs.py", "--million"]]
+ROOT = HERE.parent
+DESCRIPTORS = [["bench_sdm.py"], ["bench_interstice.py"], ["bench_radial.py", "--million"],
+               ["bench_dfs.py", "--million"]]
+
+INTRO = """# Prediction speed
+
+What this page gives you: how fast ovito-glassml predicts on a CPU (and a GPU when one was
+measured), what each speed-up is worth against a plain ONNX Runtime pass of the same network,
+how much memory a prediction needs, how many trajectory frames per second `--jobs` gets, and
+what the optional int8 network does to the held-out metrics.  Every figure below comes from one
+run of `python benchmarks/run_all.py` on one machine ({machine}); rerun it to get your own.
+Other jobs running on the machine slow every figure alike, so the **ratios** (each figure over
+its reference, measured in the same run) are what carries over to other machines.
+
+What to do with it:
+
+* `glassml predict` and the OVITO modifiers already use the fastest settings that measured
+  equal or better here; nothing to configure.
+* Models that share a network (the shipped `dfs` and `susceptibility` hold the same CNN and the
+  same quench-in-softness boosters as `qs`) run it **once** per frame and loading.
+* Many frames: `glassml predict --jobs N` (local processes) or `--scheduler ADDRESS` (a Dask
+  cluster, e.g. Slurm/PBS through dask-jobqueue; `pip install 'ovito-glassml[cluster]'`).
+* Knobs for experiments (environment): `GLASSML_THREADS`, `GLASSML_OPT_LEVEL`,
+  `GLASSML_OVERLAP=0/1`, `GLASSML_PRECISION=fp32/int8`, `GLASSML_RESULT_CACHE_MB`.
+"""
+
+
+def _run(script, json_path=None, extra=()):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, str(HERE / script[0]), *script[1:], *extra]
+    if json_path:
+        cmd += ["--json", str(json_path)]
+    print(f"\n===== {' '.join(script)} =====", flush=True)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(ROOT))
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr[-3000:] if proc.returncode else "")
+    return proc, time.perf_counter() - t
+
+
+def _fmt(v, digits=0):
+    if isinstance(v, float):
+        if v != v:
+            return "n/a"
+        return f"{v:,.{digits}f}"
+    return str(v)
+
+
+def _table(rows, cols):
+    out = ["| " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(fn(r) for _, fn in cols) + " |")
+    return "\n".join(out)
 
 
 def main() -> int:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    status = 0
-    for script in SCRIPTS:
-        print(f"\n===== {' '.join(script)} =====", flush=True)
-        status |= subprocess.call([sys.executable, str(HERE / script[0]), *script[1:]], env=env)
-    return status
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-descriptors", action="store_true", help="skip the descriptor benchmarks")
+    parser.add_argument("--output", default=str(ROOT / "docs" / "speed.md"))
+    parser.add_argument("--frames", type=int, default=20)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    started = time.strftime("%Y-%m-%d %H:%M")
+    load0 = os.getloadavg()[0]
+    inf, t_inf = _run(["bench_inference.py"], tmp / "inference.json")
+    frames, t_fr = _run(["bench_frames.py", "--frames", str(args.frames)], tmp / "frames.json")
+    gpu, t_gpu = _run(["bench_gpu.py"], tmp / "gpu.json")
+    desc = []
+    if not args.no_descriptors:
+        for script in DESCRIPTORS:
+            desc.append((script, *_run(script)))
+    load1 = os.getloadavg()[0]
+
+    I = json.loads((tmp / "inference.json").read_text()) if (tmp / "inference.json").is_file() else None
+    F = json.loads((tmp / "frames.json").read_text()) if (tmp / "frames.json").is_file() else None
+    G = json.loads((tmp / "gpu.json").read_text()) if (tmp / "gpu.json").is_file() else None
+    qpath = HERE / "results" / "quantization.json"
+    Q = json.loads(qpath.read_text()) if qpath.is_file() else None
+
+    machine = (f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
+               f"{platform.system()}, Python {platform.python_version()}, onnxruntime "
+               f"{I['onnxruntime'] if I else '?'}; run started {started}, load average {load0:.1f} at the start "
+               f"and {load1:.1f} at the end")
+    md = [INTRO.format(machine=machine)]
+    if I:
+        pa = {r["run"]: r for r in I["predict_all"]}
+        ref = pa["reference"]
+        md.append("## Headline\n")
+        rows = [("reference: one plain fp32 SDM + CNN pass (the shipped CNN)", ref)]
+        rows += [(label, pa[key]) for key, label in (
+            ("predict_all", "predict-all: susceptibility + dfs + qs + sf, shared passes"),
+            ("predict_all_int8", "predict-all, int8 network"),
+            ("predict_all_unshared", "predict-all with sharing off (each model its own pass)")) if key in pa]
+        md.append(f"{I['atoms']:,}-atom Cu50Zr50 glass (the bundled 2,000-atom glass replicated), loading `xy`.\n")
+        md.append(_table(rows, [("run", lambda r: r[0]), ("seconds", lambda r: _fmt(r[1]["seconds"], 1)),
+                                ("ratio to reference", lambda r: f"{r[1]['ratio']:.2f}"),
+                                ("atoms/s", lambda r: _fmt(r[1]["atoms/s"])),
+                                ("peak memory (MiB)", lambda r: _fmt(r[1]["peak MiB"])),
+                                ("parts (s)", lambda r: ", ".join(f"{k} {v}" for k, v in r[1]["parts"].items()))]))
+        s = I["stream"]
+        md.append(f"\nStreaming: SDM + CNN over {s['centres']:,} centres of a {s['atoms']:,}-atom glass: peak memory "
+                  f"{s['peak_mib_first_batches']:,.0f} MiB after the first batches and {s['peak_mib_end']:,.0f} MiB "
+                  f"at the end ({s['centres'] / s['seconds']:,.0f} atoms/s): memory is the neighbour grid of the "
+                  "configuration plus a few batches, not a function of how many atoms are predicted.\n")
+        md.append("## The CPU path, step by step\n")
+        md.append(f"CNN alone on {I['sample']:,} SDM images made beforehand (best of 3 passes); ratio = images/s over "
+                  "the plain fp32 session with ONNX Runtime's default options at batch 128.\n")
+        md.append(_table(I["network"], [("step", lambda r: r["step"]), ("images/s", lambda r: _fmt(r["images/s"])),
+                                        ("ratio", lambda r: f"{r['ratio']:.2f}")]))
+        md.append(f"\nSDM + CNN on {I['sample']:,} centres (best of 2); ratio over generating the SDMs and running "
+                  "the plain session one batch after the other.\n")
+        md.append(_table(I["sdm_cnn"], [("step", lambda r: r["step"]), ("atoms/s", lambda r: _fmt(r["atoms/s"])),
+                                        ("ratio", lambda r: f"{r['ratio']:.2f}")]))
+    if F:
+        md.append("\n## Many frames\n")
+        md.append(f"`glassml predict` (every installed model, DFS with its noise reference, no pictures) on a "
+                  f"{len(F['rows']) and F['rows'][0]['frames']}-frame trajectory of the {F['atoms']:,}-atom glass; "
+                  f"ratio over one job; the summaries of the runs agree: {F['agree']}.\n")
+        md.append(_table(F["rows"], [("jobs", lambda r: str(r["jobs"])), ("seconds", lambda r: _fmt(r["seconds"], 1)),
+                                     ("frames/s", lambda r: _fmt(r["frames/s"], 3)),
+                                     ("ratio", lambda r: f"{r['ratio']:.2f}")]))
+    if G:
+        md.append("\n## CPU and GPU\n")
+        md.append(f"GPU: {G['gpu'] or 'none on this machine'}; ONNX Runtime providers {', '.join(G['providers'])}. "
+                  f"{G['sample']:,} centres of the {G['atoms']:,}-atom glass; ratio = network images/s over the CPU's.\n")
+        md.append(_table(G["rows"], [("run", lambda r: r["run"]),
+                                     ("network images/s", lambda r: _fmt(r.get("network images/s", float("nan")))),
+                                     ("SDM + CNN atoms/s", lambda r: _fmt(r.get("SDM + CNN atoms/s", float("nan")))),
+                                     ("ratio", lambda r: f"{r['ratio']:.2f}" if "ratio" in r else ""),
+                                     ("note", lambda r: r.get("note", "") + (
+                                         f"max abs change {r['max |p - p_fp32|']:.1e}" if "max |p - p_fp32|" in r
+                                         else ""))]))
+    if Q:
+        md.append("\n## int8: accuracy on the test glasses\n")
+        md.append(f"From `benchmarks/bench_quantization.py` ({Q['date']}): static int8 (QDQ, per-channel weights), "
+                  f"calibrated on {Q['calibration_images']:,} SDMs of the training glasses; scored on "
+                  f"{', '.join(Q['test_glasses'])} x {len(Q['orientations'])} loadings ({Q['pairs']} pairs, "
+                  f"{Q['atoms_per_glass']:,} atoms each) with the evaluation protocol (labels = top 5 % of D2min at "
+                  "the card's strain; balanced accuracy at p > 0.5). Rule: ship int8 only if every change is below "
+                  f"0.003 -> {'met' if Q['within_0.003'] else 'NOT met: int8 stays an option, fp32 is the default'}.\n")
+        rows = []
+        for key, d in Q["deltas"].items():
+            m32, m8 = Q["metrics"][f"{key}/fp32"], Q["metrics"][f"{key}/int8"]
+            rows.append((key, m32, m8, d))
+        md.append(_table(rows, [("model", lambda r: r[0]),
+                                ("AUC fp32", lambda r: f"{r[1]['auc_roc']:.4f}"),
+                                ("AUC int8", lambda r: f"{r[2]['auc_roc']:.4f}"),
+                                ("change", lambda r: f"{r[3]['auc_roc']:+.4f}"),
+                                ("bal. acc. fp32", lambda r: f"{r[1]['balanced_accuracy']:.4f}"),
+                                ("bal. acc. int8", lambda r: f"{r[2]['balanced_accuracy']:.4f}"),
+                                ("change", lambda r: f"{r[3]['balanced_accuracy']:+.4f}")]))
+        md.append(f"\nLargest change of a predicted probability: {Q['max_abs_probability_change']:.3f}.\n")
+    if desc:
+        md.append("\n## Descriptors\n")
+        md.append("The descriptor benchmarks of the same run, as printed (each against its plain reference loop).\n")
+        for script, proc, secs in desc:
+            md.append(f"### `{' '.join(script)}` ({secs:.0f} s)\n\n```\n{proc.stdout.strip()}\n```\n")
+    md.append(f"\n_Benchmark wall time: inference {t_inf:.0f} s, frames {t_fr:.0f} s, GPU script {t_gpu:.0f} s._\n")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text("\n".join(md), encoding="utf-8")
+    print(f"\nwrote {args.output}")
+    failed = [p for p in (inf, frames, gpu) if p.returncode] + [p for _, p, _ in desc if p.returncode]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

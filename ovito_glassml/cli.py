@@ -374,6 +374,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for file, pipeline in pipelines:
             _check_dfs_frame(_compute(pipeline, file, 0), file, 0, args)
     total_frames = sum(p.num_frames for _, p in pipelines)
+    if (getattr(args, "jobs", 1) or 1) < 1:
+        raise ConfigurationError(f"--jobs must be >= 1; got {args.jobs}")
+    if (getattr(args, "jobs", 1) or 1) > 1 or getattr(args, "scheduler", None):  # frames in worker processes
+        from .inference.frames import predict_parallel  # noqa: PLC0415
+
+        return predict_parallel(args, [(file, p.num_frames) for file, p in pipelines], cards)
+    only = getattr(args, "only_frames", None)  # a worker's share of the frames (inference.frames)
     bar = ProgressBar(total_frames * (len(stages) + (dfs is not None) + 1))
     summary = {"version": __version__,
                "models": {k: {"name": c.name, "property": c.property, "kind": c.kind, "demo": c.demo,
@@ -383,6 +390,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for file, pipeline in pipelines:
         multi = pipeline.num_frames > 1
         for frame in range(pipeline.num_frames):
+            if only is not None and (file, frame) not in only:
+                continue
             stem = Path(file).stem + (f"_frame{frame}" if multi else "")
             data = _compute(pipeline, file, frame)
             if dfs is not None:
@@ -585,6 +594,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width in Angstrom (19)")
     p.add_argument("--axes", default="XY", choices=["XY", "X", "Y", "XYZ"], help="DFS axes (XY)")
     p.add_argument("--batch-size", type=int, default=128, help="SDM images per network call")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="predict the frames (of all files) in N local processes; the results are those of one "
+                        "process (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="send the frames to a Dask distributed scheduler (tcp://host:port, e.g. one started on "
+                        "Slurm/PBS with dask-jobqueue; 'local': a local Dask cluster of --jobs processes); needs "
+                        "the cluster extra and a file system the workers share")
     p.add_argument("--no-dfs", action="store_true", help="skip the DFS analysis")
     p.add_argument("--noise-permutations", type=int, default=100, metavar="K",
                    help="DFS noise reference: Delta of K random placements of the fertile sites, its median and "
