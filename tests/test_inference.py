@@ -170,7 +170,7 @@ def test_2d_demo_models(tmp_path):
     settings = SDMSettings.defaults(2, ("A", "B"), cutoff=2.0, spacing=0.25)
     made = build_demo_models(tmp_path, species=("A", "B"), sdm_settings=settings,
                              peak_positions={"A-A": 1.0, "A-B": 0.9, "B-B": 0.8})
-    assert set(made) == {"susceptibility", "sf"}
+    assert set(made) == {"susceptibility", "dfs", "sf"}
     rng = np.random.default_rng(0)
     from ovito_glassml.descriptors.geometry import Configuration
 

@@ -277,8 +277,6 @@ def voronoi_neighbors(config: Configuration, face_fraction: float = 0.05,
     _check_3d(config)
     if not (0.0 <= face_fraction < 1.0):
         raise ConfigurationError(f"face_fraction must lie in [0, 1); got {face_fraction}")
-    # voro++ ends the whole process (exit) on two atoms at one position: refuse them first
-    check_coincident(config, "the Voronoi tessellation of the interstice features")
     n = config.count
     cell, origin, pbc = config.cell, config.origin, config.pbc
     if n == 0:
@@ -314,6 +312,8 @@ def voronoi_neighbors(config: Configuration, face_fraction: float = 0.05,
         raise ConfigurationError(
             f"the cell is too thin for a Voronoi tessellation (width {widths.min():.3g} A along a periodic "
             "direction); check the cell vectors")
+    # voro++ ends the whole process (exit) on two atoms at one position: refuse them first
+    check_coincident(config, "the Voronoi tessellation of the interstice features")
     try:
         box = freud.box.Box.from_matrix(box_m)
         points = ((s - 0.5) @ box_m.T).astype(np.float32)
