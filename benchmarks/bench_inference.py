@@ -46,7 +46,7 @@ CNN = ROOT / "models" / "dfs" / "cnn"
 SHIPPED = ROOT / "models"
 
 
-def _plain_session(path, threads=None, level=None):
+def _plain_session(path, threads=None, level=None, spin=True):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -54,6 +54,8 @@ def _plain_session(path, threads=None, level=None):
         so.intra_op_num_threads = threads
     if level is not None:
         so.graph_optimization_level = level
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
@@ -95,6 +97,8 @@ def network_steps(config, sample):
                          ("extended", L.ORT_ENABLE_EXTENDED), ("all", L.ORT_ENABLE_ALL)):
         rows.append({"step": f"graph optimisation {label}", "images/s": _rate(_plain_session(CNN / "model.onnx",
                                                                                              level=level), images, 128)})
+    rows.append({"step": "no spin-waiting of idle threads", "images/s": _rate(_plain_session(CNN / "model.onnx",
+                                                                                           spin=False), images, 128)})
     for threads in (1, 2):
         rows.append({"step": f"{threads} intra-op thread(s)",
                      "images/s": _rate(_plain_session(CNN / "model.onnx", threads=threads), images, 128)})
@@ -104,6 +108,7 @@ def network_steps(config, sample):
     if q.is_file():
         rows.append({"step": "int8 (static, QDQ, calibrated on training SDMs)",
                      "images/s": _rate(_plain_session(q), images, 128)})
+        rows.append({"step": "int8, no spin-waiting", "images/s": _rate(_plain_session(q, spin=False), images, 128)})
     else:
         rows.append({"step": "int8: no model.int8.onnx (run bench_quantization.py --install)", "images/s": float("nan")})
     rows.append({"step": "reference again (drift check)", "images/s": _rate(ref, images, 128)})
@@ -193,6 +198,11 @@ def scenario(name: str, atoms: int, extra: dict) -> dict:
         return {"atoms": config.count, "centres": done, "seconds": time.perf_counter() - t0,
                 "peak_mib_first_batches": rss[min(2, len(rss) - 1)], "peak_mib_end": rss[-1]}
     config = cu_zr_glass(atoms)
+    centres = None
+    if extra.get("centres"):
+        centres = np.sort(np.random.default_rng(2).choice(config.count, size=min(int(extra["centres"]), config.count),
+                                                          replace=False))
+    n_pred = config.count if centres is None else len(centres)
     t0 = time.perf_counter()
     if name == "reference":
         from ovito_glassml.descriptors.sdm import iter_spatial_density_maps
@@ -200,7 +210,8 @@ def scenario(name: str, atoms: int, extra: dict) -> dict:
         card = load_model(CNN).card
         sess = _plain_session(CNN / "model.onnx")
         inp = sess.get_inputs()[0].name
-        for _, images in iter_spatial_density_maps(config, card.settings, "xy", batch_size=128, reuse_buffer=True):
+        for _, images in iter_spatial_density_maps(config, card.settings, "xy", centers=centres, batch_size=128,
+                                                   reuse_buffer=True):
             sess.run(None, {inp: images})
         seconds = {"sdm+cnn": time.perf_counter() - t0}
     else:  # predict-all: the shipped models, shared or not
@@ -208,17 +219,16 @@ def scenario(name: str, atoms: int, extra: dict) -> dict:
 
         if name == "predict_all_unshared":
             os.environ["GLASSML_RESULT_CACHE_MB"] = "0"
-            set_engine_options(overlap=False)
         if extra.get("precision"):
             set_engine_options(precision=extra["precision"])
         seconds = {}
         for kind in ("susceptibility", "dfs", "qs", "sf"):
             t = time.perf_counter()
             model = load_model(SHIPPED / kind)
-            model.predict(config, frame="xy")
+            model.predict(config, centres, frame="xy")
             seconds[kind] = time.perf_counter() - t
         seconds["cache_hits"] = RESULTS.hits
-    return {"atoms": config.count, "total": time.perf_counter() - t0, "seconds": seconds,
+    return {"atoms": config.count, "predicted": n_pred, "total": time.perf_counter() - t0, "seconds": seconds,
             "peak_mib": peak_memory_mib()}
 
 
@@ -228,6 +238,8 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=1024, help="images / centres for the step measurements")
     parser.add_argument("--stream-atoms", type=int, default=1_000_000)
     parser.add_argument("--stream-centres", type=int, default=2048)
+    parser.add_argument("--centres", type=int, default=0,
+                        help="predict-all on this many random centres of the --atoms glass (0: every atom)")
     parser.add_argument("--no-unshared", action="store_true", help="skip predict-all with sharing off (the longest part)")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -247,17 +259,19 @@ def main() -> int:
     _print(result["network"], "images/s", "CNN alone (SDM images made beforehand)")
     result["sdm_cnn"] = sdm_cnn_steps(config, args.sample)
     _print(result["sdm_cnn"], "atoms/s", "SDM + CNN")
-    ref = _child("reference", args.atoms, {})
-    runs = {"reference": ref, "predict_all": _child("predict_all", args.atoms, {})}
+    c = {"centres": args.centres}
+    ref = _child("reference", args.atoms, c)
+    runs = {"reference": ref, "predict_all": _child("predict_all", args.atoms, c)}
     if (CNN / "model.int8.onnx").is_file():
-        runs["predict_all_int8"] = _child("predict_all", args.atoms, {"precision": "int8"})
+        runs["predict_all_int8"] = _child("predict_all", args.atoms, {**c, "precision": "int8"})
     if not args.no_unshared:
-        runs["predict_all_unshared"] = _child("predict_all_unshared", args.atoms, {})
+        runs["predict_all_unshared"] = _child("predict_all_unshared", args.atoms, c)
     base = ref["seconds"]["sdm+cnn"]
     rows = []
     for key, r in runs.items():
         total = r["seconds"]["sdm+cnn"] if key == "reference" else r["total"]
-        rows.append({"run": key, "seconds": total, "ratio": total / base, "atoms/s": r["atoms"] / total,
+        rows.append({"run": key, "seconds": total, "ratio": total / base, "atoms/s": r["predicted"] / total,
+                     "predicted": r["predicted"],
                      "peak MiB": r["peak_mib"],
                      "parts": {k: round(v, 1) for k, v in r["seconds"].items() if k != "cache_hits"}})
     result["predict_all"] = rows

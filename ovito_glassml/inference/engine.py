@@ -4,6 +4,9 @@
 plain fp32 ONNX Runtime session (``docs/speed.md`` has the figures):
 
 * ``threads``: ONNX Runtime intra-op threads (``None``: ONNX Runtime's default, one per core);
+* ``spin``: let idle ONNX Runtime threads spin-wait for work (ONNX Runtime's default).  Off by
+  default here: the SDM producer and other processes need those cores, and spinning threads
+  take them (measured in ``docs/speed.md``);
 * ``opt_level``: graph optimisation level, ``"all"`` (default), ``"extended"``, ``"basic"`` or
   ``"disable"``;
 * ``overlap``: generate the next SDM batches in a producer thread while the network runs on the
@@ -12,7 +15,7 @@ plain fp32 ONNX Runtime session (``docs/speed.md`` has the figures):
 * ``precision``: ``"fp32"`` (the shipped ``model.onnx``) or ``"int8"`` (``model.int8.onnx``
   beside it, made by :mod:`~ovito_glassml.inference.quantize`).
 
-Defaults come from the environment (``GLASSML_THREADS``, ``GLASSML_OPT_LEVEL``, ``GLASSML_OVERLAP``
+Defaults come from the environment (``GLASSML_THREADS``, ``GLASSML_SPIN``, ``GLASSML_OPT_LEVEL``, ``GLASSML_OVERLAP``
 = 0/1, ``GLASSML_PRECISION``) so a batch job can set them without code; :func:`set_engine_options`
 changes them for the process.
 """
@@ -35,6 +38,7 @@ PRECISIONS = ("fp32", "int8")
 @dataclass(frozen=True)
 class EngineOptions:
     threads: int | None = None
+    spin: bool = False
     opt_level: str = "all"
     overlap: bool = True
     queue_depth: int = 2
@@ -57,6 +61,7 @@ class EngineOptions:
         env = os.environ
         threads = env.get("GLASSML_THREADS", "").strip()
         return cls(threads=int(threads) if threads else None,
+                   spin=env.get("GLASSML_SPIN", "0").strip() in ("1", "true", "yes", "on"),
                    opt_level=env.get("GLASSML_OPT_LEVEL", "all").strip() or "all",
                    overlap=env.get("GLASSML_OVERLAP", "1").strip() not in ("0", "false", "no", "off"),
                    precision=env.get("GLASSML_PRECISION", "fp32").strip() or "fp32")
@@ -94,6 +99,9 @@ def session_options(options: EngineOptions):
     if options.threads:
         so.intra_op_num_threads = int(options.threads)
         so.inter_op_num_threads = 1
+    if not options.spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return so
 
 

@@ -129,14 +129,21 @@ def predict_parallel(args: Any, frames: Sequence[tuple[str, int]], cards: dict) 
     plain = copy.copy(args)
     plain.func = None  # the namespace travels to the workers; the function is looked up there
     submit, result, close, threads = _executor(args)
+    remote = bool(getattr(args, "scheduler", None)) and args.scheduler != "local"
+    if remote:  # workers elsewhere: absolute paths on the shared file system
+        parts = parts.resolve()
+        if getattr(plain, "models", None):
+            plain.models = str(Path(plain.models).resolve())
     t0 = time.perf_counter()
     entries, summary_head = [], None
     try:
-        futures = [submit(run_frame_task, plain, file, frame, str(parts / f"task{k:06d}"), threads)
+        futures = [submit(run_frame_task, plain, str(Path(file).resolve()) if remote else file, frame,
+                          str(parts / f"task{k:06d}"), threads)
                    for k, (file, frame) in enumerate(tasks)]
         for k, future in enumerate(futures):
             got = result(future)
             entry = got["entry"]
+            entry["file"] = tasks[k][0]
             entry["outputs"] = [_move(p, Path(got["part"]), out_dir) for p in entry["outputs"]]
             entries.append(entry)
             if summary_head is None:

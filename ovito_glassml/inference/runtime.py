@@ -470,7 +470,7 @@ class OnnxCNNModel(Model):
         else:  # identical networks (same bytes, same options) share one session
             o = self.options
             self.session = shared_object(("onnx", file_sha256(path), tuple(self._providers), o.threads,
-                                          o.opt_level), build)
+                                          o.opt_level, o.spin), build)
         self._share = None
 
     def use_precision(self, precision: str) -> None:
