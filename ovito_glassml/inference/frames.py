@@ -44,10 +44,18 @@ def worker_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, int(jobs)))
 
 
+_THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "GLASSML_THREADS")
+
+
 def _init_worker(threads: int) -> None:
-    """Runs first in a spawned worker, before numba or ONNX Runtime is imported."""
-    for key in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "GLASSML_THREADS"):
+    """Runs first in a worker: its share of the cores for ONNX Runtime (and numba where not yet imported)."""
+    for key in _THREAD_VARS:
         os.environ[key] = str(threads)
+    if "numba" in sys.modules:
+        try:
+            sys.modules["numba"].set_num_threads(threads)
+        except (ValueError, AttributeError):
+            pass
 
 
 def run_frame_task(args: Any, file: str, frame: int, part: str, threads: int | None = None) -> dict:
@@ -128,6 +136,10 @@ def predict_parallel(args: Any, frames: Sequence[tuple[str, int]], cards: dict) 
     tasks = _tasks(frames)
     plain = copy.copy(args)
     plain.func = None  # the namespace travels to the workers; the function is looked up there
+    local = not getattr(args, "scheduler", None) or args.scheduler == "local"
+    saved = {key: os.environ.get(key) for key in _THREAD_VARS}
+    if local:  # spawned workers inherit these before they import numba or ONNX Runtime
+        os.environ.update({key: str(worker_threads(getattr(args, "jobs", 1) or 1)) for key in _THREAD_VARS})
     submit, result, close, threads = _executor(args)
     remote = bool(getattr(args, "scheduler", None)) and args.scheduler != "local"
     if remote:  # workers elsewhere: absolute paths on the shared file system
@@ -156,6 +168,11 @@ def predict_parallel(args: Any, frames: Sequence[tuple[str, int]], cards: dict) 
     finally:
         close()
         shutil.rmtree(parts, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     seconds = time.perf_counter() - t0
     summary = dict(summary_head or {"version": __version__})
     summary["inputs"] = entries
