@@ -122,7 +122,7 @@ def test_agreement_section_averages_over_glasses_with_both_loadings(data_report)
     assert data_report.agreement_section([g3], ["xy", "x-y"]) == []
 
 
-def _labelled(path, n: int, cu: float, strains: dict, seeds: int, split: str = "train") -> None:
+def _labelled(path, n: int, cu: float, strains: dict, seeds: int, split: str = "train", glass: dict | None = None) -> None:
     """A data-set file with ``n`` Cu-Zr atoms (Cu fraction ``cu``), D2min snapshots up to ``strains[o]``
     in each orientation ``o`` and ``seeds`` MSD runs (0: no MSD)."""
     from ovito_glassml.training.dataset import save_dataset
@@ -135,7 +135,7 @@ def _labelled(path, n: int, cu: float, strains: dict, seeds: int, split: str = "
         orients[o] = {"rotation": np.eye(3), "strain": np.linspace(0, top, 3), "stress": np.zeros(3),
                       "energy": np.zeros(3), "snapshot_strains": snaps, "d2min": rng.random((len(snaps), n)),
                       "snapshot_cells": np.stack([np.eye(3) * 40.0] * len(snaps))}
-    prov = {"system": {"name": "CuZr", "dimensions": 3}, "glass": {}, "lammps_version": "test",
+    prov = {"system": {"name": "CuZr", "dimensions": 3}, "glass": glass or {}, "lammps_version": "test",
             "stages": {"msd": seeds > 0}, "orientations_done": list(strains), "split": split}
     msd = {} if not seeds else dict(msd=np.ones(n), msd_runs=np.ones((seeds, n)), msd_temperature=np.full(seeds, 50.0),
                                     v_flex=np.ones(n))
@@ -154,7 +154,12 @@ def test_targets_count_only_the_files_that_meet_them(data_report, tmp_path):
     _labelled(tmp_path / "c" / "big.npz", 16000, 0.5, {"xy": 0.2}, 0)
     _labelled(tmp_path / "c" / "big_to_10.npz", 16000, 0.5, {"xy": 0.1}, 0)
     (tmp_path / "c" / "broken.npz").write_bytes(b"not a zip")
+    window = {"preparation": "window", "window": [[1100.0, 850.0, 1e12], [850.0, 700.0, 1e11]]}
+    _labelled(tmp_path / "d" / "relaxed.npz", 4000, 0.5, six, 10, glass=window)
+    _labelled(tmp_path / "d" / "relaxed_few_seeds.npz", 4000, 0.5, six, 5, split="test", glass=window)
     lines = data_report.targets_section(tmp_path)
     rows = [ln.split("|")[2:5] for ln in lines if ln.startswith("| ") and "---" not in ln][1:]
-    assert [[c.strip() for c in r] for r in rows] == [["1", "16", "not yet"], ["1", "4", "not yet"],
-                                                      ["1", "2", "not yet"], ["0", "20", "not yet"]]
+    assert [[c.strip() for c in r] for r in rows] == [["2", "16", "not yet"], ["1", "4", "not yet"],
+                                                      ["1", "16", "not yet"], ["0", "4", "not yet"],
+                                                      ["1", "2", "not yet"], ["0", "2", "not yet"],
+                                                      ["0", "20", "not yet"]]
