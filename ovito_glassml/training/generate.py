@@ -370,6 +370,25 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _read_checkpoint_pair(state_f: Path, data_f: Path, tries: int = 5) -> tuple[str, bytes] | None:
+    """(state text, checkpoint bytes) of a running task, read consistently, or ``None``.  The runs
+    replace the checkpoint first and the state second: a consistent pair has the state written
+    after the checkpoint, and neither changed while being read; a pair caught between its two
+    writes is read again after half a second."""
+    for _ in range(tries):
+        try:
+            st0, ck0 = state_f.stat(), data_f.stat()
+            state_text, data = state_f.read_text(), data_f.read_bytes()
+            st1, ck1 = state_f.stat(), data_f.stat()
+        except FileNotFoundError:
+            return None
+        if (st0.st_mtime_ns, ck0.st_mtime_ns) == (st1.st_mtime_ns, ck1.st_mtime_ns) \
+                and st0.st_mtime_ns >= ck0.st_mtime_ns:
+            return state_text, data
+        time.sleep(0.5)
+    return None
+
+
 def save_partial_shear(cfg: CampaignConfig, root: str | Path, data_dir: str | Path, seed: int,
                        orientation: str) -> Path | None:
     """Pack the last checkpoint of an unfinished shear run into ``data_dir``, so a long AQS run
@@ -384,21 +403,10 @@ def save_partial_shear(cfg: CampaignConfig, root: str | Path, data_dir: str | Pa
     is_file = _glass_dir(Path(root), cfg, seed) / "glass_is.npz"
     if (d / "result.npz").exists() or not is_file.exists():
         return None
-    for _ in range(5):
-        try:
-            st0, ck0 = state_f.stat(), ckpt.stat()
-            state_text, ckpt_bytes = state_f.read_text(), ckpt.read_bytes()
-            st1, ck1 = state_f.stat(), ckpt.stat()
-        except FileNotFoundError:
-            return None
-        # the run replaces ckpt.data first and state.json second: a consistent pair has the state
-        # written after the checkpoint, and neither changed while being read
-        if (st0.st_mtime_ns, ck0.st_mtime_ns) == (st1.st_mtime_ns, ck1.st_mtime_ns) \
-                and st0.st_mtime_ns >= ck0.st_mtime_ns:
-            break
-        time.sleep(0.5)
-    else:
+    pair = _read_checkpoint_pair(state_f, ckpt)
+    if pair is None:
         return None
+    state_text, ckpt_bytes = pair
     state = json.loads(state_text)
     out = partial_shear_path(data_dir, cfg, seed, orientation)
     if out.exists():
@@ -446,20 +454,10 @@ def save_partial_glass(cfg: CampaignConfig, root: str | Path, data_dir: str | Pa
     state_f, restart = g / "glass_state.json", g / "glass.restart"
     if (g / "glass_is.npz").exists():
         return None
-    for _ in range(5):
-        try:
-            st0, rs0 = state_f.stat(), restart.stat()
-            state_text, restart_bytes = state_f.read_text(), restart.read_bytes()
-            st1, rs1 = state_f.stat(), restart.stat()
-        except FileNotFoundError:
-            return None
-        # make_glass replaces the restart first and the state second (see save_partial_shear)
-        if (st0.st_mtime_ns, rs0.st_mtime_ns) == (st1.st_mtime_ns, rs1.st_mtime_ns) \
-                and st0.st_mtime_ns >= rs0.st_mtime_ns:
-            break
-        time.sleep(0.5)
-    else:
+    pair = _read_checkpoint_pair(state_f, restart)
+    if pair is None:
         return None
+    state_text, restart_bytes = pair
     state = json.loads(state_text)
     out = partial_glass_path(data_dir, cfg, seed)
     if out.exists():
