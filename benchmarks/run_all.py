@@ -39,13 +39,14 @@ its reference, measured in the same run) are what carries over to other machines
 
 What to do with it:
 
-* `glassml predict` and the OVITO modifiers already use the fastest settings that measured
-  equal or better here; nothing to configure.
+* `glassml predict` and the OVITO modifiers run with these defaults: shared passes, SDM
+  generation overlapped with the network, ONNX Runtime threads that do not spin-wait, graph
+  optimisation "all", fp32; the tables show what each is worth against the plain reference.
 * Models that share a network (the shipped `dfs` and `susceptibility` hold the same CNN and the
   same quench-in-softness boosters as `qs`) run it **once** per frame and loading.
 * Many frames: `glassml predict --jobs N` (local processes) or `--scheduler ADDRESS` (a Dask
   cluster, e.g. Slurm/PBS through dask-jobqueue; `pip install 'ovito-glassml[cluster]'`).
-* Knobs for experiments (environment): `GLASSML_THREADS`, `GLASSML_OPT_LEVEL`,
+* Knobs for experiments (environment): `GLASSML_THREADS`, `GLASSML_SPIN=0/1`, `GLASSML_OPT_LEVEL`,
   `GLASSML_OVERLAP=0/1`, `GLASSML_PRECISION=fp32/int8`, `GLASSML_RESULT_CACHE_MB`.
 """
 
@@ -88,8 +89,14 @@ def main() -> int:
     parser.add_argument("--centres", type=int, default=0, help="predict-all on this many centres (0: all atoms)")
     parser.add_argument("--sample", type=int, default=1024, help="images / centres of the step measurements")
     parser.add_argument("--stream-centres", type=int, default=2048)
+    parser.add_argument("--keep", help="also keep the raw figures (JSON) in this folder")
+    parser.add_argument("--render", metavar="DIR", help="only write the page from the raw figures a run kept in DIR "
+                                                        "(and the current quantization.json)")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp())
+    if args.render:
+        return render(Path(args.render), args.output)
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp())
+    tmp.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M")
     load0 = os.getloadavg()[0]
     inf, t_inf = _run(["bench_inference.py", "--centres", str(args.centres), "--sample", str(args.sample),
@@ -102,6 +109,22 @@ def main() -> int:
         for script in DESCRIPTORS:
             desc.append((script, *_run(script)))
     load1 = os.getloadavg()[0]
+    meta = {"started": started, "load0": load0, "load1": load1, "t_inf": t_inf, "t_fr": t_fr, "t_gpu": t_gpu,
+            "descriptors": [{"script": sc, "stdout": p.stdout, "seconds": sec} for sc, p, sec in desc],
+            "failed": [p.args[1] for p in (inf, frames, gpu) if p.returncode]}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    render(tmp, args.output)
+    print(f"\nwrote {args.output}")
+    failed = [p for p in (inf, frames, gpu) if p.returncode] + [p for _, p, _ in desc if p.returncode]
+    return 1 if failed else 0
+
+
+def render(tmp: Path, output: str) -> int:
+    """Write the page from the raw figures in ``tmp`` (inference.json, frames.json, gpu.json, meta.json)."""
+    meta = json.loads((tmp / "meta.json").read_text()) if (tmp / "meta.json").is_file() else {}
+    started, load0, load1 = meta.get("started", "?"), meta.get("load0", float("nan")), meta.get("load1", float("nan"))
+    t_inf, t_fr, t_gpu = (meta.get(k, float("nan")) for k in ("t_inf", "t_fr", "t_gpu"))
+    desc = [(d["script"], d["stdout"], d["seconds"]) for d in meta.get("descriptors", [])]
 
     I = json.loads((tmp / "inference.json").read_text()) if (tmp / "inference.json").is_file() else None
     F = json.loads((tmp / "frames.json").read_text()) if (tmp / "frames.json").is_file() else None
@@ -109,6 +132,18 @@ def main() -> int:
     qpath = HERE / "results" / "quantization.json"
     Q = json.loads(qpath.read_text()) if qpath.is_file() else None
 
+    if I and started == "?":
+        started, load0, load1 = I["date"], I["load_before"], I.get("load_after", float("nan"))
+    if not (I or F or G):
+        md = [INTRO.format(machine="the machine it ran on").replace(
+            "Every figure below comes from one\nrun", "Every figure on this page comes from one\nrun"),
+            "\n## Figures\n", "No run of `benchmarks/run_all.py` has been recorded on this page yet: run it to fill "
+            "the tables (prediction steps, predict-all and memory, frames per second, CPU and GPU).\n"]
+        if Q:
+            md.append(_quant_section(Q))
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text("\n".join(md), encoding="utf-8")
+        return 0
     machine = (f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
                f"{platform.system()}, Python {platform.python_version()}, onnxruntime "
                f"{I['onnxruntime'] if I else '?'}; run started {started}, load average {load0:.1f} at the start "
@@ -168,36 +203,39 @@ def main() -> int:
                                          f"max abs change {r['max |p - p_fp32|']:.1e}" if "max |p - p_fp32|" in r
                                          else ""))]))
     if Q:
-        md.append("\n## int8: accuracy on the test glasses\n")
-        md.append(f"From `benchmarks/bench_quantization.py` ({Q['date']}): static int8 (QDQ, per-channel weights), "
-                  f"calibrated on {Q['calibration_images']:,} SDMs of the training glasses; scored on "
-                  f"{', '.join(Q['test_glasses'])} x {len(Q['orientations'])} loadings ({Q['pairs']} pairs, "
-                  f"{Q['atoms_per_glass']:,} atoms each) with the evaluation protocol (labels = top 5 % of D2min at "
-                  "the card's strain; balanced accuracy at p > 0.5). Rule: ship int8 only if every change is below "
-                  f"0.003 -> {'met' if Q['within_0.003'] else 'NOT met: int8 stays an option, fp32 is the default'}.\n")
-        rows = []
-        for key, d in Q["deltas"].items():
-            m32, m8 = Q["metrics"][f"{key}/fp32"], Q["metrics"][f"{key}/int8"]
-            rows.append((key, m32, m8, d))
-        md.append(_table(rows, [("model", lambda r: r[0]),
-                                ("AUC fp32", lambda r: f"{r[1]['auc_roc']:.4f}"),
-                                ("AUC int8", lambda r: f"{r[2]['auc_roc']:.4f}"),
-                                ("change", lambda r: f"{r[3]['auc_roc']:+.4f}"),
-                                ("bal. acc. fp32", lambda r: f"{r[1]['balanced_accuracy']:.4f}"),
-                                ("bal. acc. int8", lambda r: f"{r[2]['balanced_accuracy']:.4f}"),
-                                ("change", lambda r: f"{r[3]['balanced_accuracy']:+.4f}")]))
-        md.append(f"\nLargest change of a predicted probability: {Q['max_abs_probability_change']:.3f}.\n")
+        md.append(_quant_section(Q))
     if desc:
         md.append("\n## Descriptors\n")
         md.append("The descriptor benchmarks of the same run, as printed (each against its plain reference loop).\n")
-        for script, proc, secs in desc:
-            md.append(f"### `{' '.join(script)}` ({secs:.0f} s)\n\n```\n{proc.stdout.strip()}\n```\n")
+        for script, stdout, secs in desc:
+            md.append(f"### `{' '.join(script)}` ({secs:.0f} s)\n\n```\n{stdout.strip()}\n```\n")
     md.append(f"\n_Benchmark wall time: inference {t_inf:.0f} s, frames {t_fr:.0f} s, GPU script {t_gpu:.0f} s._\n")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text("\n".join(md), encoding="utf-8")
-    print(f"\nwrote {args.output}")
-    failed = [p for p in (inf, frames, gpu) if p.returncode] + [p for _, p, _ in desc if p.returncode]
-    return 1 if failed else 0
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text("\n".join(md), encoding="utf-8")
+    return 0
+
+
+def _quant_section(Q) -> str:
+    md = ["\n## int8: accuracy on the test glasses\n"]
+    md.append(f"From `benchmarks/bench_quantization.py` ({Q['date']}): static int8 (QDQ, per-channel weights), "
+              f"calibrated on {Q['calibration_images']:,} SDMs of the training glasses; scored on "
+              f"{', '.join(Q['test_glasses'])} x {len(Q['orientations'])} loadings ({Q['pairs']} pairs, "
+              f"{Q['atoms_per_glass']:,} atoms each) with the evaluation protocol (labels = top 5 % of D2min at "
+              "the card's strain; balanced accuracy at p > 0.5). Rule: ship int8 only if every change is below "
+              f"0.003 -> {'met' if Q['within_0.003'] else 'NOT met: int8 stays an option, fp32 is the default'}.\n")
+    rows = []
+    for key, d in Q["deltas"].items():
+        m32, m8 = Q["metrics"][f"{key}/fp32"], Q["metrics"][f"{key}/int8"]
+        rows.append((key, m32, m8, d))
+    md.append(_table(rows, [("model", lambda r: r[0]),
+                            ("AUC fp32", lambda r: f"{r[1]['auc_roc']:.4f}"),
+                            ("AUC int8", lambda r: f"{r[2]['auc_roc']:.4f}"),
+                            ("change", lambda r: f"{r[3]['auc_roc']:+.4f}"),
+                            ("bal. acc. fp32", lambda r: f"{r[1]['balanced_accuracy']:.4f}"),
+                            ("bal. acc. int8", lambda r: f"{r[2]['balanced_accuracy']:.4f}"),
+                            ("change", lambda r: f"{r[3]['balanced_accuracy']:+.4f}")]))
+    md.append(f"\nLargest change of a predicted probability: {Q['max_abs_probability_change']:.3f}.\n")
+    return "\n".join(md)
 
 
 if __name__ == "__main__":
