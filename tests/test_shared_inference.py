@@ -1,6 +1,5 @@
 """Each network runs once: shared passes by file hash, the engine options, the CUDA provider choice."""
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +9,7 @@ from ovito_glassml.descriptors.geometry import ConfigurationError
 from ovito_glassml.inference import load_model, runtime
 from ovito_glassml.inference.demo import build_demo_models
 from ovito_glassml.inference.engine import EngineOptions, overlapped, set_engine_options
-from ovito_glassml.inference.sharing import RESULTS, ResultCache, clear_shared
-
-ROOT = Path(__file__).resolve().parents[1]
+from ovito_glassml.inference.sharing import ResultCache, clear_shared
 
 
 @pytest.fixture(scope="module")
