@@ -228,7 +228,10 @@ def stage_ensembles(plan: Plan) -> None:
         keep = [(m, w[m.split('=')[0]]) for m in members if w[m.split("=")[0]] > 0]
         args = ["train", "ensemble", *map(str, files), "-o", str(out), "--name", model,
                 "--test", ",".join(_names(plan.files["test"])), "--strain", str(strain), "--fraction", str(FRACTION),
-                "--weights", ",".join(f"{x:g}" for _, x in keep), "--cache", str(CACHE), "--radial-baseline"]
+                "--weights", ",".join(f"{x:g}" for _, x in keep), "--cache", str(CACHE), "--radial-baseline",
+                "--weights-chosen", (f"chosen on the validation glasses {', '.join(chosen['validation_glasses'])}: "
+                                     f"best mean top-5 % AUC over their glass-loadings on a simplex grid of step "
+                                     f"{chosen['step']:g} ({plan.work.name}/weights.json)")]
         for m, _ in keep:
             args += ["--member", m]
         if len(keep) == 1:  # one member alone: the CNN output (or QS) is the model itself

@@ -158,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 test=test, standardise_on=args.standardise_on, baselines=_baselines(args.baseline),
                                 radial_baseline=args.radial_baseline, strain=args.strain, fraction=args.fraction,
                                 seed=args.seed, eval_strains=_floats(args.eval_strains), progress=progress,
-                                cache=args.cache)
+                                cache=args.cache, weights_chosen=args.weights_chosen)
     else:
         from .linear import DEFAULT_C_GRID, train_sf
 
@@ -313,6 +313,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--member", action="append", metavar="NAME=MODEL",
                    help="ensemble: a member model, copied into the sub-folder NAME (repeatable; e.g. cnn=runs/cnn)")
     p.add_argument("--weights", help="ensemble: comma list of member weights in --member order (default equal)")
+    p.add_argument("--weights-chosen", metavar="TEXT", help="ensemble: how the weights were chosen, for the card "
+                                                            "(default: given, not fitted)")
     p.add_argument("--standardise-on", choices=["lead", "all"], default="lead",
                    help="ensemble: glasses whose atoms standardise the members: 'lead' = the non-test glasses the "
                         "CNN member was trained on (default), 'all' = every non-test glass given")
