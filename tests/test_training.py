@@ -747,6 +747,7 @@ def test_ensemble_reuses_the_orientation_blind_member(ensemble_members, glasses,
 
 def test_ensemble_refuses_test_glasses_a_member_saw_and_broken_folders(ensemble_members, glasses, tmp_path):
     from ovito_glassml.inference.cards import CardError
+    from ovito_glassml.inference.cards import seal_card
     from ovito_glassml.training.ensemble import build_ensemble
 
     members, test = ensemble_members
@@ -759,15 +760,20 @@ def test_ensemble_refuses_test_glasses_a_member_saw_and_broken_folders(ensemble_
     spec = json.loads((r.directory / "ensemble.json").read_text())
     spec["members"] = spec["members"][::-1]
     (r.directory / "ensemble.json").write_text(json.dumps(spec))
+    with pytest.raises(CardError, match="ensemble.json .*does not match the SHA-256 its card records"):
+        load_model(r.directory)
+    seal_card(r.directory)  # as if changed on purpose: the checks behind the card's record
     with pytest.raises(CardError, match="must agree, in order"):
         load_model(r.directory)
     spec["members"] = spec["members"][::-1]
     spec["members"][1]["sd"] = 0.0
     (r.directory / "ensemble.json").write_text(json.dumps(spec))
+    seal_card(r.directory)
     with pytest.raises(CardError, match="must be > 0"):
         load_model(r.directory)
     spec["members"][1]["sd"] = 1.0
     (r.directory / "ensemble.json").write_text(json.dumps(spec))
+    seal_card(r.directory)
     import shutil
 
     shutil.rmtree(r.directory / "qs")
