@@ -401,7 +401,8 @@ def make_glass(system: SystemSpec, params: GlassParams, workdir: str | Path,
     state = json.loads(state_path.read_text()) if state_path.exists() and restart.exists() else None
     md_keys = ("n_atoms", "seed", "quench_rate", "melt_time", "pressure", "tdamp", "pdamp", "chunk_steps",
                "preparation", "window")
-    if state is not None and any(state["params"].get(k, _QUENCH_DEFAULTS.get(k)) != p.to_dict().get(k)
+    now = p.to_dict()
+    if state is not None and any(state["params"].get(k, _QUENCH_DEFAULTS.get(k)) != now.get(k, _QUENCH_DEFAULTS.get(k))
                                  for k in md_keys):
         raise RuntimeError(f"{workdir} holds a glass made with other parameters; use another work directory")
     lmp = _new_lammps()
