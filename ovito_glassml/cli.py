@@ -374,7 +374,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for file, pipeline in pipelines:
             _check_dfs_frame(_compute(pipeline, file, 0), file, 0, args)
     total_frames = sum(p.num_frames for _, p in pipelines)
-    if (getattr(args, "jobs", 1) or 1) < 1:
+    if getattr(args, "jobs", 1) is not None and getattr(args, "jobs", 1) < 1:
         raise ConfigurationError(f"--jobs must be >= 1; got {args.jobs}")
     if (getattr(args, "jobs", 1) or 1) > 1 or getattr(args, "scheduler", None):  # frames in worker processes
         from .inference.frames import predict_parallel  # noqa: PLC0415
