@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     for r in rows:
         label = (f"{r['rate']:.0e} K/s" if r["rate"] is not None else "window preparation")
         groups.setdefault((r["n_atoms"], r["rate"] is None, -(r["rate"] or 0), label), []).append(r)
-    lines = [MARK_BEGIN, "",
+    lines = [MARK_BEGIN, "", "![E_IS and Cu-centred icosahedra against cooling rate](figures/cooling_rate_calibration.png)", "",
              f"Line fitted to {cal.n_glasses} constant-rate {n_cal}-atom glasses: "
              f"E_IS = {cal.a:.4f} {cal.b:+.4f} log10(q / K s^-1) eV/atom "
              f"(slope {1000 * cal.b:.2f} ± {1000 * math.sqrt(cal.cov[1][1]):.2f} meV/atom per decade).",
