@@ -39,8 +39,9 @@ from .lammps_runtime import load_lammps, potential_path
 from .systems import SystemSpec
 
 __all__ = [
-    "PREPARATIONS", "DEFAULT_WINDOW_METAL", "cooling_pieces", "GlassParams", "ShearParams", "MsdParams", "make_glass", "shear_aqs", "vibrational_msd",
-    "rotate_to_loading_frame", "deformation_2d", "lammps_version", "inherent_energy",
+    "PREPARATIONS", "DEFAULT_WINDOW_METAL", "cooling_pieces", "GlassParams", "ShearParams", "MsdParams",
+    "make_glass", "shear_aqs", "vibrational_msd", "rotate_to_loading_frame", "deformation_2d", "lammps_version",
+    "inherent_energy",
 ]
 
 log = logging.getLogger(__name__)
