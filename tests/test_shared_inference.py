@@ -220,3 +220,29 @@ def test_cuda_provider_used_on_a_gpu(demo, glass):
         pytest.skip("onnxruntime-gpu is installed but no GPU can be used here")
     cpu = load_model(demo["susceptibility"], providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(model.predict(glass), cpu.predict(glass), atol=1e-4)
+
+
+def test_shipped_int8_networks_are_the_quantised_shipped_cnn():
+    """The int8 files beside the shipped CNNs come from those very networks and predict nearly alike
+    (their held-out metrics: benchmarks/results/quantization.json, docs/speed.md)."""
+    import json
+    from pathlib import Path
+
+    from ovito_glassml.inference.sharing import file_sha256
+    from ovito_glassml.modifiers.convert import configuration_from_data
+
+    root = Path(__file__).resolve().parents[1] / "models"
+    folders = [p.parent for p in sorted(root.glob("*/cnn/model.int8.onnx"))]
+    if not folders:
+        pytest.skip("no int8 network ships")
+    for folder in folders:
+        record = json.loads((folder / "model.int8.json").read_text())
+        assert record["source_sha256"] == file_sha256(folder / "model.onnx")
+        assert record["sha256"] == file_sha256(folder / "model.int8.onnx")
+    from ovito.io import import_file
+
+    config = configuration_from_data(import_file(str(root.parent / "examples" / "data" / "CuZr_example.data")).compute())
+    idx = np.arange(0, config.count, 25)
+    fp32 = load_model(folders[0], providers=["CPUExecutionProvider"]).predict(config, idx)
+    int8 = load_model(folders[0], providers=["CPUExecutionProvider"], precision="int8").predict(config, idx)
+    assert np.abs(fp32 - int8).max() < 0.15 and np.corrcoef(fp32, int8)[0, 1] > 0.99
