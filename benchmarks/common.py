@@ -40,6 +40,15 @@ def cu_zr_glass(n_atoms: int) -> Configuration:
 
 
 def peak_memory_mib() -> float:
+    """Peak resident memory of this process (MiB): VmHWM, which starts afresh at exec (ru_maxrss
+    would carry the peak of the parent that started this process)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
