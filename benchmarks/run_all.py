@@ -209,6 +209,8 @@ def render(tmp: Path, output: str) -> int:
         md.append("The descriptor benchmarks of the same run, as printed (each against its plain reference loop).\n")
         for script, stdout, secs in desc:
             md.append(f"### `{' '.join(script)}` ({secs:.0f} s)\n\n```\n{stdout.strip()}\n```\n")
+    if meta.get("note"):
+        md.append(f"\n{meta['note']}\n")
     md.append(f"\n_Benchmark wall time: inference {t_inf:.0f} s, frames {t_fr:.0f} s, GPU script {t_gpu:.0f} s._\n")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text("\n".join(md), encoding="utf-8")
