@@ -16,7 +16,6 @@ is needed to quantise, not to run the quantised model.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -25,20 +24,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..descriptors.geometry import Configuration, ConfigurationError
+from .cards import file_sha256
 
 __all__ = ["INT8_FILE", "INT8_RECORD", "file_sha256", "calibration_images", "quantize_cnn", "int8_path"]
 
 INT8_FILE = "model.int8.onnx"
 INT8_RECORD = "model.int8.json"
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def int8_path(model_file: str | Path) -> Path:

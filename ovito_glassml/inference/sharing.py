@@ -30,28 +30,14 @@ from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
+from .cards import file_sha256  # one hash of a model file, shared with the card checks
+
 __all__ = ["RESULTS", "ResultCache", "file_sha256", "files_digest", "config_digest", "frame_key",
            "shared_object", "clear_shared"]
 
 CACHE_ENV = "GLASSML_RESULT_CACHE_MB"
 
-_FILE_HASHES: dict[tuple, str] = {}
 _LOCK = threading.RLock()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 (hex) of a file's bytes, remembered while its size and modification time are unchanged."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    digest = _FILE_HASHES.get(key)
-    if digest is None:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        digest = _FILE_HASHES[key] = h.hexdigest()
-    return digest
 
 
 def files_digest(paths: Sequence[str | Path], *extra: Any) -> str:

@@ -57,8 +57,7 @@ log = logging.getLogger(__name__)
 #: deformation, and the conjugate (n, s) differs from it by a rotation and an O(strain^2) stretch,
 #: so its labels are nearly the same (measured on cuzr50_4k g0001 at 5 %: yx against xy, top-5 %
 #: D2min overlap 0.94, Spearman 0.99; x-y against xy, overlap 0.07, Spearman 0.09;
-#: scripts/orientation_equivalence.py).  Until session 5 the default was xy, yz, zx, xz, yx, zy:
-#: three loadings, each twice.
+#: scripts/orientation_equivalence.py).  So xy, yz, zx, xz, yx, zy would be three loadings, each twice.
 DEFAULT_ORIENTATIONS_3D = ("xy", "x-y", "yz", "y-z", "zx", "z-x")
 PROTOCOLS_2D_ORDER = ("positive_simple_shear", "negative_simple_shear", "positive_pure_shear", "negative_pure_shear")
 
@@ -266,7 +265,7 @@ def _protocol_mismatch(old: dict, new: dict) -> str | None:
 def restore_from_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path, seed: int) -> list[str]:
     """Recreate, in the glass's work directory, the stages its committed data-set file already holds.
 
-    The data-set file (``data_dir``) is what survives between machines and sessions; the work
+    The data-set file (``data_dir``) is what survives from one machine to another; the work
     directory (``root``) is scratch.  For every stage in the file whose result is missing from the
     work directory, the result is written back from the file: the inherent structure (float32 in
     the file, so later stages start from positions rounded by less than 1e-5 A; this is recorded as
