@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def worker(glass: str, steps: int, out: str) -> None:
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.generate import CampaignConfig
-    from ovito_glassml.training.protocol import ShearParams, finalize_mpi, process_world, shear_aqs
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import CampaignConfig
+    from ovito_glassml.simulation.protocol import ShearParams, finalize_mpi, process_world, shear_aqs
 
     ds = load_dataset(glass)
     inherent = {"positions": ds.positions.astype(float), "types": ds.types, "cell": ds.cell, "origin": ds.origin}
@@ -50,7 +50,7 @@ def main() -> None:
     if a.worker:
         worker(a.worker[0], int(a.worker[1]), a.worker[2])
         return
-    from ovito_glassml.training.generate import mpi_launcher
+    from ovito_glassml.simulation.generate import mpi_launcher
 
     rows = []
     for r in (int(x) for x in a.ranks.split(",")):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ovito_glassml.training.lammps_runtime import load_lammps, potential_path
+from ovito_glassml.simulation.lammps_runtime import load_lammps, potential_path
 
 
 def main() -> None:

@@ -618,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "changed yourself; an ensemble seals its members too)")
     p.set_defaults(func=cmd_models)
 
-    from .training.cli_generate import add_parser as add_generate  # noqa: PLC0415
+    from .simulation.cli_generate import add_parser as add_generate  # noqa: PLC0415
     from .training.cli_train import add_parser as add_train  # noqa: PLC0415
 
     add_generate(sub)

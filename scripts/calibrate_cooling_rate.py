@@ -9,9 +9,9 @@ and of ``cuzr50_4k_relaxed`` (the ``window`` preparation).  For each glass it re
 with LAMMPS (CG at fixed cell from the stored positions, :func:`inherent_energy`) and the
 fraction of Cu atoms at the centre of a full <0,0,12,0> icosahedron (OVITO Voronoi).  Then:
 
-* fits E_IS = a + b log10(q) to the constant-rate glasses (:mod:`ovito_glassml.training.calibration`);
+* fits E_IS = a + b log10(q) to the constant-rate glasses (:mod:`ovito_glassml.simulation.calibration`);
 * measures the size offset E(4,000) - E(1,000) at 1e13 K/s;
-* writes ``ovito_glassml/training/cooling_rate_calibration.json`` (read when data-set files are
+* writes ``ovito_glassml/simulation/cooling_rate_calibration.json`` (read when data-set files are
   written, which then record each glass's effective cooling rate),
   ``docs/figures/cooling_rate_calibration.png`` and the tables of ``docs/relaxed-glasses.md``
   (between its ``<!-- calibration -->`` markers).
@@ -34,11 +34,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ovito_glassml.training.calibration import CALIBRATION_FILE, fit_rate_calibration  # noqa: E402
-from ovito_glassml.training.dataset import load_dataset  # noqa: E402
-from ovito_glassml.training.labels import icosahedral_fraction  # noqa: E402
-from ovito_glassml.training.protocol import inherent_energy  # noqa: E402
-from ovito_glassml.training.systems import get_system  # noqa: E402
+from ovito_glassml.simulation.calibration import CALIBRATION_FILE, fit_rate_calibration  # noqa: E402
+from ovito_glassml.simulation.dataset import load_dataset  # noqa: E402
+from ovito_glassml.simulation.labels import icosahedral_fraction  # noqa: E402
+from ovito_glassml.simulation.protocol import inherent_energy  # noqa: E402
+from ovito_glassml.simulation.systems import get_system  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: a constant-rate glass: one window spanning at least this range (K), or a plain quench

@@ -26,8 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ovito_glassml.training.protocol import _head, _interaction, _new_lammps, write_lammps_data  # noqa: E402
-from ovito_glassml.training.systems import cuzr  # noqa: E402
+from ovito_glassml.simulation.protocol import _head, _interaction, _new_lammps, write_lammps_data  # noqa: E402
+from ovito_glassml.simulation.systems import cuzr  # noqa: E402
 
 DT_PS = 0.002
 

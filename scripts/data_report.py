@@ -25,8 +25,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ovito_glassml.analysis.dfs import locate_shear_band  # noqa: E402
-from ovito_glassml.training.dataset import DatasetError, load_dataset  # noqa: E402
-from ovito_glassml.training.generate import DEFAULT_ORIENTATIONS_3D, PROTOCOLS_2D_ORDER  # noqa: E402
+from ovito_glassml.simulation.dataset import DatasetError, load_dataset  # noqa: E402
+from ovito_glassml.simulation.generate import DEFAULT_ORIENTATIONS_3D, PROTOCOLS_2D_ORDER  # noqa: E402
 
 TARGETS = {
     "lj2d_2k": "at least 20 samples of the 2D LJ glass, four protocols",
@@ -480,7 +480,7 @@ def preparation_section(data_dir, figdir) -> list[str]:
     """The Cu50Zr50 campaigns side by side by preparation: E_IS, effective cooling rate and the
     stress-strain response of the 4,000-atom glasses (a better-relaxed glass should show a higher
     stress peak and a sharper drop after it)."""
-    from ovito_glassml.training.calibration import load_rate_calibration  # noqa: PLC0415
+    from ovito_glassml.simulation.calibration import load_rate_calibration  # noqa: PLC0415
 
     cal = load_rate_calibration()
     groups: dict = {}

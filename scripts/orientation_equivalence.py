@@ -24,8 +24,8 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ovito_glassml.analysis.metrics import overlap_ratio
-from ovito_glassml.training.generate import CampaignConfig
-from ovito_glassml.training.protocol import _load_glass, shear_aqs
+from ovito_glassml.simulation.generate import CampaignConfig
+from ovito_glassml.simulation.protocol import _load_glass, shear_aqs
 
 
 def compare(ref: dict, other: dict) -> list[dict]:

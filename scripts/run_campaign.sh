@@ -27,11 +27,11 @@ run() {
   for a in "$@"; do [ "$prev" = "--name" ] && name=$a; prev=$a; done
   mkdir -p runs/locks
   if [ "$READONLY" = yes ]; then  # no lock, so it works beside a running lane
-    python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
+    python -m ovito_glassml.simulation.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
     return
   fi
   flock -n -E 75 "runs/locks/${name}.lock" \
-    python -m ovito_glassml.training.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
+    python -m ovito_glassml.simulation.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
   if [ $? -eq 75 ]; then echo "$(date '+%F %T') ${name}: another lane is running it; skipped here"; return; fi
   if [ ${#EXTRA[@]} -eq 0 ]; then report; fi
 }

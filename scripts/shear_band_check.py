@@ -34,7 +34,7 @@ import numpy as np
 from ovito_glassml.analysis.dfs import dfs_analysis, figure_of_merit, locate_shear_band
 from ovito_glassml.analysis.metrics import top_fraction_mask
 from ovito_glassml.inference.runtime import load_model
-from ovito_glassml.training.dataset import load_dataset
+from ovito_glassml.simulation.dataset import load_dataset
 
 
 def _files(paths: list[str]) -> list[Path]:

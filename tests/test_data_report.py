@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import load_script
-from ovito_glassml.training.dataset import GlassDataset
+from ovito_glassml.simulation.dataset import GlassDataset
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_agreement_section_averages_over_glasses_with_both_loadings(data_report)
 def _labelled(path, n: int, cu: float, strains: dict, seeds: int, split: str = "train", glass: dict | None = None) -> None:
     """A data-set file with ``n`` Cu-Zr atoms (Cu fraction ``cu``), D2min snapshots up to ``strains[o]``
     in each orientation ``o`` and ``seeds`` MSD runs (0: no MSD)."""
-    from ovito_glassml.training.dataset import save_dataset
+    from ovito_glassml.simulation.dataset import save_dataset
 
     rng = np.random.default_rng(0)
     types = (np.arange(n) >= round(cu * n)).astype(int)

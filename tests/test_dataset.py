@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from ovito_glassml.training.dataset import (DatasetError, GlassDataset, load_dataset, save_dataset,
+from ovito_glassml.simulation.dataset import (DatasetError, GlassDataset, load_dataset, save_dataset,
                                             validate_dataset)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ovito_glassml.descriptors.geometry import cube_orientations, loading_frame
-from ovito_glassml.training.protocol import (GlassParams, MsdParams, ShearParams, deformation_2d,
+from ovito_glassml.simulation.protocol import (GlassParams, MsdParams, ShearParams, deformation_2d,
                                              rotate_to_loading_frame)
 
 
@@ -68,7 +68,7 @@ def test_orientation_mapping_refuses_improper_or_non_cube_rotations():
 def test_default_orientations_are_six_distinct_loadings():
     """(s, n), (-s, -n) and the conjugate (n, s) share the small strain sym(s n^T); the default
     campaign orientations must be six different strains: three planes, both senses."""
-    from ovito_glassml.training.generate import DEFAULT_ORIENTATIONS_3D
+    from ovito_glassml.simulation.generate import DEFAULT_ORIENTATIONS_3D
     names = {name: (s, n) for name, s, n in cube_orientations()}
     strains = []
     for o in DEFAULT_ORIENTATIONS_3D:
@@ -101,7 +101,7 @@ def test_snapshot_steps_must_be_multiples_of_strain_step():
 
 def test_d2min_is_zero_for_affine_deformation_and_positive_otherwise():
     pytest.importorskip("ovito")
-    from ovito_glassml.training.labels import d2min
+    from ovito_glassml.simulation.labels import d2min
 
     pos, cell = _lattice()
     F = np.array([[1.0, 0.15, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # 15 % simple shear (xy tilt)
@@ -118,7 +118,7 @@ def test_d2min_is_zero_for_affine_deformation_and_positive_otherwise():
 
 def test_voronoi_volumes_tile_the_box():
     pytest.importorskip("ovito")
-    from ovito_glassml.training.labels import msd_quality, v_flex, voronoi_volume
+    from ovito_glassml.simulation.labels import msd_quality, v_flex, voronoi_volume
 
     pos, cell = _lattice()
     v = voronoi_volume(pos, cell)
@@ -151,7 +151,7 @@ TINY_SHEAR = dict(max_strain=0.002, strain_step=0.001, snapshot_strains=(0.001, 
 @pytest.fixture(scope="module")
 def lammps_ok():
     try:
-        from ovito_glassml.training.lammps_runtime import load_lammps
+        from ovito_glassml.simulation.lammps_runtime import load_lammps
 
         load_lammps()
     except ImportError:
@@ -160,7 +160,7 @@ def lammps_ok():
 
 @pytest.fixture(scope="module")
 def tiny_campaign(tmp_path_factory, lammps_ok):
-    from ovito_glassml.training.generate import CampaignConfig, run_campaign
+    from ovito_glassml.simulation.generate import CampaignConfig, run_campaign
 
     root = tmp_path_factory.mktemp("gen")
     cfg = CampaignConfig(name="tiny", system="CuZr", n_glasses=2, n_test=1, orientations=("xy", "-zx"),
@@ -173,8 +173,8 @@ def tiny_campaign(tmp_path_factory, lammps_ok):
 
 
 def test_tiny_campaign_shapes_and_provenance(tiny_campaign):
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.lammps_runtime import potential_path
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.lammps_runtime import potential_path
 
     cfg, root, status, written, messages = tiny_campaign
     assert status["done"] == status["total"] == 2 * (2 + 2)
@@ -211,7 +211,7 @@ def test_tiny_campaign_shapes_and_provenance(tiny_campaign):
 
 
 def test_rerun_is_a_no_op(tiny_campaign):
-    from ovito_glassml.training.generate import run_campaign
+    from ovito_glassml.simulation.generate import run_campaign
 
     cfg, root, status, written, messages = tiny_campaign
     again = []
@@ -247,9 +247,9 @@ def test_data_report_counts_what_the_campaign_made(tmp_path, tiny_campaign):
 
 
 def test_fixed_seed_gives_the_same_glass(tmp_path, tiny_campaign):
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.protocol import make_glass
-    from ovito_glassml.training.systems import cuzr
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.protocol import make_glass
+    from ovito_glassml.simulation.systems import cuzr
 
     _, root, *_ = tiny_campaign
     a = load_dataset(root / "data" / "tiny" / "tiny_g0001.npz")
@@ -261,8 +261,8 @@ def test_fixed_seed_gives_the_same_glass(tmp_path, tiny_campaign):
 
 
 def test_interrupted_glass_resumes_from_checkpoint(tmp_path, lammps_ok):
-    from ovito_glassml.training.protocol import make_glass
-    from ovito_glassml.training.systems import cuzr
+    from ovito_glassml.simulation.protocol import make_glass
+    from ovito_glassml.simulation.systems import cuzr
 
     with pytest.raises(Interrupted):
         make_glass(cuzr(), GlassParams(seed=4, **TINY_GLASS), tmp_path / "g", progress=interrupt_at("segment 2/"))
@@ -275,9 +275,9 @@ def test_interrupted_glass_resumes_from_checkpoint(tmp_path, lammps_ok):
 
 
 def test_interrupted_shear_resumes(tmp_path, tiny_campaign):
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.protocol import shear_aqs
-    from ovito_glassml.training.systems import cuzr
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.protocol import shear_aqs
+    from ovito_glassml.simulation.systems import cuzr
 
     _, root, *_ = tiny_campaign
     a = load_dataset(root / "data" / "tiny" / "tiny_g0001.npz")
@@ -294,8 +294,8 @@ def test_interrupted_shear_resumes(tmp_path, tiny_campaign):
 
 
 def test_lj2d_and_fep_tiny(tmp_path, lammps_ok):
-    from ovito_glassml.training.protocol import make_glass, shear_aqs
-    from ovito_glassml.training.systems import fep, lj2d
+    from ovito_glassml.simulation.protocol import make_glass, shear_aqs
+    from ovito_glassml.simulation.systems import fep, lj2d
 
     lj = lj2d()
     g = make_glass(lj, GlassParams(n_atoms=200, seed=1, quench_rate=0.05, melt_time=2.0), tmp_path / "lj")
@@ -324,7 +324,7 @@ def test_lj2d_and_fep_tiny(tmp_path, lammps_ok):
 def test_cli_parser_and_dry_run(capsys):
     import argparse
 
-    from ovito_glassml.training.cli_generate import add_parser, build_config
+    from ovito_glassml.simulation.cli_generate import add_parser, build_config
 
     parser = argparse.ArgumentParser(prog="glassml")
     add_parser(parser.add_subparsers(dest="command"))
@@ -339,8 +339,8 @@ def test_cli_parser_and_dry_run(capsys):
 
 
 def test_parallel_jobs_make_the_same_files(tmp_path, lammps_ok):
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.generate import CampaignConfig, run_campaign
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import CampaignConfig, run_campaign
 
     cfg = CampaignConfig(name="par", system="CuZr", n_glasses=2, n_test=0, orientations=("xy", "x-y"),
                          glass=GlassParams(**{**TINY_GLASS, "n_atoms": 120}), shear=ShearParams(**TINY_SHEAR), msd=None)
@@ -352,7 +352,7 @@ def test_parallel_jobs_make_the_same_files(tmp_path, lammps_ok):
 
 
 def test_task_order_spreads_test_glasses_and_covers_every_task_once():
-    from ovito_glassml.training.generate import CampaignConfig, plan_tasks
+    from ovito_glassml.simulation.generate import CampaignConfig, plan_tasks
     cfg = CampaignConfig(n_glasses=16, n_test=4, first_seed=1)
     order = cfg.task_seed_order()
     assert sorted(order) == list(range(1, 17))
@@ -370,7 +370,7 @@ def test_task_order_spreads_test_glasses_and_covers_every_task_once():
 
 def test_first_glasses_move_their_tasks_to_the_front_and_keep_every_task():
     import pytest
-    from ovito_glassml.training.generate import CampaignConfig, plan_tasks
+    from ovito_glassml.simulation.generate import CampaignConfig, plan_tasks
     cfg = CampaignConfig(n_glasses=16, n_test=4, first_seed=1, orientations=("x-y", "xy"))
     plain, first = plan_tasks(cfg), plan_tasks(cfg, [15, 16])
     assert sorted(first, key=plain.index) == plain            # same tasks, reordered
@@ -384,8 +384,8 @@ def test_first_glasses_move_their_tasks_to_the_front_and_keep_every_task():
 
 def test_msd_extends_to_more_seeds_without_redoing_the_first(tmp_path, tiny_campaign):
     """A finished MSD result is extended seed by seed: 2 seeds then 3 equals 3 seeds at once."""
-    from ovito_glassml.training.protocol import vibrational_msd
-    from ovito_glassml.training.systems import cuzr
+    from ovito_glassml.simulation.protocol import vibrational_msd
+    from ovito_glassml.simulation.systems import cuzr
 
     _, root, *_ = tiny_campaign
     with np.load(root / "runs" / "tiny" / "g0001" / "glass_is.npz") as z:
@@ -407,7 +407,7 @@ def test_msd_extends_to_more_seeds_without_redoing_the_first(tmp_path, tiny_camp
 
 
 def test_campaign_accepts_more_msd_seeds_and_refuses_other_changes(tmp_path):
-    from ovito_glassml.training.generate import CampaignConfig, _check_config, plan_tasks, _task_done
+    from ovito_glassml.simulation.generate import CampaignConfig, _check_config, plan_tasks, _task_done
 
     cfg = CampaignConfig(name="c", n_glasses=1, n_test=0, orientations=("xy",), msd=MsdParams(n_seeds=2))
     _check_config(tmp_path, cfg)
@@ -440,8 +440,8 @@ def test_fresh_workdir_resumes_from_the_data_sets_and_keeps_their_labels(tmp_pat
     --status counts the files, and a new orientation adds its labels beside the old ones."""
     import dataclasses
 
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.generate import campaign_status, run_campaign
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import campaign_status, run_campaign
 
     cfg, root, *_ = tiny_campaign
     data = _copy_data(root / "data", tmp_path / "data")
@@ -475,7 +475,7 @@ def test_fresh_workdir_resumes_from_the_data_sets_and_keeps_their_labels(tmp_pat
 def test_data_set_of_another_protocol_or_glass_is_refused(tmp_path, tiny_campaign):
     import dataclasses
 
-    from ovito_glassml.training.generate import restore_from_dataset
+    from ovito_glassml.simulation.generate import restore_from_dataset
 
     cfg, root, *_ = tiny_campaign
     data = _copy_data(root / "data", tmp_path / "data")
@@ -496,12 +496,12 @@ def test_packed_shear_checkpoint_survives_a_lost_workdir(tmp_path, tiny_campaign
     resumes it at step 1 and gives the same D2min as an uninterrupted run."""
     import dataclasses
 
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.cli_generate import main
-    from ovito_glassml.training.generate import (partial_shear_files, partial_shear_path, partial_snapshot_path,
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.cli_generate import main
+    from ovito_glassml.simulation.generate import (partial_shear_files, partial_shear_path, partial_snapshot_path,
                                                  restore_from_dataset, run_campaign, save_partial_shear)
-    from ovito_glassml.training.protocol import shear_aqs
-    from ovito_glassml.training.systems import cuzr
+    from ovito_glassml.simulation.protocol import shear_aqs
+    from ovito_glassml.simulation.systems import cuzr
 
     cfg, root, *_ = tiny_campaign
     data = _copy_data(root / "data", tmp_path / "data")
@@ -555,10 +555,10 @@ def test_tasks_on_two_mpi_ranks_match_one_rank(tmp_path, tiny_campaign):
     writes) give what one rank gives, up to round-off, and the provenance records the ranks."""
     import dataclasses
 
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.generate import mpi_launcher, restore_from_dataset, run_campaign
-    from ovito_glassml.training.protocol import shear_aqs, vibrational_msd
-    from ovito_glassml.training.systems import cuzr
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import mpi_launcher, restore_from_dataset, run_campaign
+    from ovito_glassml.simulation.protocol import shear_aqs, vibrational_msd
+    from ovito_glassml.simulation.systems import cuzr
 
     try:
         mpi_launcher()
@@ -590,8 +590,8 @@ def test_tasks_on_two_mpi_ranks_match_one_rank(tmp_path, tiny_campaign):
 
 
 def test_task_labels_and_launcher_errors():
-    from ovito_glassml.training.generate import Task, mpi_launcher
-    from ovito_glassml.training.mpi_task import parse_task_label
+    from ovito_glassml.simulation.generate import Task, mpi_launcher
+    from ovito_glassml.simulation.mpi_task import parse_task_label
 
     assert parse_task_label("g0101:shear:xy") == Task(101, "shear", "xy")
     assert parse_task_label("g0003:msd") == Task(3, "msd")
@@ -604,8 +604,8 @@ def test_task_labels_and_launcher_errors():
 def test_a_whole_glass_on_two_mpi_ranks(tmp_path, lammps_ok):
     """Quench, MSD and shear of a new glass, every task on two ranks: a complete, valid file whose
     provenance says so."""
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.generate import CampaignConfig, mpi_launcher, run_campaign
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import CampaignConfig, mpi_launcher, run_campaign
 
     try:
         mpi_launcher()
@@ -629,9 +629,9 @@ def test_status_reports_tasks_under_way_and_the_time_left(tmp_path, tiny_campaig
     time left is (1 - done) x the median measured wall time of the finished shears, summed."""
     import dataclasses
 
-    from ovito_glassml.training.cli_generate import status_lines
-    from ovito_glassml.training.dataset import load_dataset
-    from ovito_glassml.training.generate import campaign_status
+    from ovito_glassml.simulation.cli_generate import status_lines
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import campaign_status
 
     cfg, root, *_ = tiny_campaign
     data = _copy_data(root / "data", tmp_path / "data")
@@ -674,7 +674,7 @@ def test_campaign_config_refuses_what_could_not_run(change, words):
     """A campaign that could not run, or would mean nothing, is refused before anything runs."""
     import dataclasses
 
-    from ovito_glassml.training.generate import CampaignConfig
+    from ovito_glassml.simulation.generate import CampaignConfig
 
     good = CampaignConfig(name="c", n_glasses=2, n_test=1)
     with pytest.raises(ValueError, match=re.escape(words)):
@@ -684,7 +684,7 @@ def test_campaign_config_refuses_what_could_not_run(change, words):
 
 
 def test_generate_cli_names_the_bad_option(tmp_path):
-    from ovito_glassml.training.cli_generate import main
+    from ovito_glassml.simulation.cli_generate import main
 
     base = ["generate", "--workdir", str(tmp_path / "w"), "--data-dir", str(tmp_path / "d"), "--status"]
     for extra, words in [(["--glasses", "0"], "--glasses"), (["--jobs", "0"], "--jobs"),
@@ -706,7 +706,7 @@ def test_lammps_then_freud_voronoi_in_one_process(lammps_ok):
 
     code = """
 import numpy as np
-from ovito_glassml.training.lammps_runtime import load_lammps
+from ovito_glassml.simulation.lammps_runtime import load_lammps
 lmp = load_lammps().lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
 lmp.commands_string("units metal\\nlattice fcc 3.6\\nregion b block 0 2 0 2 0 2\\ncreate_box 1 b\\n"
                     "create_atoms 1 box\\nmass 1 63.5\\npair_style lj/cut 4\\npair_coeff 1 1 0.1 2.3\\nrun 0")

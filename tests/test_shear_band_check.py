@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_script
 from ovito_glassml.descriptors.geometry import orientation_frame
-from ovito_glassml.training.dataset import GlassDataset, save_dataset
+from ovito_glassml.simulation.dataset import GlassDataset, save_dataset
 
 BOX = np.array([40.0, 30.0, 20.0])
 
@@ -44,7 +44,7 @@ def test_band_and_dfs_are_measured_in_the_loading_frame(check):
     """Loading yz (s = y, n = z): a band of high D2min at sample y = 13 is ⟂ X of the loading frame,
     at x = 13; a predictor marking that band gets γ = 1, one marking y = 28 (15 A away) less."""
     from ovito_glassml.descriptors.geometry import Configuration
-    from ovito_glassml.training.protocol import rotate_to_loading_frame
+    from ovito_glassml.simulation.protocol import rotate_to_loading_frame
 
     pos = _grid()
     config = Configuration(positions=pos, cell=np.diag(BOX), types=np.zeros(len(pos), int), type_names=("Cu",))

@@ -121,8 +121,8 @@ def test_npz_round_trip(tmp_path, glasses):
 
 
 def test_generator_dataset_adapter(tmp_path, glasses):
-    """The generator's per-glass file (training.dataset) is read through LabelledGlass.from_file."""
-    dataset = pytest.importorskip("ovito_glassml.training.dataset")
+    """The generator's per-glass file (simulation.dataset) is read through LabelledGlass.from_file."""
+    dataset = pytest.importorskip("ovito_glassml.simulation.dataset")
     g = glasses[1]
     c = g.config
     orients = {o: {"rotation": orientation_frame(o), "strain": np.array([0.0, 0.03, 0.05]),
@@ -328,7 +328,8 @@ def test_evaluate_reproduces_card_and_updates_it(cnn_result, glasses, tmp_path):
 # ----------------------------------------------------------------------------------------------
 # QS
 def test_choose_threshold_and_folds():
-    from ovito_glassml.training.gbdt import choose_threshold, fold_assignment
+    from ovito_glassml.training.gbdt import fold_assignment
+    from ovito_glassml.training.samples import choose_threshold
 
     d = np.r_[np.arange(100.0), np.nan]
     t = choose_threshold(d, 0.05)
@@ -602,7 +603,7 @@ def test_sdm_samples_refuse_more_images_than_memory(glasses, monkeypatch):
 def test_vflex_reliability_matches_the_noise_it_was_given():
     """Runs = exp(T + e_s): the reliability of ln v_flex from S seeds is var(T') / (var(T') + s^2/S),
     with T' = T + ln(omega)/3 (omega is measured without noise)."""
-    from ovito_glassml.training.labels import vflex_reliability
+    from ovito_glassml.simulation.labels import vflex_reliability
 
     rng = np.random.default_rng(3)
     n, s, sigma = 40000, 10, 0.3
@@ -619,7 +620,7 @@ def test_vflex_reliability_matches_the_noise_it_was_given():
 def test_sf_evaluation_reports_label_reliability(glasses, tmp_path):
     """With per-seed MSD runs the SF metrics carry the label's reliability and rho / sqrt(R)."""
     from ovito_glassml.training.evaluate import evaluate_model
-    from ovito_glassml.training.labels import vflex_reliability
+    from ovito_glassml.simulation.labels import vflex_reliability
     from ovito_glassml.training.linear import train_sf
 
     r = train_sf(glasses, tmp_path / "sf", c_grid=(1.0,), folds=3)

@@ -51,8 +51,8 @@ import numpy as np
 from ..analysis import metrics as M
 from ..descriptors.geometry import ConfigurationError
 from ..inference.cards import CARD_FILE, ModelCard, software_versions
-from .labels import vflex_reliability
-from .samples import LabelledGlass, same_strain, threshold_labels, top_fraction_labels
+from ..simulation.labels import vflex_reliability
+from .samples import LabelledGlass, choose_threshold, same_strain, threshold_labels, top_fraction_labels
 from .scoring import PAPER_STRAINS, PairScores, preparation_of, preparation_record, protocol_values, \
     score_both_protocols
 
@@ -351,8 +351,6 @@ def _evaluate_qs(model, glasses, orientations, max_atoms, seed, progress, thresh
     if threshold is not None and plastic_fraction is not None:
         raise ConfigurationError("give a D2min threshold or a plastic fraction, not both")
     if plastic_fraction is not None:
-        from .gbdt import choose_threshold
-
         d_all = [g.d2min_at(o, strain)[_centers(g, max_atoms, seed)] for g in glasses
                  for o in (orientations or label.get("orientations") or [label.get("orientation")]) if o in g.d2min]
         if not d_all:

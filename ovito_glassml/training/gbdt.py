@@ -3,7 +3,7 @@
 * Features: :func:`~ovito_glassml.descriptors.interstice.interstice_features` with the card's
   :class:`~ovito_glassml.descriptors.interstice.IntersticeSettings` (the runtime's code).
 * Label: plastic = D2min > threshold after ``strain`` along one loading orientation (paper: 5 A^2
-  at 4 % strain, 3.5-6 % plastic).  :func:`choose_threshold` picks the threshold as the
+  at 4 % strain, 3.5-6 % plastic).  :func:`~.samples.choose_threshold` picks the threshold as the
   ``1 - target_fraction`` quantile of the training glasses' finite D2min (default 5 % plastic);
   the threshold and the realised plastic fraction are recorded in the card.
 * Equal undersampling of the training atoms (all plastic atoms and as many random others).
@@ -28,9 +28,9 @@ import numpy as np
 from ..analysis.metrics import roc_auc
 from ..descriptors.geometry import ConfigurationError
 from ..descriptors.interstice import INTERSTICE_FEATURE_NAMES, IntersticeSettings, interstice_features
-from .samples import LabelledGlass, species_of, provenance_summary, split_by_glass, threshold_labels
+from .samples import LabelledGlass, choose_threshold, species_of, provenance_summary, split_by_glass, threshold_labels
 
-__all__ = ["choose_threshold", "fold_assignment", "DEFAULT_GRID", "QSResult", "train_qs"]
+__all__ = ["fold_assignment", "DEFAULT_GRID", "QSResult", "train_qs"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], Any] | None
@@ -38,17 +38,6 @@ Progress = Callable[[str], Any] | None
 #: default hyperparameter grid (small: every point is a full k-fold CV)
 DEFAULT_GRID: dict[str, tuple] = {"num_leaves": (15, 31), "learning_rate": (0.05, 0.1), "n_estimators": (100, 300)}
 
-
-def choose_threshold(d2min_all: np.ndarray, target_fraction: float = 0.05) -> float:
-    """D2min threshold above which ``target_fraction`` of the (finite) values lie: the
-    ``1 - target_fraction`` quantile (linear interpolation)."""
-    d = np.asarray(d2min_all, dtype=np.float64).reshape(-1)
-    d = d[np.isfinite(d)]
-    if len(d) == 0:
-        raise ConfigurationError("no finite D2min values to choose a threshold from")
-    if not 0 < target_fraction < 1:
-        raise ConfigurationError(f"target_fraction must lie in (0, 1); got {target_fraction}")
-    return float(np.quantile(d, 1.0 - target_fraction))
 
 
 def fold_assignment(groups: np.ndarray, folds: int, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -106,7 +95,7 @@ def train_qs(glasses: Sequence[LabelledGlass], output: str | Path, *, name: str 
     (the same features, that loading's labels), the folds keep a glass's pairs together, and the
     score learnt is the probability of being plastic averaged over those loadings (QS is rotation
     invariant, so it cannot tell them apart).  Default: ``"xy"`` if every glass has it, else the
-    first orientation of the first glass.  ``threshold`` default: :func:`choose_threshold` on the
+    first orientation of the first glass.  ``threshold`` default: :func:`~.samples.choose_threshold` on the
     training samples.
     """
     import lightgbm

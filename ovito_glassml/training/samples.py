@@ -20,7 +20,7 @@ functions :func:`top_fraction_labels` (CNN: top f_thres of D2min) and :func:`thr
 ``-1`` for atoms without a finite D2min (never used for training or metrics).
 
 Files: :func:`load_glasses` / :meth:`LabelledGlass.from_file` read (a) the generator's per-glass
-data-set files (``ovito_glassml.training.dataset.load_dataset``, format ``glassml-dataset-1``:
+data-set files (``ovito_glassml.simulation.dataset.load_dataset``, format ``glassml-dataset-1``:
 inherent structure in the lab frame, ``orient/<o>/snapshot_strains`` and ``orient/<o>/d2min``
 (K, N) per orientation, ``voronoi_volume``, ``msd``, ``v_flex`` once the MSD stage is done,
 provenance JSON), converted by :func:`glass_from_mapping`, and (b) the compact test format
@@ -47,6 +47,7 @@ __all__ = [
     "same_strain",
     "top_fraction_labels",
     "threshold_labels",
+    "choose_threshold",
     "balanced_indices",
     "load_glasses",
     "glass_from_mapping",
@@ -257,7 +258,7 @@ def glass_from_mapping(data: Any, name: str | None = None) -> LabelledGlass:
 
 
 def _from_glass_dataset(ds: Any, name: str | None) -> LabelledGlass:
-    """A :class:`ovito_glassml.training.dataset.GlassDataset` (the generator's per-glass file)."""
+    """A :class:`ovito_glassml.simulation.dataset.GlassDataset` (the generator's per-glass file)."""
     config = ds.configuration()
     d2 = {str(o): {float(s): np.asarray(fields["d2min"][k], dtype=np.float64)
                    for k, s in enumerate(np.asarray(fields["snapshot_strains"], dtype=np.float64).reshape(-1))}
@@ -279,12 +280,12 @@ def _read_path(path: Path) -> list[LabelledGlass]:
         if ours:
             return [_from_npz(path)]
     try:
-        module = importlib.import_module("ovito_glassml.training.dataset")
+        module = importlib.import_module("ovito_glassml.simulation.dataset")
         loader = getattr(module, "load_dataset")
     except (ImportError, AttributeError):
         raise ConfigurationError(
             f"{path}: the training-data format of the generator is not available in this version "
-            f"(ovito_glassml.training.dataset.load_dataset is missing); only .npz files written by "
+            f"(ovito_glassml.simulation.dataset.load_dataset is missing); only .npz files written by "
             f"LabelledGlass.save_npz can be read") from None
     try:
         loaded = loader(path)
@@ -466,3 +467,14 @@ def species_of(glasses: Sequence[LabelledGlass]) -> list[str]:
             if s not in names:
                 names.append(s)
     return names
+
+def choose_threshold(d2min_all: np.ndarray, target_fraction: float = 0.05) -> float:
+    """D2min threshold above which ``target_fraction`` of the (finite) values lie: the
+    ``1 - target_fraction`` quantile (linear interpolation)."""
+    d = np.asarray(d2min_all, dtype=np.float64).reshape(-1)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        raise ConfigurationError("no finite D2min values to choose a threshold from")
+    if not 0 < target_fraction < 1:
+        raise ConfigurationError(f"target_fraction must lie in (0, 1); got {target_fraction}")
+    return float(np.quantile(d, 1.0 - target_fraction))

@@ -3,7 +3,7 @@ per glass, rewritten as soon as any of its stages finishes.
 
 Python API::
 
-    from ovito_glassml.training.generate import CampaignConfig, run_campaign
+    from ovito_glassml.simulation.generate import CampaignConfig, run_campaign
     cfg = CampaignConfig(name="cuzr4k", system="CuZr", n_glasses=16)
     cfg.glass.n_atoms = 4000
     run_campaign(cfg, workdir="runs", data_dir="data", jobs=1)
@@ -601,14 +601,14 @@ def mpi_launcher(mpiexec: str | None = None) -> list[str]:
 
 def run_task_mpi(root: str | Path, cfg: CampaignConfig, task: Task, ranks: int,
                  mpiexec: str | None = None) -> Task:
-    """Run one task as ``mpiexec -n ranks python -m ovito_glassml.training.mpi_task ...`` (LAMMPS
+    """Run one task as ``mpiexec -n ranks python -m ovito_glassml.simulation.mpi_task ...`` (LAMMPS
     splits the atoms over the ranks; rank 0 writes).  Its log lines go to this process's stderr."""
     import subprocess  # noqa: PLC0415
 
     config = Path(root) / cfg.name / "campaign.json"
     if not config.exists():
         raise FileNotFoundError(f"{config} is missing: start the campaign with run_campaign (it writes the file)")
-    cmd = [*mpi_launcher(mpiexec), "-n", str(int(ranks)), sys.executable, "-m", "ovito_glassml.training.mpi_task",
+    cmd = [*mpi_launcher(mpiexec), "-n", str(int(ranks)), sys.executable, "-m", "ovito_glassml.simulation.mpi_task",
            str(config), str(root), task.label]
     done = subprocess.run(cmd)
     if done.returncode != 0:
@@ -728,7 +728,7 @@ def _effective_cooling_rate(system, energy: float, n_atoms: int) -> dict | None:
         return None
     return {"rate_K_per_s": q, "one_standard_error_range": [lo, hi], "calibration_made": cal.made,
             "method": "E_IS read off the line E_IS = a + b log10(q) of constant-rate glasses "
-                      "(ovito_glassml/training/cooling_rate_calibration.json, docs/relaxed-glasses.md)"}
+                      "(ovito_glassml/simulation/cooling_rate_calibration.json, docs/relaxed-glasses.md)"}
 
 
 def _only_more_seeds(old: dict | None, new: dict | None) -> bool:

@@ -1,6 +1,6 @@
 """One campaign task on several MPI ranks (LAMMPS's own domain decomposition).
 
-    mpiexec -n R python -m ovito_glassml.training.mpi_task WORKDIR/NAME/campaign.json WORKDIR TASK
+    mpiexec -n R python -m ovito_glassml.simulation.mpi_task WORKDIR/NAME/campaign.json WORKDIR TASK
 
 ``TASK`` is a task label as ``glassml generate --dry-run`` prints it (``g0101:shear:xy``,
 ``g0003:msd``, ``g0001:glass``).  Every rank runs the same code: LAMMPS splits the atoms over the
