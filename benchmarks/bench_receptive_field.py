@@ -1,0 +1,164 @@
+"""What a larger receptive field costs at prediction: SDM half-width x first layer, against the shipped CNN.
+
+    python benchmarks/bench_receptive_field.py [--atoms 32000] [--sample 256] [--json out.json]
+
+The susceptibility network's candidates (Fan & Ma 2021 use a 9.6 A half-width; the shipped CNN
+sees 4.8 A): SDM half-width r_c = 4.8, 7.2 or 9.6 A at the same 0.6 A voxel (grids 16, 24, 32,
+two channels Cu, Zr) and the first layer of :func:`ovito_glassml.training.cnn.build_network`:
+``none``, ``pool`` (2^3 average pool) or ``stride`` (a 3^3 convolution of stride 2), each a
+``compact-fabric`` network with 4 outputs (the strains 2, 3, 5, 10 %).  Weights are random:
+speed does not depend on them.
+
+For each candidate, on ``--sample`` random centres of the bundled glass replicated to ``--atoms``
+atoms, loading ``xy``:
+
+* **SDM atoms/s**: :func:`~ovito_glassml.descriptors.sdm.iter_spatial_density_maps`, batches of 256;
+* **network images/s**: the exported ONNX file in an ONNX Runtime session with the runtime's
+  default options (:func:`ovito_glassml.inference.engine.session_options`), batches of 256, best
+  of 3 passes;
+* **SDM + CNN atoms/s**: one after the other, ``1 / (1/sdm + 1/network)`` (the runtime overlaps
+  the two, which is at most the faster of them better);
+* the multiply-adds per image (convolutions and linear layers, counted from the PyTorch modules).
+
+The reference is the shipped CNN (``models/susceptibility/cnn``) on the 4.8 A maps in the same
+run; every ratio is a candidate's SDM + CNN atoms/s over the reference's.  Needs the ``train``
+extra (PyTorch builds the candidates).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from common import cu_zr_glass  # noqa: E402
+
+SHIPPED = ROOT / "models" / "susceptibility" / "cnn"
+CUTOFFS = (4.8, 7.2, 9.6)
+STEMS = ("none", "pool", "stride")
+
+
+def multiply_adds(net, shape) -> int:
+    """Multiply-adds of one image through the Conv and Linear layers (forward hooks)."""
+    import torch
+
+    total = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, (torch.nn.Conv3d, torch.nn.Conv2d)):
+            k = int(np.prod(module.kernel_size)) * module.in_channels // module.groups
+            total[0] += k * int(output.numel())
+        elif isinstance(module, torch.nn.Linear):
+            total[0] += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    with torch.no_grad():
+        net.eval()(torch.zeros((1,) + tuple(shape)))
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def _sdm_rate(config, settings, centres) -> tuple[float, np.ndarray]:
+    from ovito_glassml.descriptors.sdm import iter_spatial_density_maps
+
+    for _ in iter_spatial_density_maps(config, settings, "xy", centers=centres[:8]):  # compile, warm caches
+        pass
+    t = time.perf_counter()
+    images = np.concatenate([im for _, im in iter_spatial_density_maps(config, settings, "xy", centers=centres,
+                                                                      batch_size=256, reuse_buffer=False)])
+    return len(centres) / (time.perf_counter() - t), images
+
+
+def _network_rate(path: Path, images: np.ndarray, batch: int = 256, reps: int = 3) -> float:
+    import onnxruntime as ort
+
+    from ovito_glassml.inference.engine import engine_options, session_options
+
+    run = ort.InferenceSession(str(path), session_options(engine_options()), providers=["CPUExecutionProvider"])
+    name = run.get_inputs()[0].name
+    run.run(None, {name: images[:batch]})  # warm-up
+    best = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        for s in range(0, len(images), batch):
+            run.run(None, {name: images[s:s + batch]})
+        best = max(best, len(images) / (time.perf_counter() - t))
+    return best
+
+
+def measure(n_atoms: int, sample: int) -> dict:
+    import torch
+
+    from ovito_glassml.descriptors.sdm import SDMSettings
+    from ovito_glassml.inference import load_model
+    from ovito_glassml.training.cnn import build_network, count_parameters, export_onnx
+
+    torch.manual_seed(0)
+    config = cu_zr_glass(n_atoms)
+    centres = np.sort(np.random.default_rng(0).choice(config.count, size=min(sample, config.count), replace=False))
+    shipped = load_model(SHIPPED, providers=["CPUExecutionProvider"]).card
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cutoff in CUTOFFS:
+            settings = SDMSettings(cutoff=cutoff, spacing=0.6, species=tuple(shipped.settings.species))
+            sdm_rate, images = _sdm_rate(config, settings, centres)
+            if abs(cutoff - shipped.settings.cutoff) < 1e-9:
+                net_rate = _network_rate(SHIPPED / "model.onnx", images)
+                rows.append({"candidate": f"shipped CNN ({cutoff:g} A, 1 output)", "cutoff": cutoff, "stem": "none",
+                             "grid": settings.grid_size, "sdm_atoms_s": sdm_rate, "net_images_s": net_rate,
+                             "mmac": float("nan"), "parameters": None, "reference": True})
+            for stem in STEMS:
+                net = build_network("compact-fabric", len(settings.species), settings.grid_size, 3, outputs=4, stem=stem)
+                path = Path(tmp) / f"r{cutoff:g}_{stem}.onnx"
+                export_onnx(net.eval(), settings, path, images[:4])
+                rows.append({"candidate": f"{cutoff:g} A, {stem}", "cutoff": cutoff, "stem": stem, "grid": settings.grid_size,
+                             "sdm_atoms_s": sdm_rate, "net_images_s": _network_rate(path, images),
+                             "mmac": multiply_adds(net, settings.shape) / 1e6, "parameters": count_parameters(net),
+                             "reference": False})
+            del images
+    for r in rows:
+        r["combined_atoms_s"] = 1.0 / (1.0 / r["sdm_atoms_s"] + 1.0 / r["net_images_s"])
+    ref = next(r for r in rows if r["reference"])
+    for r in rows:
+        r["ratio"] = r["combined_atoms_s"] / ref["combined_atoms_s"]
+    return {"atoms": config.count, "sample": int(len(centres)), "rows": rows}
+
+
+def table(result: dict) -> str:
+    out = ["| candidate | grid | MMAC/image | parameters | SDM atoms/s | network images/s | SDM + CNN atoms/s | ratio |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        mmac = "" if not np.isfinite(r["mmac"]) else f"{r['mmac']:,.0f}"
+        params = "" if r["parameters"] is None else f"{r['parameters']:,}"
+        out.append(f"| {r['candidate']} | {r['grid']}^3 | {mmac} | {params} | {r['sdm_atoms_s']:,.0f} | "
+                   f"{r['net_images_s']:,.0f} | {r['combined_atoms_s']:,.0f} | {r['ratio']:.2f} |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--atoms", type=int, default=32000)
+    ap.add_argument("--sample", type=int, default=256, help="random centres per candidate (default 256)")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args(argv)
+    result = measure(args.atoms, args.sample)
+    print(f"{result['sample']} centres of a {result['atoms']:,}-atom Cu50Zr50 glass, loading xy; "
+          "ratio = SDM + CNN atoms/s over the shipped CNN's")
+    print(table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
