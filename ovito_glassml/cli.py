@@ -366,6 +366,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     susceptibility, fertile = maximum + "Plastic Susceptibility", maximum + FERTILE
     # Fan, Ma & Falk (2022): fertile sites come from the model trained at 10 % strain (dfs) when installed
     dfs_input = fertile if "dfs" in cards else susceptibility if "susceptibility" in cards else None
+    dfs_card = cards.get("dfs") or cards.get("susceptibility")
     dfs = FertileSiteDensityModifier(property=dfs_input, threshold=args.threshold, slab_width=args.slab_width,
                                      axes=args.axes, noise_permutations=args.noise_permutations) \
         if dfs_input and not args.no_dfs else None
@@ -436,6 +437,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                         noise_permutations=args.noise_permutations)
                 replicas = str(data.attributes.get("DFS.Replicas", "1x1x1"))
                 entry["dfs"]["replicas"] = replicas
+                entry["dfs"]["model"] = dfs_card.name
+                entry["dfs"]["model_trained_on"] = dfs_card.preparation_text()
+                entry["dfs"]["verdict_tested_on"] = dfs_card.shear_band_text()
                 note = None
                 if replicas != "1x1x1":
                     note = (f"the cell is {replicas} periodic copies of a smaller cell: the copies are not "
@@ -496,6 +500,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if entry["warnings"]:
             line += f"; {len(entry['warnings'])} WARNING(S): see above and summary.json"
         print(line)
+    dfs_entries = [e["dfs"] for e in summary["inputs"] if "dfs" in e]
+    if dfs_entries:  # what the verdict rests on, once
+        print(f"DFS verdict from the {dfs_entries[0]['model']!r} model, trained on {dfs_entries[0]['model_trained_on']}; "
+              f"its shear-band test: {dfs_entries[0]['verdict_tested_on']} (docs/shear-bands.md)")
     demo = [c.name for c in cards.values() if c.demo]
     trained = [c.name for c in cards.values() if not c.demo]
     if demo:
@@ -523,6 +531,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(card.summary())
         if args.verbose:
             print(f"    folder: {card.directory}")
+            print(f"    trained on: {card.preparation_text()}")
+            if card.property in ("Plastic Susceptibility", "Quench-in Softness"):
+                print(f"    shear-band test of its fertile sites: {card.shear_band_text()}")
     for folder, problem in problems:
         print(f"skipped {folder}: {problem}")
     print("searched: " + ", ".join(str(p) for p in model_search_path()))

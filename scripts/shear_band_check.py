@@ -21,6 +21,15 @@ mean 0.712 for its CNN over 20 glasses x 24 loadings of 32,000 atoms).  Predicto
     python scripts/shear_band_check.py data/cuzr50_4k --orientation xy --orientation x-y --model qs -o rows.json
 
 A mean γ over glasses near 0.5 means the predictor says nothing about where the band starts.
+
+``--record LABEL=FOLDER`` writes that predictor's summary into the model card in FOLDER
+(``metrics.shear_band``, one entry per set of glasses: the glasses and their preparation, mean γ
+± s.e.m. beside the oracle's, median Δ beside its noise reference, the date and the command), so
+that ``glassml predict`` and ``glassml models -v`` can say what the DFS verdict was validated on;
+``--from-rows FILE`` takes the rows of an earlier ``-o`` run instead of scoring again:
+
+    python scripts/shear_band_check.py data/cuzr50_16k --from-rows docs/shear_band/cuzr50_16k.json \
+        --record dfs=models/dfs
 """
 from __future__ import annotations
 
@@ -121,7 +130,27 @@ def main(argv=None) -> int:
     p.add_argument("--slab-width", type=float, default=19.0, help="DFS slab width ω (Å); Fan, Ma & Falk (2022): 19")
     p.add_argument("--oracle-strain", type=float, default=0.05)
     p.add_argument("-o", "--output", default=None, help="write the rows as JSON here")
+    p.add_argument("--record", action="append", default=[], metavar="LABEL=FOLDER",
+                   help="write this predictor's summary into the card in FOLDER (metrics.shear_band; repeatable)")
+    p.add_argument("--from-rows", default=None, metavar="FILE",
+                   help="the rows of an earlier -o run (with --record): no model is run")
     a = p.parse_args(argv)
+    records = []
+    for spec in a.record:
+        label, sep, folder = spec.partition("=")
+        if not sep or not Path(folder, "card.json").is_file():
+            p.error(f"--record {spec}: give LABEL=FOLDER with a model card in FOLDER")
+        records.append((label, Path(folder)))
+    if a.from_rows:
+        if not records:
+            p.error("--from-rows only serves --record")
+        saved = json.loads(Path(a.from_rows).read_text())
+        for label, folder in records:
+            entry = record_entry(saved["rows"], label, _files(a.datasets), saved.get("command", ""),
+                                 measured=_rows_date(Path(a.from_rows)))
+            write_record(folder, entry)
+            print(f"{folder}: metrics.shear_band[{entry['glasses_key']!r}] written")
+        return 0
 
     models = {}
     for spec in a.model:
@@ -171,11 +200,83 @@ def main(argv=None) -> int:
         print("\nmean γ over", len(rows), "glass-loadings:",
               "  ".join(f"{k} {v['mean']:.2f}" + (f" ± {v['sem']:.2f}" if v["n"] > 1 else "")
                         for k, v in mean.items()))
+    command = " ".join(["python scripts/shear_band_check.py", *(sys.argv[1:] if argv is None else argv)])
     if a.output:
-        Path(a.output).write_text(json.dumps({"command": " ".join(["python scripts/shear_band_check.py",
-                                                                       *(sys.argv[1:] if argv is None else argv)]),
-                                              "mean_gamma": mean, "delta": deltas, "rows": rows}, indent=1))
+        Path(a.output).write_text(json.dumps({"command": command, "mean_gamma": mean, "delta": deltas, "rows": rows},
+                                             indent=1))
+    for label, folder in records:
+        write_record(folder, record_entry(rows, label, _files(a.datasets), command))
+        print(f"{folder}: metrics.shear_band written")
     return 0
+
+
+def _rows_date(path: Path) -> str:
+    """When a rows file was written: its last commit date, else its modification date."""
+    import datetime
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%cs", "--", str(path)], capture_output=True, text=True,
+                             cwd=Path(path).resolve().parent, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return out or datetime.date.fromtimestamp(Path(path).stat().st_mtime).isoformat()
+
+
+def record_entry(rows: list[dict], label: str, files: list[Path], command: str, measured: str | None = None) -> dict:
+    """The card's summary of one predictor over ``rows``: glasses, their preparation (read from
+    the data-set files' provenance), mean γ ± s.e.m. and the oracle's, median Δ and its noise."""
+    import datetime
+
+    from ovito_glassml.training.samples import preparation_record
+
+    mine = [r for r in rows if label in r["predictors"]]
+    if not mine:
+        raise SystemExit(f"no row holds the predictor {label!r}; labels: "
+                         f"{sorted({k for r in rows for k in r['predictors']})}")
+    glasses = sorted({r["glass"] for r in mine})
+    by_stem = {f.stem: f for f in files}
+    missing = [g for g in glasses if g not in by_stem]
+    if missing:
+        raise SystemExit(f"the rows name glasses whose data-set files were not given: {missing}; give their files "
+                         "or folders as DATASETS, to read their preparation")
+
+    class _Prov:  # what preparation_record reads
+        def __init__(self, provenance):
+            self.provenance = provenance
+
+    preps = sorted({preparation_record(_Prov(load_dataset(by_stem[g]).provenance))["preparation"] for g in glasses})
+    mean = mean_gamma(mine)
+    delta = delta_summary(mine)
+    oracle = mean.get("oracle", {})
+    entry = {"glasses_key": f"{glasses[0]}..{glasses[-1]}" if len(glasses) > 1 else glasses[0],
+            "glasses": glasses, "n": len(mine), "atoms": sorted({r["atoms"] for r in mine}),
+            "preparations": preps, "gamma_mean": mean[label]["mean"], "gamma_sem": mean[label].get("sem"),
+            "oracle_gamma_mean": oracle.get("mean"), "oracle_gamma_sem": oracle.get("sem"),
+            "median_delta": delta[label]["median_delta"], "median_delta_noise": delta[label]["median_delta_noise"],
+            "fertile_rule": (f"top {mine[0]['fertile_top_fraction'][label]:g} of the values"
+                             if label in mine[0].get("fertile_top_fraction", {}) else "value > 0.5"),
+            "band": "top 1 % of D2min at the largest strain, 19 A slabs (Fan, Ma & Falk 2022)",
+            "measured": measured or datetime.date.today().isoformat(), "command": command}
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in entry.items()}
+
+
+def write_record(folder: Path, entry: dict) -> None:
+    """Put ``entry`` into ``metrics.shear_band`` of the card in ``folder`` (replacing the entry of the
+    same glasses) and save the card, sealed again."""
+    from ovito_glassml.inference.cards import CARD_FILE, ModelCard
+
+    path = Path(folder) / CARD_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    kept = [e for e in data.setdefault("metrics", {}).get("shear_band", []) if e.get("glasses_key") != entry["glasses_key"]]
+    data["metrics"]["shear_band"] = kept + [entry]
+    card = ModelCard.from_dict(data, directory=path.parent, source=path)
+    card.save(path.parent)
+    print(f"{path}: {label_line(card)}")
+
+
+def label_line(card) -> str:
+    return f"shear-band test of {card.name!r}: {card.shear_band_text()}"
 
 
 if __name__ == "__main__":

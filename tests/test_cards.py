@@ -385,3 +385,31 @@ def test_shipped_models_are_sealed_and_verified():
         assert card.sha256 and set(card.sha256) == names, folder
         assert set(card.fingerprint) == {"kind", "property", "dimensions", "species", "descriptor", "input",
                                          "output", "files"}
+
+
+def test_preparation_text_names_the_preparation_of_the_training_glasses(demo):
+    """The card says how its training glasses were made: from training.data.preparations (written
+    by provenance_summary) or, for cards without it, from the shared campaign configuration."""
+    data = _card_dict(demo, "qs")
+    data["training"]["data"] = {"n_glasses": 8, "common": {"campaign_config": {
+        "system": "CuZr", "glass": {"quench_rate": 1e13}}}}
+    card = ModelCard.from_dict(data)
+    assert card.preparation_text() == "8 glasses quenched at 1e13 K/s"
+    data["training"]["data"]["preparations"] = [
+        {"preparation": "relaxed", "protocol": "window", "quench_rate": 1e13,
+         "window": [[1100.0, 850.0, 1e12], [850.0, 700.0, 1e11]], "effective_cooling_rate": 3.2e10, "glasses": 12},
+        {"preparation": "1e13", "protocol": "quench", "quench_rate": 1e13, "glasses": 1}]
+    assert ModelCard.from_dict(data).preparation_text() == (
+        "12 glasses cooled slowly through the glass transition (1100-850 K at 1e12 K/s, 850-700 K at 1e11 K/s; "
+        "1e13 K/s elsewhere), effective cooling rate 3.2e10 K/s; 1 glass quenched at 1e13 K/s")
+    data["training"]["data"] = {"glasses": ["g1"]}
+    assert ModelCard.from_dict(data).preparation_text() == "not stated on the card"
+
+
+def test_shipped_cards_state_their_preparation_and_shear_band_test(monkeypatch):
+    monkeypatch.delenv("GLASSML_MODELS", raising=False)
+    cards = {c.name: c for c in available_models()}
+    for name in ("susceptibility", "dfs", "qs", "sf"):
+        assert cards[name].preparation_text().endswith("quenched at 1e13 K/s"), name
+    for name in ("susceptibility", "dfs"):
+        assert "glass-loadings of 4,000 atoms, preparation 1e13" in cards[name].shear_band_text()

@@ -74,6 +74,10 @@ def test_predict_end_to_end_with_demo_models(example_glass_path, demo_models, tm
     p = entry["dfs"]["delta_p_value"]
     assert 1 / 101 <= p <= 1 and abs(p * 101 - round(p * 101)) < 1e-9
     assert "random sites: delta" in out
+    # what the verdict rests on: the demo card states no preparation and no shear-band test
+    assert entry["dfs"]["model"] == "dfs" and entry["dfs"]["verdict_tested_on"] == \
+        "not tested against simulated shear bands"
+    assert "DFS verdict from the 'dfs' model" in out and "its shear-band test: not tested" in out
 
 
 def test_predict_multi_frame_dump_with_type_names(example_glass_path, demo_models, tmp_path):

@@ -408,3 +408,13 @@ def test_prediction_cache_returns_the_same_numbers_and_shares_equal_files(tmp_pa
     assert (b.hits, b.misses) == (1, 0)
     b.predict(g.config, np.arange(0, 120, 4))
     assert b.misses == 1 and b.card.name == "sf"
+
+
+def test_provenance_summary_counts_the_glasses_of_each_preparation():
+    from ovito_glassml.training.samples import provenance_summary
+
+    glasses = [_glass("a", {"quench_rate": 1e13}), _glass("b", {"quench_rate": 1e13}),
+               _glass("c", {"quench_rate": 1e13, "preparation": "window", "window": [[850, 700, 1e11]]})]
+    preps = provenance_summary(glasses)["preparations"]
+    assert [(p["preparation"], p["glasses"]) for p in preps] == [("1e13", 2), ("relaxed", 1)]
+    assert preps[1]["window"] == [[850, 700, 1e11]]

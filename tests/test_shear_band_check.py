@@ -105,3 +105,40 @@ def test_every_orientation_of_a_file_is_checked_and_written(check, tmp_path):
     assert all(r["predictors"]["oracle"]["delta_p_value"] == pytest.approx(1 / 201) for r in res["rows"])
     assert res["delta"]["oracle"]["p_below_0.05"] == 2 and res["delta"]["oracle"]["n"] == 2
     assert res["command"] == f"python scripts/shear_band_check.py {f} --band-fraction 0.04 --band-width 10 -o {out}"
+
+
+def test_record_writes_the_summary_and_preparation_into_a_sealed_card(check, tmp_path):
+    """--record LABEL=FOLDER: the card gets metrics.shear_band (γ of the rows, the glasses'
+    preparation from their provenance), stays sealed, and says so in words."""
+    from ovito_glassml.inference.cards import load_card
+    from ovito_glassml.inference.demo import build_demo_models
+
+    pos = _grid()
+    n = len(pos)
+    d2 = _band(pos[:, 1])
+    orients = {"xy": {"rotation": orientation_frame("xy"), "strain": np.linspace(0, 0.2, 3), "stress": np.zeros(3),
+                      "energy": np.zeros(3), "snapshot_strains": np.array([0.05, 0.2]), "d2min": np.stack([d2, d2]),
+                      "snapshot_cells": np.stack([np.diag(BOX)] * 2)}}
+    prov = {"system": {"name": "Cu50Zr50", "dimensions": 3}, "lammps_version": 20250722,
+            "glass": {"n_atoms": n, "quench_rate": 1e13, "preparation": "window", "window": [[850.0, 700.0, 1e11]]},
+            "stages": {"glass": True, "msd": False, "shear": ["xy"]}, "orientations_done": ["xy"], "complete": True}
+    ds = GlassDataset(positions=pos, types=np.zeros(n, int), type_names=("Cu",), cell=np.diag(BOX),
+                      origin=np.zeros(3), pbc=(True, True, True), provenance=prov, voronoi_volume=np.ones(n),
+                      orientations=orients)
+    f = save_dataset(tmp_path / "band_g0007.npz", ds)
+    rows = tmp_path / "rows.json"
+    assert check.main([str(f), "--band-fraction", "0.04", "--band-width", "10", "-o", str(rows)]) == 0
+    build_demo_models(tmp_path / "models")
+    folder = tmp_path / "models" / "dfs"
+    assert load_card(folder).shear_band_text() == "not tested against simulated shear bands"
+    assert check.main([str(f), "--from-rows", str(rows), "--record", f"oracle={folder}"]) == 0
+    card = load_card(folder)  # verifies the seal
+    (entry,) = card.metrics["shear_band"]
+    assert entry["gamma_mean"] == 1.0 and entry["n"] == 1 and entry["preparations"] == ["relaxed"]
+    assert entry["glasses"] == ["band_g0007"] and entry["atoms"] == [n]
+    assert "mean γ 1.00" in card.shear_band_text() and "preparation relaxed" in card.shear_band_text()
+    # recording the same glasses again replaces the entry, not appends
+    assert check.main([str(f), "--from-rows", str(rows), "--record", f"oracle={folder}"]) == 0
+    assert len(load_card(folder).metrics["shear_band"]) == 1
+    with pytest.raises(SystemExit):  # a label the rows do not hold
+        check.main([str(f), "--from-rows", str(rows), "--record", f"nosuch={folder}"])

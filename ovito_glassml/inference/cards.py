@@ -351,11 +351,68 @@ class ModelCard:
                     paths.extend(load_card(sub, verify=False).file_paths())
         return paths
 
+    def training_preparations(self) -> list[dict[str, Any]]:
+        """How the training glasses were made: ``training.data.preparations`` (one entry per
+        preparation with its number of glasses), else one entry from the campaign configuration
+        the glasses share; ``[]`` when the card says neither."""
+        data = _as_mapping((self.training or {}).get("data"))
+        if isinstance(data.get("preparations"), list):
+            return [dict(p) for p in data["preparations"] if isinstance(p, Mapping)]
+        config = _as_mapping(_as_mapping(data.get("common")).get("campaign_config"))
+        glass = _as_mapping(config.get("glass"))
+        if not glass:
+            return []
+        entry = {"protocol": glass.get("preparation", "quench"), "quench_rate": glass.get("quench_rate"),
+                 "glasses": data.get("n_glasses")}
+        if glass.get("window"):
+            entry["window"] = glass["window"]
+        return [entry]
+
+    def preparation_text(self) -> str:
+        """The preparation of the training glasses in words, e.g. ``8 glasses quenched at 1e13 K/s``."""
+        data = _as_mapping((self.training or {}).get("data"))
+        system = str(_as_mapping(_as_mapping(data.get("common")).get("campaign_config")).get("system", ""))
+        unit = " (LJ units)" if system.upper().startswith("LJ") else " K/s"
+        parts = []
+        for p in self.training_preparations():
+            n = p.get("glasses")
+            head = f"{n} glass{'es' if n != 1 else ''} " if isinstance(n, int) else "glasses "
+            if p.get("protocol") == "window":
+                windows = ", ".join(f"{w[0]:g}-{w[1]:g} K at {w[2]:.0e}{unit}" for w in p.get("window") or [])
+                text = f"{head}cooled slowly through the glass transition ({windows}; {p.get('quench_rate', 0):.0e}" \
+                       f"{unit} elsewhere)"
+            else:
+                text = f"{head}quenched at {p.get('quench_rate', float('nan')):.0e}{unit}"
+            if p.get("effective_cooling_rate"):
+                text += f", effective cooling rate {float(p['effective_cooling_rate']):.1e} K/s"
+            parts.append(text.replace("e+", "e"))
+        return "; ".join(parts) or "not stated on the card"
+
+    def shear_band_text(self) -> str:
+        """What the DFS verdict of this model was tested on (``metrics.shear_band``, written by
+        ``scripts/shear_band_check.py --record``), in one line per set of glasses."""
+        entries = [e for e in (self.metrics or {}).get("shear_band") or [] if isinstance(e, Mapping)]
+        if not entries:
+            return "not tested against simulated shear bands"
+        lines = []
+        for e in entries:
+            sem = f" ± {e['gamma_sem']:.2f}" if e.get("gamma_sem") is not None else ""
+            oracle = f", oracle {e['oracle_gamma_mean']:.2f}" if e.get("oracle_gamma_mean") is not None else ""
+            lines.append(f"mean γ {e['gamma_mean']:.2f}{sem} (0.5 = chance{oracle}) on {e['n']} glass-loadings of "
+                         f"{'/'.join(f'{a:,}' for a in e.get('atoms', []))} atoms, preparation "
+                         f"{', '.join(e.get('preparations', [])) or 'unknown'} ({e.get('measured', 'undated')})")
+        return "; ".join(lines)
+
     def summary(self) -> str:
         """One line for listings: name, property, kind, species, demo flag."""
         flag = " [DEMO: untrained, predictions meaningless]" if self.demo else ""
         return (f"{self.name}: {self.property} ({self.kind} on {self.descriptor}, {self.dimensions}D, "
                 f"species {','.join(self.species)}){flag}")
+
+
+def _as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one (free-form card fields may hold text)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -48,6 +49,8 @@ __all__ = [
     "top_fraction_labels",
     "threshold_labels",
     "choose_threshold",
+    "preparation_of",
+    "preparation_record",
     "balanced_indices",
     "load_glasses",
     "glass_from_mapping",
@@ -436,8 +439,10 @@ def balanced_indices(labels: np.ndarray, rng: np.random.Generator | int | None =
 
 # ----------------------------------------------------------------------------------------------
 def provenance_summary(glasses: Sequence[LabelledGlass]) -> dict[str, Any]:
-    """What a card cites about its data: glass names, atoms, species, and the provenance entries
-    common to all glasses (differing ones are listed per glass under ``per_glass``)."""
+    """What a card cites about its data: glass names, atoms, species, the preparations (each
+    :func:`preparation_record` with its number of glasses: protocol, quench rate, cooling windows,
+    effective cooling rate where calibrated) and the provenance entries common to all glasses
+    (differing ones are listed per glass under ``per_glass``)."""
     glasses = list(glasses)
     common: dict[str, Any] = {}
     if glasses:
@@ -451,9 +456,14 @@ def provenance_summary(glasses: Sequence[LabelledGlass]) -> dict[str, Any]:
     for g in glasses:
         for s, c in g.species_counts().items():
             species[s] = species.get(s, 0) + c
+    preparations: dict[str, dict[str, Any]] = {}
+    for g in glasses:
+        rec = preparation_record(g)
+        entry = preparations.setdefault(json.dumps(rec, sort_keys=True, default=str), {**rec, "glasses": 0})
+        entry["glasses"] += 1
     out = {"glasses": [g.name for g in glasses], "n_glasses": len(glasses),
            "atoms_per_glass": sorted({g.count for g in glasses}), "n_atoms": int(sum(g.count for g in glasses)),
-           "species_counts": species, "common": common}
+           "species_counts": species, "preparations": list(preparations.values()), "common": common}
     if any(differing.values()):
         out["per_glass"] = differing
     return out
@@ -468,6 +478,7 @@ def species_of(glasses: Sequence[LabelledGlass]) -> list[str]:
                 names.append(s)
     return names
 
+
 def choose_threshold(d2min_all: np.ndarray, target_fraction: float = 0.05) -> float:
     """D2min threshold above which ``target_fraction`` of the (finite) values lie: the
     ``1 - target_fraction`` quantile (linear interpolation)."""
@@ -478,3 +489,36 @@ def choose_threshold(d2min_all: np.ndarray, target_fraction: float = 0.05) -> fl
     if not 0 < target_fraction < 1:
         raise ConfigurationError(f"target_fraction must lie in (0, 1); got {target_fraction}")
     return float(np.quantile(d, 1.0 - target_fraction))
+
+
+def preparation_of(glass: LabelledGlass) -> str:
+    """The preparation of a glass, from its provenance: ``"relaxed"`` for the ``window``
+    preparation (slower cooling through the glass transition), the quench rate for a plain
+    quench (e.g. ``"1e13"`` for 1e13 K/s), ``"unknown"`` when the provenance says neither."""
+    glass_p = glass.provenance.get("glass") or (glass.provenance.get("campaign_config") or {}).get("glass") or {}
+    prep = glass_p.get("preparation", "quench")
+    if prep == "window":
+        return "relaxed"
+    if prep != "quench":
+        return str(prep)
+    rate = glass_p.get("quench_rate")
+    if not isinstance(rate, (int, float)) or not rate > 0:
+        return "unknown"
+    exponent = math.floor(math.log10(rate) + 1e-9)
+    mantissa = rate / 10 ** exponent
+    return f"{mantissa:g}e{exponent}" if abs(mantissa - 1) > 1e-9 else f"1e{exponent}"
+
+
+def preparation_record(glass: LabelledGlass) -> dict[str, Any]:
+    """What the provenance says about a glass's preparation: the name of :func:`preparation_of`,
+    the base quench rate, the cooling windows and any recorded effective cooling rate."""
+    glass_p = glass.provenance.get("glass") or (glass.provenance.get("campaign_config") or {}).get("glass") or {}
+    out = {"preparation": preparation_of(glass), "protocol": glass_p.get("preparation", "quench"),
+           "quench_rate": glass_p.get("quench_rate")}
+    if glass_p.get("window"):
+        out["window"] = glass_p["window"]
+    for key in ("effective_cooling_rate", "effective_quench_rate"):
+        for source in (glass.provenance, glass_p):
+            if source.get(key) is not None:
+                out["effective_cooling_rate"] = source[key]
+    return out

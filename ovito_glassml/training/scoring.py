@@ -34,7 +34,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..analysis import metrics as M
-from .samples import LabelledGlass, same_strain, top_fraction_labels
+from .samples import LabelledGlass, preparation_of, preparation_record, same_strain, top_fraction_labels
 
 __all__ = ["PAPER_FRACTION", "PROJECT_FRACTION", "PAPER_STRAINS", "DECISIONS", "PairScores", "preparation_of",
            "preparation_record", "score_both_protocols", "protocol_values", "strain_key"]
@@ -49,39 +49,6 @@ DECISIONS = ("probability", "sign", None)
 def strain_key(strain: float) -> str:
     """The key of a strain in the figures: ``f"{strain:g}"`` of the strain rounded to 1e-6 (0.1, 0.05)."""
     return f"{round(float(strain), 6):g}"
-
-
-def preparation_of(glass: LabelledGlass) -> str:
-    """The preparation of a glass, from its provenance: ``"relaxed"`` for the ``window``
-    preparation (slower cooling through the glass transition), the quench rate for a plain
-    quench (e.g. ``"1e13"`` for 1e13 K/s), ``"unknown"`` when the provenance says neither."""
-    glass_p = glass.provenance.get("glass") or (glass.provenance.get("campaign_config") or {}).get("glass") or {}
-    prep = glass_p.get("preparation", "quench")
-    if prep == "window":
-        return "relaxed"
-    if prep != "quench":
-        return str(prep)
-    rate = glass_p.get("quench_rate")
-    if not isinstance(rate, (int, float)) or not rate > 0:
-        return "unknown"
-    exponent = math.floor(math.log10(rate) + 1e-9)
-    mantissa = rate / 10 ** exponent
-    return f"{mantissa:g}e{exponent}" if abs(mantissa - 1) > 1e-9 else f"1e{exponent}"
-
-
-def preparation_record(glass: LabelledGlass) -> dict[str, Any]:
-    """What the provenance says about a glass's preparation: the name of :func:`preparation_of`,
-    the base quench rate, the cooling windows and any recorded effective cooling rate."""
-    glass_p = glass.provenance.get("glass") or (glass.provenance.get("campaign_config") or {}).get("glass") or {}
-    out = {"preparation": preparation_of(glass), "protocol": glass_p.get("preparation", "quench"),
-           "quench_rate": glass_p.get("quench_rate")}
-    if glass_p.get("window"):
-        out["window"] = glass_p["window"]
-    for key in ("effective_cooling_rate", "effective_quench_rate"):
-        for source in (glass.provenance, glass_p):
-            if source.get(key) is not None:
-                out["effective_cooling_rate"] = source[key]
-    return out
 
 
 @dataclass
