@@ -4,7 +4,8 @@
 
 One run, one machine: the prediction path (``bench_inference.py``: each CPU step against a plain
 fp32 ONNX Runtime pass, predict-all, memory), frames in parallel (``bench_frames.py``), CPU and
-GPU (``bench_gpu.py``) and the descriptor benchmarks (``bench_sdm.py``, ``bench_interstice.py``,
+GPU (``bench_gpu.py``), the receptive-field candidates of the susceptibility network
+(``bench_receptive_field.py``, when PyTorch is installed) and the descriptor benchmarks (``bench_sdm.py``, ``bench_interstice.py``,
 ``bench_radial.py --million``, ``bench_dfs.py --million``; their tables are copied as printed).
 Every figure comes with its ratio to the reference measured in the same run.  The accuracy of
 the int8 network is not a speed figure: it comes from ``benchmarks/results/quantization.json``
@@ -13,6 +14,7 @@ the int8 network is not a speed figure: it comes from ``benchmarks/results/quant
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -89,6 +91,8 @@ def main() -> int:
     parser.add_argument("--centres", type=int, default=0, help="predict-all on this many centres (0: all atoms)")
     parser.add_argument("--sample", type=int, default=1024, help="images / centres of the step measurements")
     parser.add_argument("--stream-centres", type=int, default=2048)
+    parser.add_argument("--field-sample", type=int, default=256,
+                        help="centres per candidate of the receptive-field benchmark (needs PyTorch)")
     parser.add_argument("--keep", help="also keep the raw figures (JSON) in this folder")
     parser.add_argument("--render", metavar="DIR", help="only write the page from the raw figures a run kept in DIR "
                                                         "(and the current quantization.json)")
@@ -104,18 +108,23 @@ def main() -> int:
     frames, t_fr = _run(["bench_frames.py", "--frames", str(args.frames), "--random", str(args.frames_random)],
                         tmp / "frames.json")
     gpu, t_gpu = _run(["bench_gpu.py", "--sample", str(args.sample)], tmp / "gpu.json")
+    field, t_field = None, float("nan")
+    if importlib.util.find_spec("torch") is not None:  # the candidates are built with PyTorch (train extra)
+        field, t_field = _run(["bench_receptive_field.py", "--sample", str(args.field_sample)], tmp / "field.json")
     desc = []
     if not args.no_descriptors:
         for script in DESCRIPTORS:
             desc.append((script, *_run(script)))
     load1 = os.getloadavg()[0]
     meta = {"started": started, "load0": load0, "load1": load1, "t_inf": t_inf, "t_fr": t_fr, "t_gpu": t_gpu,
+            "t_field": t_field,
             "descriptors": [{"script": sc, "stdout": p.stdout, "seconds": sec} for sc, p, sec in desc],
-            "failed": [p.args[1] for p in (inf, frames, gpu) if p.returncode]}
+            "failed": [p.args[1] for p in (inf, frames, gpu, field) if p is not None and p.returncode]}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     render(tmp, args.output)
     print(f"\nwrote {args.output}")
-    failed = [p for p in (inf, frames, gpu) if p.returncode] + [p for _, p, _ in desc if p.returncode]
+    failed = [p for p in (inf, frames, gpu, field) if p is not None and p.returncode] + \
+        [p for _, p, _ in desc if p.returncode]
     return 1 if failed else 0
 
 
@@ -129,6 +138,7 @@ def render(tmp: Path, output: str) -> int:
     I = json.loads((tmp / "inference.json").read_text()) if (tmp / "inference.json").is_file() else None
     F = json.loads((tmp / "frames.json").read_text()) if (tmp / "frames.json").is_file() else None
     G = json.loads((tmp / "gpu.json").read_text()) if (tmp / "gpu.json").is_file() else None
+    R = json.loads((tmp / "field.json").read_text()) if (tmp / "field.json").is_file() else None
     qpath = HERE / "results" / "quantization.json"
     Q = json.loads(qpath.read_text()) if qpath.is_file() else None
 
@@ -202,6 +212,16 @@ def render(tmp: Path, output: str) -> int:
                                      ("note", lambda r: r.get("note", "") + (
                                          f"max abs change {r['max |p - p_fp32|']:.1e}" if "max |p - p_fp32|" in r
                                          else ""))]))
+    if R:
+        from bench_receptive_field import table as field_table  # noqa: PLC0415
+
+        md.append("\n## Receptive field: what a larger map costs\n")
+        md.append(f"Candidates for the susceptibility network (`benchmarks/bench_receptive_field.py`): SDM half-width "
+                  f"4.8, 7.2 or 9.6 Å at 0.6 Å voxels, first layer none / 2^3 average pool / stride-2 convolution, "
+                  f"`compact-fabric` with 4 outputs, random weights; {R['sample']:,} centres of the {R['atoms']:,}-atom "
+                  "glass; SDM + CNN = one after the other; ratio = SDM + CNN atoms/s over the shipped CNN's "
+                  "(4.8 Å, first row).\n")
+        md.append(field_table(R))
     if Q:
         md.append(_quant_section(Q))
     if desc:
@@ -211,7 +231,9 @@ def render(tmp: Path, output: str) -> int:
             md.append(f"### `{' '.join(script)}` ({secs:.0f} s)\n\n```\n{stdout.strip()}\n```\n")
     if meta.get("note"):
         md.append(f"\n{meta['note']}\n")
-    md.append(f"\n_Benchmark wall time: inference {t_inf:.0f} s, frames {t_fr:.0f} s, GPU script {t_gpu:.0f} s._\n")
+    t_field = meta.get("t_field", float("nan"))
+    md.append(f"\n_Benchmark wall time: inference {t_inf:.0f} s, frames {t_fr:.0f} s, GPU script {t_gpu:.0f} s"
+              + (f", receptive field {t_field:.0f} s" if t_field == t_field else "") + "._\n")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text("\n".join(md), encoding="utf-8")
     return 0
