@@ -35,7 +35,14 @@ and committed, so a fresh clone resumes it too):
    and only if its mean top-5 % AUC at 5 % strain over the validation glass-loadings is higher
    than the shipped QS's.  The papers' protocol accuracy at every strain is recorded beside each
    decision but decides nothing.  A replaced model is kept in ``runs/<run>/replaced/<name>`` and
-   its figures stay beside the new ones (``selection.json``, ``test.json``).
+   its figures stay beside the new ones (``selection.json``, ``test.json``).  (c) Receptive
+   field: the runs ``--cutoff 4.8`` with ``--stem`` none, pool and stride and ``--cutoff 7.2
+   --stem pool`` are the candidates (``--cutoff 9.6 --stem pool`` is trained as a measurement
+   only: its SDM alone runs at 526 atoms/s on 2 cores, docs/speed.md); the one whose (a)
+   figure is highest among those reaching 1,000 atoms/s SDM + CNN in fp32 in one
+   ``benchmarks/run_all.py`` run is the one rules (a) and (b) are applied to; a slower one higher
+   by more than 0.01 ships only as an int8 network that reaches 1,000 atoms/s and passes the
+   int8 accuracy rule (docs/speed.md).
 7. ``test``: the models shipped after the decision, and the ones they replaced, measured on the
    test glasses in both protocols (``test.json``); the shipped cards get ``metrics.protocols``.
 
