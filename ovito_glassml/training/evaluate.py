@@ -507,6 +507,12 @@ def _plots(result: dict[str, Any], out: Path) -> list[str]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    def save(fig, file_name: str) -> str:
+        fig.tight_layout()
+        fig.savefig(out / file_name)
+        plt.close(fig)
+        return str(out / file_name)
+
     files = []
     name = result["model"]
     roc = result.get("_roc")
@@ -524,11 +530,7 @@ def _plots(result: dict[str, Any], out: Path) -> list[str]:
         ax.set_ylabel("true positive rate")
         ax.set_title(f"ROC, held-out glasses ({result['values'].get('n_atoms', 0):.0f} atoms)", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
-        path = out / "roc.png"
-        fig.savefig(path)
-        plt.close(fig)
-        files.append(str(path))
+        files.append(save(fig, "roc.png"))
     per_strain = result.get("per_strain")
     if per_strain:
         strains = sorted(per_strain, key=float)
@@ -543,11 +545,7 @@ def _plots(result: dict[str, Any], out: Path) -> list[str]:
         ax.set_ylabel("C_rank")
         ax.set_title(f"C_rank vs strain (top {result['label']['f_thres']:g} of D2min)", fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / "c_rank_vs_strain.png"
-        fig.savefig(path)
-        plt.close(fig)
-        files.append(str(path))
+        files.append(save(fig, "c_rank_vs_strain.png"))
     protocols = result.get("protocols") or {}
     paper = (protocols.get("paper") or {}).get("strains") or {}
     if paper:
@@ -566,11 +564,7 @@ def _plots(result: dict[str, Any], out: Path) -> list[str]:
         ax.set_ylabel("accuracy, balanced sets")
         ax.set_title(f"papers' protocol: top {100 * protocols['paper']['fraction']:g} % of D2min", fontsize=9)
         ax.legend(fontsize=6)
-        fig.tight_layout()
-        path = out / "paper_protocol.png"
-        fig.savefig(path)
-        plt.close(fig)
-        files.append(str(path))
+        files.append(save(fig, "paper_protocol.png"))
     scatter = result.get("_scatter")
     if scatter:
         fig, axes = plt.subplots(1, len(scatter), figsize=(3.6 * len(scatter), 3.4), dpi=120, squeeze=False)
@@ -581,11 +575,7 @@ def _plots(result: dict[str, Any], out: Path) -> list[str]:
             ax.set_xlabel("ln v_flex (simulated)")
             ax.set_ylabel("predicted")
             ax.set_title(f"{sp}: rho = {result['per_species'][sp]['pearson_ln_vflex']:.3f}", fontsize=9)
-        fig.tight_layout()
-        path = out / "sf_scatter.png"
-        fig.savefig(path)
-        plt.close(fig)
-        files.append(str(path))
+        files.append(save(fig, "sf_scatter.png"))
     return files
 
 
