@@ -83,7 +83,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-ftol", type=float, default=1e-8, help="CG force tolerance after each AQS step")
     p.add_argument("--min-etol", type=float, default=0.0, help="CG relative energy tolerance after each AQS step")
     p.add_argument("--msd-seeds", type=int, default=20,
-                   help="velocity seeds averaged for the MSD (20; paper 004 used 100); raising it later "
+                   help="velocity seeds averaged for the MSD (20; Fan, Ding & Ma (2020) used 100); raising it later "
                         "adds seeds to finished glasses; 0: no MSD stage")
     p.add_argument("--msd-temperature", type=float, default=None, help="default 50 K (metal) / 0.01 (LJ)")
     p.add_argument("--msd-duration", type=float, default=2.0)

@@ -10,7 +10,7 @@
   3D: the configuration is mapped by the proper rotation R (rows s, n, s x n) so that s -> X and
   n -> Y, then the xy tilt is raised by ``strain_step * ly`` per step and the energy minimised
   at fixed box after each step (a ``write_data`` checkpoint after every ``checkpoint_every``
-  steps); 2D: the four protocols of paper 000 in the lab frame (simple shear by +/- xy tilt,
+  steps); 2D: the four protocols of Fan & Ma (2021) in the lab frame (simple shear by +/- xy tilt,
   pure shear by an area-preserving stretch lx = lx0 exp(-+gamma/2), ly = ly0 exp(+-gamma/2)).
 * :func:`vibrational_msd` - NVE runs from random velocities around the inherent structure, the
   per-atom mean square displacement about the mean position, one checkpoint file per seed.

@@ -92,7 +92,7 @@ def cuzr(cu_fraction: float = 0.5) -> SystemSpec:
 
 
 def fep(p_fraction: float = 0.2) -> SystemSpec:
-    """Fe_(1-x) P_x (default Fe80P20), the cross-system test of paper 001."""
+    """Fe_(1-x) P_x (default Fe80P20), the cross-system test of Wang & Jain (2019)."""
     pct = int(round(p_fraction * 100))
     return SystemSpec(
         name=f"Fe{100 - pct}P{pct}", kind="eam", type_names=("Fe", "P"), masses=(55.845, 30.974),
