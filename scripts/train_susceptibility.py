@@ -134,8 +134,13 @@ def stage_cnn(plan: Plan) -> None:
             "--targets", targets, "--arch", "compact-fabric", "--sdm-cutoff", str(plan.args.cutoff),
             "--stem", plan.args.stem, "--negatives", "all", "--validation-negatives", "all", "--lr", str(LR),
             "--lr-patience", str(LR_PATIENCE), "--stop-patience", str(PATIENCE), "--epochs", str(EPOCHS),
-            "--seed", "0", "--cache", str(CACHE), "--radial-baseline",
-            "--baseline", f"qs={MODELS / 'qs'}", "--baseline", f"sf={MODELS / 'sf'}"]
+            "--seed", "0", "--cache", str(CACHE)]
+    if plan.args.baselines:
+        args += ["--radial-baseline", "--baseline", f"qs={MODELS / 'qs'}", "--baseline", f"sf={MODELS / 'sf'}"]
+    if plan.args.epochs != EPOCHS:
+        args[args.index("--epochs") + 1] = str(plan.args.epochs)
+    if plan.args.eval_max_atoms:
+        args += ["--eval-max-atoms", str(plan.args.eval_max_atoms)]
     if plan.args.max_negatives:
         args += ["--max-negatives", str(plan.args.max_negatives)]
     if plan.args.device:
@@ -325,6 +330,11 @@ def main(argv=None) -> int:
     ap.add_argument("--stem", default="none", choices=["none", "pool", "stride"])
     ap.add_argument("--max-negatives", type=int, help="negatives kept per glass-loading (memory for large maps)")
     ap.add_argument("--device", help="torch device of the CNN (default cuda if available)")
+    ap.add_argument("--no-baselines", dest="baselines", action="store_false",
+                    help="cnn: no QS, SF and radial-SVM baselines in its card (they need LightGBM and freud; "
+                         "`glassml evaluate` adds them later)")
+    ap.add_argument("--epochs", type=int, default=EPOCHS, help=f"cnn: epoch cap ({EPOCHS}; early stopping decides)")
+    ap.add_argument("--eval-max-atoms", type=int, help="cnn: test atoms per glass in its card (a quick check only)")
     ap.add_argument("--run", help="run name (default from the campaigns and the receptive field)")
     ap.add_argument("--plan", action="store_true", help="print the resolved plan and stop")
     ap.add_argument("--persist-now", action="store_true", help="commit the CNN's progress now and stop")
