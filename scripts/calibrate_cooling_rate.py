@@ -142,7 +142,7 @@ def main(argv=None) -> int:
             q, qtxt = float("nan"), "-"
         hours = np.median([r["md_core_s"] for r in rs]) / 3600
         lines.append(f"| {n} | {label} | {len(rs)} | {e:.4f} ± {se:.4f} | {ico:.1f} ± {ico_se:.1f} | {qtxt} | {hours:.2f} |")
-        table_rows.append((n, label, e, se, ico, q, rs))
+        table_rows.append((n, label, e, se, ico, ico_se, q, rs))
     lines += ["", "Per relaxed glass (read off the line, shifted by the size offset):", "",
               "| glass | atoms | E_IS (eV/atom) | effective rate (K/s) | Cu ico (%) |", "|---|---|---|---|---|"]
     for r in rows:
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     xs = np.linspace(min(math.log10(q) for q in cal.rates) - 1.2, max(math.log10(q) for q in cal.rates) + 0.3, 50)
     ax1.plot(xs, cal.a + cal.b * xs, "k-", lw=1, label=f"fit ({n_cal} atoms)")
-    for n, label, e, se, ico, q, rs in table_rows:
+    for n, label, e, se, ico, ico_se, q, rs in table_rows:
         relaxed = label.startswith("window")
         x = math.log10(q) if relaxed and np.isfinite(q) else (math.log10(rs[0]["rate"]) if not relaxed else None)
         if x is None:
@@ -175,11 +175,12 @@ def main(argv=None) -> int:
         marker = ("s" if relaxed else "o") if n == n_cal else ("D" if relaxed else "^")
         ax1.errorbar([x], [e - off], yerr=[se if np.isfinite(se) else 0], fmt=marker, capsize=3,
                      label=f"{label}, {n} atoms" + (" (shifted by the size offset)" if off else ""))
-        ax2.errorbar([x], [ico], fmt=marker, capsize=3, label=f"{label}, {n} atoms")
+        ax2.errorbar([x], [ico], yerr=[ico_se if np.isfinite(ico_se) else 0], fmt=marker, capsize=3,
+                     label=f"{label}, {n} atoms")
     ax1.set_xlabel("log10 cooling rate (K/s); relaxed glasses at their effective rate")
     ax1.set_ylabel(f"E_IS (eV/atom, {n_cal}-atom scale)")
     ax2.set_xlabel("log10 cooling rate (K/s)")
-    ax2.set_ylabel("Cu-centred <0,0,12,0> (% of Cu)")
+    ax2.set_ylabel("Cu-centred <0,0,12,0> (% of Cu), mean ± s.e.")
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
     fig.suptitle("Cu50Zr50 (Mendelev 2007 EAM): cooling-rate calibration")
