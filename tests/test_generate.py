@@ -622,6 +622,10 @@ def test_a_whole_glass_on_two_mpi_ranks(tmp_path, lammps_ok):
     assert ds.provenance["glass_result"]["mpi_ranks"] == [2]
     assert ds.provenance["msd_info"]["mpi_ranks"] == [2]
     assert ds.provenance["shear_info"]["xy"]["mpi_ranks"] == [2]
+    from ovito_glassml.simulation.protocol import openmp_available
+    styles = ["omp"] if openmp_available() else ["plain"]  # the MD stages say which LAMMPS styles ran them
+    assert ds.provenance["glass_result"]["lammps_styles"] == styles
+    assert ds.provenance["msd_info"]["lammps_styles"] == styles
 
 
 def test_status_reports_tasks_under_way_and_the_time_left(tmp_path, tiny_campaign):

@@ -684,7 +684,7 @@ def assemble_dataset(cfg: CampaignConfig, root: str | Path, data_dir: str | Path
     prov = {
         "campaign": cfg.name, "system": system.to_dict(), "glass": ginfo["params"], "glass_seed": seed,
         "glass_result": {**{k: ginfo[k] for k in ("total_md_steps", "potential_energy_per_atom", "pressure")},
-                         **({"mpi_ranks": ginfo["mpi_ranks"]} if "mpi_ranks" in ginfo else {})},
+                         **{k: ginfo[k] for k in ("mpi_ranks", "lammps_styles") if k in ginfo}},
         "glass_segments": len(ginfo["segments"]),
         "inherent_structure_source": (f"restored from the data-set file {ginfo['restored_from']}; stages run "
                                       "after that start from these positions" if ginfo.get("restored_from")
