@@ -622,7 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the installed models and their cards",
                        description="List the installed models (GLASSML_MODELS first, then the models shipped with "
                                    "the package): name, property, kind, descriptor and species of each card.")
-    p.add_argument("-v", "--verbose", action="store_true", help="also print the folder each model was loaded from, the preparation of its training glasses and the shear-band test of its fertile sites")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print the folder each model was loaded from, the preparation of its training glasses "
+                        "and the shear-band test of its fertile sites")
     p.add_argument("--seal", nargs="+", metavar="FOLDER",
                    help="record the SHA-256 of the files of these model folders and the fingerprint of their cards "
                         "in their card.json, so that loading refuses any later change (for a model you made or "

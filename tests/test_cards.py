@@ -402,6 +402,10 @@ def test_preparation_text_names_the_preparation_of_the_training_glasses(demo):
     assert ModelCard.from_dict(data).preparation_text() == (
         "12 glasses cooled slowly through the glass transition (1100-850 K at 1e12 K/s, 850-700 K at 1e11 K/s; "
         "1e13 K/s elsewhere), effective cooling rate 3.2e10 K/s; 1 glass quenched at 1e13 K/s")
+    data["training"]["data"]["preparations"] = [{"protocol": "quench", "quench_rate": None, "glasses": 2}]
+    assert "not readable" in ModelCard.from_dict(data).preparation_text()  # a hand-written card never fails
+    data["metrics"] = dict(data["metrics"], shear_band=[{"gamma_mean": None, "n": 3}])
+    assert "not readable" in ModelCard.from_dict(data).shear_band_text()
     data["training"]["data"] = {"glasses": ["g1"]}
     assert ModelCard.from_dict(data).preparation_text() == "not stated on the card"
 

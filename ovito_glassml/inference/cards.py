@@ -377,14 +377,17 @@ class ModelCard:
         for p in self.training_preparations():
             n = p.get("glasses")
             head = f"{n} glass{'es' if n != 1 else ''} " if isinstance(n, int) else "glasses "
-            if p.get("protocol") == "window":
-                windows = ", ".join(f"{w[0]:g}-{w[1]:g} K at {w[2]:.0e}{unit}" for w in p.get("window") or [])
-                text = f"{head}cooled slowly through the glass transition ({windows}; {p.get('quench_rate', 0):.0e}" \
-                       f"{unit} elsewhere)"
-            else:
-                text = f"{head}quenched at {p.get('quench_rate', float('nan')):.0e}{unit}"
-            if p.get("effective_cooling_rate"):
-                text += f", effective cooling rate {float(p['effective_cooling_rate']):.1e} K/s"
+            try:
+                if p.get("protocol") == "window":
+                    windows = ", ".join(f"{w[0]:g}-{w[1]:g} K at {w[2]:.0e}{unit}" for w in p.get("window") or [])
+                    text = (f"{head}cooled slowly through the glass transition ({windows}; "
+                            f"{float(p['quench_rate']):.0e}{unit} elsewhere)")
+                else:
+                    text = f"{head}quenched at {float(p['quench_rate']):.0e}{unit}"
+                if p.get("effective_cooling_rate"):
+                    text += f", effective cooling rate {float(p['effective_cooling_rate']):.1e} K/s"
+            except (KeyError, TypeError, ValueError, IndexError):  # a hand-written card: say so, never fail
+                text = f"{head}(preparation entry not readable: {p})"
             parts.append(text.replace("e+", "e"))
         return "; ".join(parts) or "not stated on the card"
 
@@ -396,11 +399,14 @@ class ModelCard:
             return "not tested against simulated shear bands"
         lines = []
         for e in entries:
-            sem = f" ± {e['gamma_sem']:.2f}" if e.get("gamma_sem") is not None else ""
-            oracle = f", oracle {e['oracle_gamma_mean']:.2f}" if e.get("oracle_gamma_mean") is not None else ""
-            lines.append(f"mean γ {e['gamma_mean']:.2f}{sem} (0.5 = chance{oracle}) on {e['n']} glass-loadings of "
-                         f"{'/'.join(f'{a:,}' for a in e.get('atoms', []))} atoms, preparation "
-                         f"{', '.join(e.get('preparations', [])) or 'unknown'} ({e.get('measured', 'undated')})")
+            try:
+                sem = f" ± {e['gamma_sem']:.2f}" if e.get("gamma_sem") is not None else ""
+                oracle = f", oracle {e['oracle_gamma_mean']:.2f}" if e.get("oracle_gamma_mean") is not None else ""
+                lines.append(f"mean γ {e['gamma_mean']:.2f}{sem} (0.5 = chance{oracle}) on {e['n']} glass-loadings "
+                             f"of {'/'.join(f'{a:,}' for a in e.get('atoms', []))} atoms, preparation "
+                             f"{', '.join(e.get('preparations', [])) or 'unknown'} ({e.get('measured', 'undated')})")
+            except (KeyError, TypeError, ValueError):  # a hand-written card: say so, never fail
+                lines.append(f"shear-band entry not readable: {dict(e)}")
         return "; ".join(lines)
 
     def summary(self) -> str:
