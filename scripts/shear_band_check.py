@@ -149,7 +149,6 @@ def main(argv=None) -> int:
             entry = record_entry(saved["rows"], label, _files(a.datasets), saved.get("command", ""),
                                  measured=_rows_date(Path(a.from_rows)))
             write_record(folder, entry)
-            print(f"{folder}: metrics.shear_band[{entry['glasses_key']!r}] written")
         return 0
 
     models = {}
@@ -206,7 +205,6 @@ def main(argv=None) -> int:
                                              indent=1))
     for label, folder in records:
         write_record(folder, record_entry(rows, label, _files(a.datasets), command))
-        print(f"{folder}: metrics.shear_band written")
     return 0
 
 
@@ -256,7 +254,8 @@ def record_entry(rows: list[dict], label: str, files: list[Path], command: str, 
             "median_delta": delta[label]["median_delta"], "median_delta_noise": delta[label]["median_delta_noise"],
             "fertile_rule": (f"top {mine[0]['fertile_top_fraction'][label]:g} of the values"
                              if label in mine[0].get("fertile_top_fraction", {}) else "value > 0.5"),
-            "band": "top 1 % of D2min at the largest strain, 19 A slabs (Fan, Ma & Falk 2022)",
+            "band": "; ".join(sorted({f"top {100 * r['band_fraction']:g} % of D2min at {100 * r['band_strain']:g} % "
+                                      f"strain, {r['band_width']:g} A slabs" for r in mine})),
             "measured": measured or datetime.date.today().isoformat(), "command": command}
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in entry.items()}
 
@@ -268,15 +267,12 @@ def write_record(folder: Path, entry: dict) -> None:
 
     path = Path(folder) / CARD_FILE
     data = json.loads(path.read_text(encoding="utf-8"))
-    kept = [e for e in data.setdefault("metrics", {}).get("shear_band", []) if e.get("glasses_key") != entry["glasses_key"]]
+    kept = [e for e in data.setdefault("metrics", {}).get("shear_band", [])
+            if e.get("glasses_key") != entry["glasses_key"]]
     data["metrics"]["shear_band"] = kept + [entry]
     card = ModelCard.from_dict(data, directory=path.parent, source=path)
     card.save(path.parent)
-    print(f"{path}: {label_line(card)}")
-
-
-def label_line(card) -> str:
-    return f"shear-band test of {card.name!r}: {card.shear_band_text()}"
+    print(f"{path}: shear-band test of {card.name!r}: {card.shear_band_text()}")
 
 
 if __name__ == "__main__":
