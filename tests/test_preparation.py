@@ -235,3 +235,19 @@ def test_rate_calibration_reads_back_the_rate_of_a_point_on_its_line():
         cal.effective_rate(-4.86, 2000)
     with pytest.raises(ValueError, match="at least 2 different rates"):
         fit_rate_calibration([1e13] * 3, [-4.86] * 3, system="Cu50Zr50", n_atoms=1000)
+
+
+def test_the_shipped_calibration_reads_its_own_line_back():
+    """The committed calibration (scripts/calibrate_cooling_rate.py) is found beside its module
+    (package data), is the Cu50Zr50 one, and a point on its line reads back its rate, also at
+    4,000 atoms once shifted by the measured size offset."""
+    from ovito_glassml.simulation.calibration import load_rate_calibration
+
+    cal = load_rate_calibration()
+    assert cal is not None and cal.system == "Cu50Zr50" and cal.n_atoms == 1000
+    assert cal.b > 0  # slower cooling, lower inherent-structure energy
+    assert min(cal.rates) <= 1e12 and max(cal.rates) >= 1e13
+    q, lo, hi = cal.effective_rate(cal.a + cal.b * 12.0)
+    assert q == pytest.approx(1e12, rel=1e-9) and lo < q < hi
+    off = cal.size_offsets["4000"]
+    assert cal.effective_rate(cal.a + cal.b * 11.5 + off, 4000)[0] == pytest.approx(10 ** 11.5, rel=1e-9)
