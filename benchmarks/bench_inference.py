@@ -40,7 +40,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from common import cu_zr_glass, peak_memory_mib  # noqa: E402
+from common import cu_zr_glass, images_per_second as _rate, peak_memory_mib  # noqa: E402
 
 CNN = ROOT / "models" / "dfs" / "cnn"
 SHIPPED = ROOT / "models"
@@ -66,18 +66,6 @@ def _images(config, settings, n, seed=0):
     idx = np.sort(rng.choice(config.count, size=min(n, config.count), replace=False))
     return idx, np.concatenate([im for _, im in iter_spatial_density_maps(config, settings, "xy", centers=idx,
                                                                           batch_size=256, reuse_buffer=False)])
-
-
-def _rate(run, images, bs, reps=3):
-    name = run.get_inputs()[0].name
-    run.run(None, {name: images[:bs]})  # warm up
-    best = 0.0
-    for _ in range(reps):
-        t = time.perf_counter()
-        for s in range(0, len(images), bs):
-            run.run(None, {name: images[s:s + bs]})
-        best = max(best, len(images) / (time.perf_counter() - t))
-    return best
 
 
 def network_steps(config, sample):

@@ -40,7 +40,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from common import cu_zr_glass  # noqa: E402
+from common import cu_zr_glass, images_per_second  # noqa: E402
 
 SHIPPED = ROOT / "models" / "susceptibility" / "cnn"
 CUTOFFS = (4.8, 7.2, 9.6)
@@ -85,15 +85,7 @@ def _network_rate(path: Path, images: np.ndarray, batch: int = 256, reps: int = 
     from ovito_glassml.inference.engine import engine_options, session_options
 
     run = ort.InferenceSession(str(path), session_options(engine_options()), providers=["CPUExecutionProvider"])
-    name = run.get_inputs()[0].name
-    run.run(None, {name: images[:batch]})  # warm-up
-    best = 0.0
-    for _ in range(reps):
-        t = time.perf_counter()
-        for s in range(0, len(images), batch):
-            run.run(None, {name: images[s:s + batch]})
-        best = max(best, len(images) / (time.perf_counter() - t))
-    return best
+    return images_per_second(run, images, batch, reps)
 
 
 def measure(n_atoms: int, sample: int) -> dict:
