@@ -62,13 +62,14 @@ if [ "$LANE" = relaxed ]; then run "${RELAXED4K[@]}"; run "${RELAXED16K[@]}"; ex
 # Cooling-rate calibration (scripts/calibrate_cooling_rate.py): 1000-atom Cu50Zr50 glasses, no shear,
 # cooled at one constant rate from 1400 to 400 K (1e13 K/s outside: the liquid above 1400 K relaxes in
 # well under a picosecond, and nothing relaxes below 400 K at these rates), plus the window
-# preparation at the same size; cheapest first.
+# preparation at the same size. The 1e11 K/s glasses come before the last window glasses: they decide
+# whether the line may be read below 1e12 K/s.
 CAL=(--system CuZr --atoms 1000 --test-glasses 0 --orientations none --msd-seeds 0 --git-commit --pack-minutes 30)
 if [ "$LANE" = calibration ]; then
   run --name calib_cuzr50_1k_r1e13 --glasses 4 --first-seed 401 "${CAL[@]}"
   run --name calib_cuzr50_1k_r1e12 --glasses 4 --first-seed 411 --preparation window --window 1400:400:1e12 "${CAL[@]}"
-  run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
   run --name calib_cuzr50_1k_r1e11 --glasses 2 --first-seed 431 --preparation window --window 1400:400:1e11 "${CAL[@]}"
+  run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
   exit 0
 fi
 # The 1e13 K/s campaigns, in the order they ran.
