@@ -113,7 +113,9 @@ def table(models_dir: Path) -> str:
             if own:
                 lab += f" (CNN member trained on top {100 * own['f_thres']:g} % at {100 * own['strain']:g} %)"
         elif c["property"] == "Quench-in Softness":
-            lab = f"D2min > {label['threshold']:.2f} Å² at {100 * label['strain']:g} % ({label.get('orientation', 'xy')})"
+            loadings = label.get("orientations") or [label.get("orientation", "xy")]
+            where = loadings[0] if len(loadings) == 1 else f"{len(loadings)} loadings"
+            lab = f"D2min > {label['threshold']:.2f} Å² at {100 * label['strain']:g} % ({where})"
         else:
             lab = "ln v_flex = ln(MSD Ω^(1/3))"
         n = int(v.get("n_glasses", 0))

@@ -300,7 +300,12 @@ def stage_select(plan: Plan) -> None:
 
 
 def stage_test(plan: Plan) -> None:
-    from ovito_glassml.training.evaluate import evaluate_model, update_card_protocols
+    """The models this run decided, the shipped one and the one it replaced, on the test glasses in both
+    protocols (``test.json``); the cards of the models replaced in ``models/`` are rewritten, with every
+    baseline on the same atoms, by ``scripts/evaluate_shipped.py``."""
+    from ovito_glassml.training.evaluate import evaluate_model
+
+    import evaluate_shipped
 
     path = plan.work / "selection.json"
     decided = json.loads(path.read_text())["models"] if path.exists() else {}
@@ -310,16 +315,17 @@ def stage_test(plan: Plan) -> None:
                          "decision")
     test = plan.glasses("test")
     out = {"test_glasses": [g.name for g in test], "decisions": decided, "models": {}}
-    for model in (*LABELS, "qs"):
+    for model in decided:
         for which, folder in (("shipped", MODELS / model), ("replaced", plan.work / "replaced" / model)):
             if not (folder / "card.json").exists():
                 continue
             m = evaluate_model(folder, test, plan.work / f"test_{model}_{which}", cache=CACHE,
                                orientations=None if model == "qs" else ORIENTATIONS)
             out["models"].setdefault(model, {})[which] = {"values": m["values"], "protocols": m["protocols"]}
-            if which == "shipped":
-                update_card_protocols(folder, m)
     (plan.work / "test.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    replaced = [m for m, d in decided.items() if d["winner"] == "new"]
+    if replaced:
+        evaluate_shipped.main(["--models", ",".join(replaced)])
 
 
 def main(argv=None) -> int:
