@@ -506,6 +506,7 @@ def preparation_section(data_dir, figdir) -> list[str]:
              "| campaign | atoms | preparation | glasses | E_IS mean (eV/atom) | min - max | effective rate (K/s) | "
              "peak stress (GPa) | stress at 10 % (GPa) |", "|---|---|---|---|---|---|---|---|---|"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    strips = []  # (label, E_IS of each glass): one row of dots per campaign, the mean as a bar
     for (name, n, prep), rows in sorted(groups.items()):
         e = np.array([r[0]["glass_result"]["potential_energy_per_atom"] for r in rows])
         rate = "-"
@@ -527,14 +528,19 @@ def preparation_section(data_dir, figdir) -> list[str]:
         en = f"{np.mean(ends):.3f}" if ends else "-"
         lines.append(f"| `{name}` | {n} | {prep} | {len(rows)} | {e.mean():.4f} | {e.min():.4f} - {e.max():.4f} | "
                      f"{rate} | {pk} | {en} |")
-        ax1.hist(e, bins=12, alpha=0.6, label=f"{name} ({len(rows)})")
+        strips.append((f"{name} ({len(rows)})", e))
         if stack and n == 4000:
             m = min(len(c[1]) for c in stack)
             mean = np.mean([c[1][:m] for c in stack], axis=0)
             ax2.plot(100 * stack[0][0][:m], mean, label=f"{name} ({len(stack)} runs)")
-    ax1.set_xlabel("E_IS (eV/atom)")
-    ax1.set_ylabel("glasses")
-    ax1.legend(fontsize=7)
+    for k, (label, e) in enumerate(strips):
+        jitter = 0.15 * np.sin(np.arange(len(e)) * 2.4)  # spread the dots of one row without randomness
+        ax1.plot(e, k + jitter, "o", ms=4, alpha=0.7)
+        ax1.plot([e.mean()] * 2, [k - 0.3, k + 0.3], "k-", lw=1.5)
+    ax1.set_yticks(range(len(strips)), [label for label, _ in strips], fontsize=7)
+    ax1.set_xlabel("E_IS (eV/atom); bar: mean")
+    ax1.xaxis.set_major_locator(plt.MaxNLocator(5))
+    ax1.grid(axis="x", alpha=0.3)
     ax2.set_xlabel("shear strain (%)")
     ax2.set_ylabel("resolved shear stress (GPa)")
     ax2.legend(fontsize=7)
