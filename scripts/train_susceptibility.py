@@ -6,7 +6,10 @@ The plan and its replacement rules are fixed here, before any test glass is scor
 Glasses: the splits of :mod:`ovito_glassml.training.splits` of the campaigns named by
 ``--campaigns`` (default ``cuzr50_4k``; add ``cuzr50_4k_relaxed`` once it is simulated):
 training glasses train, validation glasses stop the CNN early, choose the ensemble weights and
-decide the replacements; test glasses are measured after the decision, whatever the result.
+decide the replacements; test glasses are measured after the decision, whatever the result.  The
+test glasses are those of ``--test-campaigns`` (default: every campaign of the splits, both
+preparations), so a run trained on one preparation reports its transfer to the other in the
+per-preparation breakdown of both protocols.
 
 Stages (each skipped when its output exists, so an interrupted run resumes; the CNN resumes from
 its per-epoch checkpoint, which is also copied to ``checkpoints/<run>/`` at most every 30 minutes
@@ -97,8 +100,9 @@ class Plan:
         self.work = ROOT / "runs" / self.name
         self.store = ROOT / "checkpoints" / self.name
         self.files, self.missing = {}, {}
-        for part in ("train", "validation", "test"):
+        for part in ("train", "validation"):
             self.files[part], self.missing[part] = split_files(DATA, part, args.campaigns)
+        self.files["test"], self.missing["test"] = split_files(DATA, "test", args.test_campaigns)
 
     def glasses(self, part: str):
         from ovito_glassml.training.samples import load_glasses
@@ -111,7 +115,8 @@ class Plan:
         return [(s, FRACTION) for s in held]
 
     def describe(self) -> dict:
-        return {"run": self.name, "campaigns": self.args.campaigns, "cutoff": self.args.cutoff, "stem": self.args.stem,
+        return {"run": self.name, "campaigns": self.args.campaigns, "test_campaigns": self.args.test_campaigns,
+                "cutoff": self.args.cutoff, "stem": self.args.stem,
                 "glasses": {k: [Path(f).stem for f in v] for k, v in self.files.items()},
                 "missing": self.missing, "targets": [output_key(s) for s, _ in self.targets()]}
 
@@ -329,9 +334,13 @@ def stage_test(plan: Plan) -> None:
 
 
 def main(argv=None) -> int:
+    from ovito_glassml.training.splits import SPLITS
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("stages", nargs="*", metavar="STAGE", help=f"stages: {', '.join(STAGES)} (default all)")
     ap.add_argument("--campaigns", default="cuzr50_4k", type=lambda t: [c.strip() for c in t.split(",") if c.strip()])
+    ap.add_argument("--test-campaigns", default=",".join(SPLITS), type=lambda t: [c.strip() for c in t.split(",") if c.strip()],
+                    help="campaigns whose test glasses are measured (default: all, both preparations)")
     ap.add_argument("--cutoff", type=float, default=4.8, choices=[4.8, 7.2, 9.6], help="SDM half-width (A)")
     ap.add_argument("--stem", default="none", choices=["none", "pool", "stride"])
     ap.add_argument("--max-negatives", type=int, help="negatives kept per glass-loading (memory for large maps)")
@@ -346,6 +355,9 @@ def main(argv=None) -> int:
     ap.add_argument("--persist-now", action="store_true", help="commit the CNN's progress now and stop")
     ap.add_argument("--no-commit", dest="commit", action="store_false")
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.campaigns + args.test_campaigns) - set(SPLITS))
+    if unknown:
+        ap.error(f"no fixed split for campaign(s) {unknown}; the campaigns with one are {', '.join(SPLITS)}")
     plan = Plan(args)
     if args.plan:
         print(json.dumps(plan.describe(), indent=2))
