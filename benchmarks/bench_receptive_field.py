@@ -18,7 +18,11 @@ atoms, loading ``xy``:
   of 3 passes;
 * **SDM + CNN atoms/s**: one after the other, ``1 / (1/sdm + 1/network)`` (the runtime overlaps
   the two, which is at most the faster of them better);
-* the multiply-adds per image (convolutions and linear layers, counted from the PyTorch modules).
+* the multiply-adds per image (convolutions and linear layers, counted from the PyTorch modules);
+* with ``--int8`` (the default; ``--no-int8`` skips it): the same network quantised to static int8
+  (:func:`ovito_glassml.inference.quantize.quantize_onnx_file`, QDQ, per-channel weights, activation
+  ranges from the candidate's own sample of SDMs), its images/s and SDM + int8 CNN atoms/s.  This
+  is the speed half of the int8 rule; accuracy needs trained weights (``bench_quantization.py``).
 
 The reference is the shipped CNN (``models/susceptibility/cnn``) on the 4.8 A maps in the same
 run; every ratio is a candidate's SDM + CNN atoms/s over the reference's.  Needs the ``train``
@@ -79,6 +83,12 @@ def _sdm_rate(config, settings, centres) -> tuple[float, np.ndarray]:
     return len(centres) / (time.perf_counter() - t), images
 
 
+def _int8_rate(path: Path, images: np.ndarray) -> float:
+    from ovito_glassml.inference.quantize import quantize_onnx_file
+
+    return _network_rate(quantize_onnx_file(path, path.with_suffix(".int8.onnx"), images), images)
+
+
 def _network_rate(path: Path, images: np.ndarray, batch: int = 256, reps: int = 3) -> float:
     import onnxruntime as ort
 
@@ -88,7 +98,7 @@ def _network_rate(path: Path, images: np.ndarray, batch: int = 256, reps: int = 
     return images_per_second(run, images, batch, reps)
 
 
-def measure(n_atoms: int, sample: int) -> dict:
+def measure(n_atoms: int, sample: int, int8: bool = True) -> dict:
     import torch
 
     from ovito_glassml.descriptors.sdm import SDMSettings
@@ -116,24 +126,35 @@ def measure(n_atoms: int, sample: int) -> dict:
                 rows.append({"candidate": f"{cutoff:g} A, {stem}", "cutoff": cutoff, "stem": stem, "grid": settings.grid_size,
                              "sdm_atoms_s": sdm_rate, "net_images_s": _network_rate(path, images),
                              "mmac": multiply_adds(net, settings.shape) / 1e6, "parameters": count_parameters(net),
-                             "reference": False})
+                             "int8_images_s": _int8_rate(path, images) if int8 else None, "reference": False})
             del images
     for r in rows:
         r["combined_atoms_s"] = 1.0 / (1.0 / r["sdm_atoms_s"] + 1.0 / r["net_images_s"])
+        if r.get("int8_images_s"):
+            r["combined_int8_atoms_s"] = 1.0 / (1.0 / r["sdm_atoms_s"] + 1.0 / r["int8_images_s"])
     ref = next(r for r in rows if r["reference"])
     for r in rows:
         r["ratio"] = r["combined_atoms_s"] / ref["combined_atoms_s"]
-    return {"atoms": config.count, "sample": int(len(centres)), "rows": rows}
+    return {"atoms": config.count, "sample": int(len(centres)), "int8": bool(int8), "rows": rows}
 
 
 def table(result: dict) -> str:
-    out = ["| candidate | grid | MMAC/image | parameters | SDM atoms/s | network images/s | SDM + CNN atoms/s | ratio |",
-           "|---|---|---|---|---|---|---|---|"]
+    int8 = result.get("int8", False)
+    head = "| candidate | grid | MMAC/image | parameters | SDM atoms/s | network images/s | SDM + CNN atoms/s | ratio |"
+    rule = "|---|---|---|---|---|---|---|---|"
+    if int8:
+        head += " int8 network images/s | SDM + int8 CNN atoms/s |"
+        rule += "---|---|"
+    out = [head, rule]
     for r in result["rows"]:
         mmac = "" if not np.isfinite(r["mmac"]) else f"{r['mmac']:,.0f}"
         params = "" if r["parameters"] is None else f"{r['parameters']:,}"
-        out.append(f"| {r['candidate']} | {r['grid']}^3 | {mmac} | {params} | {r['sdm_atoms_s']:,.0f} | "
-                   f"{r['net_images_s']:,.0f} | {r['combined_atoms_s']:,.0f} | {r['ratio']:.2f} |")
+        line = (f"| {r['candidate']} | {r['grid']}^3 | {mmac} | {params} | {r['sdm_atoms_s']:,.0f} | "
+                f"{r['net_images_s']:,.0f} | {r['combined_atoms_s']:,.0f} | {r['ratio']:.2f} |")
+        if int8:
+            line += (f" {r['int8_images_s']:,.0f} | {r['combined_int8_atoms_s']:,.0f} |" if r.get("int8_images_s")
+                     else "  |  |")
+        out.append(line)
     return "\n".join(out)
 
 
@@ -141,9 +162,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--atoms", type=int, default=32000)
     ap.add_argument("--sample", type=int, default=256, help="random centres per candidate (default 256)")
+    ap.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
+                    help="also quantise each candidate to int8 and time it (default on)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
-    result = measure(args.atoms, args.sample)
+    result = measure(args.atoms, args.sample, int8=args.int8)
     print(f"{result['sample']} centres of a {result['atoms']:,}-atom Cu50Zr50 glass, loading xy; "
           "ratio = SDM + CNN atoms/s over the shipped CNN's")
     print(table(result))

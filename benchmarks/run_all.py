@@ -220,7 +220,9 @@ def render(tmp: Path, output: str) -> int:
                   f"4.8, 7.2 or 9.6 Å at 0.6 Å voxels, first layer none / 2^3 average pool / stride-2 convolution, "
                   f"`compact-fabric` with 4 outputs, random weights; {R['sample']:,} centres of the {R['atoms']:,}-atom "
                   "glass; SDM + CNN = one after the other; ratio = SDM + CNN atoms/s over the shipped CNN's "
-                  "(4.8 Å, first row).\n")
+                  "(4.8 Å, first row)"
+                  + ("; int8 = the same network quantised to static int8 (QDQ, per-channel weights, activation "
+                     "ranges from the same sample of SDMs)" if R.get("int8") else "") + ".\n")
         md.append(field_table(R))
     if Q:
         md.append(_quant_section(Q))

@@ -246,3 +246,40 @@ def test_shipped_int8_networks_are_the_quantised_shipped_cnn():
     fp32 = load_model(folders[0], providers=["CPUExecutionProvider"]).predict(config, idx)
     int8 = load_model(folders[0], providers=["CPUExecutionProvider"], precision="int8").predict(config, idx)
     assert np.abs(fp32 - int8).max() < 0.15 and np.corrcoef(fp32, int8)[0, 1] > 0.99
+
+
+def test_quantize_cnn_writes_a_close_int8_network_bound_to_its_source(demo, glass, tmp_path):
+    """quantize_cnn: an int8 file and record beside model.onnx; predictions close to fp32; a changed
+    model.onnx makes the int8 file refused (its record names the source's hash)."""
+    import json
+
+    from ovito_glassml.inference.cards import load_card, seal_card
+    from ovito_glassml.inference.quantize import calibration_images, quantize_cnn
+    from ovito_glassml.inference.sharing import file_sha256
+
+    folder = tmp_path / "susceptibility"
+    shutil.copytree(demo["susceptibility"], folder)
+    card = load_card(folder)
+    images = calibration_images([glass], card.settings, ["xy"], per_frame=64)
+    out = quantize_cnn(folder, images, glasses=["random_glass_11"])
+    record = json.loads(out.with_name("model.int8.json").read_text())
+    assert record["source_sha256"] == file_sha256(out.with_name("model.onnx"))
+    assert record["sha256"] == file_sha256(out) and record["calibration"]["images"] == 64
+    fp32 = load_model(folder, providers=["CPUExecutionProvider"]).predict(glass, frame="xy")
+    int8 = load_model(folder, providers=["CPUExecutionProvider"], precision="int8").predict(glass, frame="xy")
+    assert np.abs(fp32 - int8).max() < 0.15 and np.corrcoef(fp32, int8)[0, 1] > 0.95
+    clear_shared()
+    source = out.with_name("model.onnx")
+    import onnx
+    from onnx import numpy_helper
+
+    net = onnx.load(str(source))
+    first = net.graph.initializer[0]
+    first.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(first) * 1.01, first.name))
+    onnx.save(net, str(source))  # no longer the network the int8 file was made from
+    with pytest.raises(ConfigurationError, match="SHA-256"):  # the card's own check comes first
+        load_model(folder, providers=["CPUExecutionProvider"])
+    seal_card(folder)  # the changed network recorded on purpose: fp32 loads, the old int8 file does not
+    load_model(folder, providers=["CPUExecutionProvider"])
+    with pytest.raises(ConfigurationError, match="int8"):
+        load_model(folder, providers=["CPUExecutionProvider"], precision="int8")

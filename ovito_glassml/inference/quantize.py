@@ -26,7 +26,8 @@ import numpy as np
 from ..descriptors.geometry import Configuration, ConfigurationError
 from .cards import file_sha256
 
-__all__ = ["INT8_FILE", "INT8_RECORD", "file_sha256", "calibration_images", "quantize_cnn", "int8_path"]
+__all__ = ["INT8_FILE", "INT8_RECORD", "file_sha256", "calibration_images", "quantize_cnn", "quantize_onnx_file",
+           "int8_path"]
 
 INT8_FILE = "model.int8.onnx"
 INT8_RECORD = "model.int8.json"
@@ -55,32 +56,21 @@ def calibration_images(configs: Iterable[Configuration], settings, frames: Seque
     return np.concatenate(out)
 
 
-def quantize_cnn(model_dir: str | Path, images: np.ndarray, *, glasses: Sequence[str] = (),
-                 per_channel: bool = True, op_types: Sequence[str] | None = None,
-                 output: str | Path | None = None) -> Path:
-    """Quantise the ONNX CNN of ``model_dir`` to int8 (static, QDQ), calibrated on ``images``.
+def quantize_onnx_file(source: str | Path, output: str | Path, images: np.ndarray, *, per_channel: bool = True,
+                       op_types: Sequence[str] | None = None) -> Path:
+    """Static int8 (QDQ) version of the ONNX network ``source``, written to ``output``.
 
-    ``images``: training SDM images ``(n, *input_shape)`` (:func:`calibration_images`);
-    ``op_types``: the operator types to quantise (default all that ONNX Runtime quantises);
-    ``output``: the int8 file (default ``model.int8.onnx`` beside ``model.onnx``), with its
-    record ``model.int8.json`` beside it.  Returns the int8 file's path.
+    ONNX Runtime's ``quant_pre_process`` then ``quantize_static``: int8 weights (per output
+    channel unless ``per_channel=False``) and int8 activations whose ranges are the min/max over
+    ``images`` (float32, ``(n, *input_shape)``).  The one quantisation routine of the package:
+    :func:`quantize_cnn` and the benchmarks call it.
     """
+    import onnxruntime as ort
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .cards import load_card
-
-    card = load_card(model_dir)
-    if card.kind != "onnx-cnn":
-        raise ConfigurationError(f"model {card.name!r} is a {card.kind} model; only onnx-cnn models are quantised")
-    source = card.file_paths()[0]
     images = np.ascontiguousarray(images, dtype=np.float32)
-    if images.shape[1:] != tuple(card.input_shape):
-        raise ConfigurationError(f"calibration images have shape {images.shape[1:]}; the CNN takes "
-                                 f"{tuple(card.input_shape)}")
-    import onnxruntime as ort
-
     input_name = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()[0].name
 
     class _Reader(CalibrationDataReader):
@@ -92,7 +82,7 @@ def quantize_cnn(model_dir: str | Path, images: np.ndarray, *, glasses: Sequence
             start = next(self._it, None)
             return None if start is None else {input_name: images[start:start + self._batch]}
 
-    out = Path(output) if output else int8_path(source)
+    out = Path(output)
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(source), str(pre))
@@ -100,6 +90,31 @@ def quantize_cnn(model_dir: str | Path, images: np.ndarray, *, glasses: Sequence
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         op_types_to_quantize=list(op_types) if op_types else None,
                         calibrate_method=CalibrationMethod.MinMax)
+    return out
+
+
+def quantize_cnn(model_dir: str | Path, images: np.ndarray, *, glasses: Sequence[str] = (),
+                 per_channel: bool = True, op_types: Sequence[str] | None = None,
+                 output: str | Path | None = None) -> Path:
+    """Quantise the ONNX CNN of ``model_dir`` to int8 (static, QDQ), calibrated on ``images``.
+
+    ``images``: training SDM images ``(n, *input_shape)`` (:func:`calibration_images`);
+    ``op_types``: the operator types to quantise (default all that ONNX Runtime quantises);
+    ``output``: the int8 file (default ``model.int8.onnx`` beside ``model.onnx``), with its
+    record ``model.int8.json`` beside it.  Returns the int8 file's path.
+    """
+    from .cards import load_card
+
+    card = load_card(model_dir)
+    if card.kind != "onnx-cnn":
+        raise ConfigurationError(f"model {card.name!r} is a {card.kind} model; only onnx-cnn models are quantised")
+    source = card.file_paths()[0]
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    if images.shape[1:] != tuple(card.input_shape):
+        raise ConfigurationError(f"calibration images have shape {images.shape[1:]}; the CNN takes "
+                                 f"{tuple(card.input_shape)}")
+    out = quantize_onnx_file(source, Path(output) if output else int8_path(source), images,
+                             per_channel=per_channel, op_types=op_types)
     record = {"source": source.name, "source_sha256": file_sha256(source), "sha256": file_sha256(out),
               "format": "QDQ", "weights": "int8, per channel" if per_channel else "int8, per tensor",
               "activations": "int8", "calibration": {"method": "minmax", "images": int(len(images)),
