@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Measure the shipped Cu-Zr models in both protocols on the test glasses and write the figures
+"""Measure the shipped models in both protocols on their test glasses and write the figures
 into their cards (``metrics.protocols``) and ``metrics.json``.
 
-    nice -n 19 python scripts/evaluate_shipped.py [--models susceptibility,dfs,qs,sf] [--no-write]
+    nice -n 19 python scripts/evaluate_shipped.py [--models susceptibility,dfs,qs,sf,susceptibility_2d] [--no-write]
 
 Test glasses: the test parts of :data:`ovito_glassml.training.splits.SPLITS` that exist under
 ``data/`` (``cuzr50_4k`` g0013-g0016; the relaxed campaign's 213-216 once they are there), every
@@ -11,6 +11,10 @@ on the same atoms: QS, SF and the CNN member of the susceptibility models, the r
 on the training glasses of the shipped models, top 5 % of D2min at the model's label strain, every
 loading), the Voronoi volume and the simulated v_flex.  Both protocols at 2, 3, 4, 5 and 10 %
 strain (those the glasses hold), by preparation and loading (:mod:`ovito_glassml.training.scoring`).
+
+``susceptibility_2d`` (the 2D Lennard-Jones CNN) is measured on the test glasses its card lists
+(``lj2d_2k`` g0021-g0024, four loadings each) against the radial SVM fitted on its own training
+glasses and the Voronoi volume; QS, SF and v_flex are Cu-Zr quantities and do not apply.
 
 Model predictions are cached in ``runs/prediction-cache`` (git-ignored): the network runs once per
 glass and loading, whichever model or rerun asks again.  Full evaluations go to
@@ -30,7 +34,8 @@ DATA = ROOT / "data"
 MODELS = ROOT / "models"
 WORK = ROOT / "runs" / "evaluate_shipped"
 CACHE = ROOT / "runs" / "prediction-cache"
-SHIPPED = ("susceptibility", "dfs", "qs", "sf")
+SHIPPED = ("susceptibility", "dfs", "qs", "sf", "susceptibility_2d")
+OWN_GLASSES = {"susceptibility_2d": "lj2d_2k"}  # models measured on their card's own split, not SPLITS
 SVM_FRACTION = 0.05
 
 
@@ -53,36 +58,55 @@ def main(argv=None) -> int:
     from ovito_glassml.training.samples import load_glasses
     from ovito_glassml.training.splits import split_files
 
-    test_files, missing = split_files(DATA, "test")
-    if missing:
-        print(f"test glasses not (yet) in data/: {', '.join(missing)}", flush=True)
-    test = load_glasses(test_files)
-    print(f"test glasses: {', '.join(g.name for g in test)}", flush=True)
-    svm_cache: dict[float, RadialSVMBaseline] = {}
+    test, missing = [], []
+    if any(n not in OWN_GLASSES for n in args.models.split(",")):
+        test_files, missing = split_files(DATA, "test")
+        if missing:
+            print(f"test glasses not (yet) in data/: {', '.join(missing)}", flush=True)
+        test = load_glasses(test_files)
+        print(f"test glasses: {', '.join(g.name for g in test)}", flush=True)
+    svm_cache: dict[tuple[str, float], RadialSVMBaseline] = {}
     train = None
-    for name in args.models.split(","):
+    names = args.models.split(",")
+    unknown = [n for n in names if n not in SHIPPED]
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; the shipped models are {', '.join(SHIPPED)}")
+    for name in names:
         folder = MODELS / name
         card = load_card(folder)
-        trained_on = card.training["data"].get("split", {}).get("train") or card.training["data"].get("glasses")
+        split = card.training["data"].get("split", {})
+        trained_on = split.get("train") or card.training["data"].get("glasses")
         strain = _label_strain(card) if card.property == "Plastic Susceptibility" else 0.05
-        if strain not in svm_cache:
-            if train is None:
-                train = load_glasses([DATA / "cuzr50_4k" / f"{g}.npz" for g in sorted(trained_on)])
-            t0 = time.perf_counter()
-            svm_cache[strain] = RadialSVMBaseline.fit(train, strain, SVM_FRACTION, None, seed=0)
-            print(f"radial SVM at top {SVM_FRACTION:g} / strain {strain:g} fitted on {len(train)} glasses "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
-        baselines = {"radial_svm": svm_cache[strain]}
-        if name != "qs":
-            baselines["qs"] = MODELS / "qs"
-        if name != "sf":
-            baselines["sf"] = MODELS / "sf"
-        if name in ("qs", "sf"):
-            baselines["cnn"] = MODELS / "susceptibility" / "cnn"
+        own = OWN_GLASSES.get(name)
+        if own:  # its own system: the card's split, its own radial SVM, no Cu-Zr baselines
+            glasses = load_glasses([DATA / own / f"{g}.npz" for g in sorted(split["test"])])
+            print(f"{name}: test glasses {', '.join(g.name for g in glasses)}", flush=True)
         else:
-            baselines["cnn"] = folder / "cnn"
+            glasses = test
+        key = (own or "cuzr50_4k", strain)
+        if key not in svm_cache:
+            if own:
+                fit_on = load_glasses([DATA / own / f"{g}.npz" for g in sorted(trained_on)])
+            else:
+                if train is None:
+                    train = load_glasses([DATA / "cuzr50_4k" / f"{g}.npz" for g in sorted(trained_on)])
+                fit_on = train
+            t0 = time.perf_counter()
+            svm_cache[key] = RadialSVMBaseline.fit(fit_on, strain, SVM_FRACTION, None, seed=0)
+            print(f"radial SVM at top {SVM_FRACTION:g} / strain {strain:g} fitted on {len(fit_on)} glasses "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        baselines = {"radial_svm": svm_cache[key]}
+        if not own:
+            if name != "qs":
+                baselines["qs"] = MODELS / "qs"
+            if name != "sf":
+                baselines["sf"] = MODELS / "sf"
+            if name in ("qs", "sf"):
+                baselines["cnn"] = MODELS / "susceptibility" / "cnn"
+            else:
+                baselines["cnn"] = folder / "cnn"
         t0 = time.perf_counter()
-        m = evaluate_model(folder, test, WORK / name, baselines=baselines, max_atoms=args.max_atoms, cache=CACHE,
+        m = evaluate_model(folder, glasses, WORK / name, baselines=baselines, max_atoms=args.max_atoms, cache=CACHE,
                            progress=lambda msg: print(f"  {name}: {msg}", flush=True))
         print(f"{name}: evaluated in {time.perf_counter() - t0:.0f} s", flush=True)
         p = m["protocols"]
@@ -99,7 +123,7 @@ def main(argv=None) -> int:
         if not args.no_write:
             update_card_protocols(folder, m)
             print(f"{name}: wrote metrics.protocols into {folder / 'card.json'} and metrics.json", flush=True)
-    summary = {"test_glasses": [g.name for g in test], "missing": missing}
+    summary = {"test_glasses": [g.name for g in test], "missing": missing, "models": names}
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0

@@ -202,7 +202,37 @@ def protocols_table(models_dir: Path) -> str:
         model = "susceptibility" if "susceptibility" in blocks else next(iter(blocks))
         lines += ["", f"**Papers' protocol by loading**, `{model}` at 5 % (all preparations): "
                   + ", ".join(f"{o} {_cell(r.get('model'), 'paper')}" for o, r in sorted(per.items())) + "."]
+    lines += _own_system_tables(models_dir)
     return "\n".join(lines) + "\n"
+
+
+#: models measured on glasses of their own system (not the Cu-Zr test glasses): (folder, title)
+OWN_SYSTEM = (("susceptibility_2d", "2D Lennard-Jones (Falk-Langer mixture)"),)
+
+
+def _own_system_tables(models_dir: Path) -> list[str]:
+    """Both protocols for each model of :data:`OWN_SYSTEM` that carries ``metrics.protocols``, with
+    the baselines its card scored on the same atoms."""
+    lines = []
+    for name, title in OWN_SYSTEM:
+        path = models_dir / name / "card.json"
+        block = json.loads(path.read_text()).get("metrics", {}).get("protocols") if path.is_file() else None
+        if not block:
+            continue
+        strains = [s for s in block.get("strains_requested", []) if s in block.get("strains_evaluated", [])]
+        lines += ["", f"**{title}: `{name}`**, measured on {block['evaluated_on']}; loadings "
+                  f"{', '.join(block.get('loadings', []))}; papers' protocol (accuracy, in brackets AUC for the "
+                  "top-0.5 % label) and project's figures (AUC / C_rank for the top 5 %). QS, SF and v_flex "
+                  "are Cu-Zr quantities and have no 2D counterpart here.", "",
+                  "| predictor | protocol | " + " | ".join(_pct(s) for s in strains) + " |",
+                  "| --- | --- |" + " --- |" * len(strains)]
+        for key, label in (("model", f"`{name}`"), ("radial_svm", "radial SVM"), ("voronoi_volume", "Voronoi volume")):
+            for protocol, what in (("paper", "papers'"), ("top5", "top 5 %")):
+                cells = [_cell(block.get(protocol, {}).get("strains", {}).get(s, {}).get("all", {}).get(key), protocol)
+                         for s in strains]
+                if any(c != "–" for c in cells):
+                    lines.append(f"| {label} | {what} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _replace(text: str, block: str, path: Path, start: str = START, end: str = END) -> str:
