@@ -3,7 +3,7 @@
 #   setsid nohup scripts/run_campaign.sh --lane relaxed >> runs/logs/relaxed.log 2>&1 < /dev/null &
 #   setsid nohup scripts/run_campaign.sh --lane calibration >> runs/logs/calibration.log 2>&1 < /dev/null &
 # Lanes: relaxed (the relaxed Cu50Zr50 glasses, docs/relaxed-glasses.md), calibration (the
-# cooling-rate series), 16k (the 1e13 K/s 16,000-atom glasses) and all (the 1e13 K/s campaigns).
+# cooling-rate series and the relaxed 2D LJ glasses), 16k (the 1e13 K/s 16,000-atom glasses) and all (the 1e13 K/s campaigns).
 # Run the same command again to continue after an interruption, on this machine or a fresh clone:
 # every data-set file under data/ is committed as soon as it is written (--git-commit) and counts
 # as a checkpoint, and every 30 minutes (--pack-minutes) the checkpoint of each running glass
@@ -65,9 +65,20 @@ if [ "$LANE" = relaxed ]; then run "${RELAXED4K[@]}"; run "${RELAXED16K[@]}"; ex
 # preparation at the same size. The 1e11 K/s glasses come before the last window glasses: they decide
 # whether the line may be read below 1e12 K/s.
 CAL=(--system CuZr --atoms 1000 --test-glasses 0 --orientations none --msd-seeds 0 --git-commit --pack-minutes 30)
+# Relaxed 2D binary LJ (docs/relaxed-glasses.md, "2D"): 24 glasses x 2000 particles, seeds 501-524 (the last 4
+# test), cooled at 1e-3 / tau except 1e-4 / tau from T = 0.6 to 0.2 (through the glass transition), the four
+# protocols to 10 % with D2min at 1, 2, 3, 4, 5 and 10 %; about 8 minutes per glass on one core. Then 3
+# unsheared glasses cooled at a constant 1e-4 / tau from 0.8 to 0.1, the reference of its effective rate.
+LJ2DRELAXED=(--name lj2d_2k_relaxed --system LJ2D --atoms 2000 --glasses 24 --first-seed 501 --test-glasses 4
+             --preparation window --window 0.6:0.2:1e-4 --msd-seeds 0 --snapshots 0.01,0.02,0.03,0.04,0.05,0.10
+             --git-commit --pack-minutes 30)
+CAL2D=(--name calib_lj2d_2k_r1e-4 --system LJ2D --atoms 2000 --glasses 3 --first-seed 601 --test-glasses 0
+       --preparation window --window 0.8:0.1:1e-4 --orientations none --msd-seeds 0 --git-commit --pack-minutes 30)
 if [ "$LANE" = calibration ]; then
   run --name calib_cuzr50_1k_r1e13 --glasses 4 --first-seed 401 "${CAL[@]}"
   run --name calib_cuzr50_1k_r1e12 --glasses 4 --first-seed 411 --preparation window --window 1400:400:1e12 "${CAL[@]}"
+  run "${LJ2DRELAXED[@]}"
+  run "${CAL2D[@]}"
   run --name calib_cuzr50_1k_r1e11 --glasses 2 --first-seed 431 --preparation window --window 1400:400:1e11 "${CAL[@]}"
   run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
   exit 0
