@@ -34,6 +34,8 @@ TARGETS = {
     "cuzr50_16k": "2 glasses >= 16,000 atoms sheared to 20 %",
     "fep80_4k": "4 Fe80P20 test glasses sheared in xy to 10 % (the cross-system test of Wang & Jain 2019)",
     "cuzr64_4k": "4 Cu64Zr36 test glasses sheared in xy to 10 % (composition transfer)",
+    "lj2d_2k_relaxed": "24 relaxed 2D LJ glasses (1e-4/tau from T = 0.6 to 0.2; 4 test), four protocols to 10 %, "
+                       "D2min at 1, 2, 3, 4, 5 and 10 %",
 }
 # a campaign whose largest snapshot strain is at least this gets the shear-band section
 BAND_STRAIN = 0.15
@@ -469,17 +471,28 @@ def band_section(name, dsets, figdir, fraction=0.01, width=19.0):
 
 
 def _preparation(prov: dict) -> str:
-    """A glass's preparation as the report names it: ``quench 1e13 K/s`` or ``window``."""
+    """A glass's preparation as the report names it: ``quench 1e13 K/s`` or ``window ...``."""
     g = prov.get("glass", {})
+    lj = prov.get("system", {}).get("units") == "lj" or prov.get("system", {}).get("kind") == "lj2d"
+    t_unit, r_unit = ("", "/tau") if lj else (" K", " K/s")
     if g.get("preparation", "quench") == "quench":
-        return f"quench {g.get('quench_rate', 0):.0e} K/s"
-    return "window " + ", ".join(f"{w[0]:g}-{w[1]:g} K at {w[2]:.0e}" for w in g.get("window", []))
+        return f"quench {g.get('quench_rate', 0):.0e}{r_unit}"
+    return "window " + ", ".join(f"{w[0]:g}-{w[1]:g}{t_unit} at {w[2]:.0e}{r_unit}" for w in g.get("window", []))
+
+
+#: The systems compared by preparation: (provenance system name, title, energy unit, stress unit,
+#: atoms of the glasses whose stress-strain curves are drawn, figure file, calibrated in K/s?)
+PREPARATION_VIEWS = (
+    ("Cu50Zr50", "Cu50Zr50", "eV/atom", "GPa", 4000, "data_preparations.png", True),
+    ("LJ2D-FalkLanger", "2D Lennard-Jones (Falk-Langer)", "epsilon/particle", "epsilon/sigma^2", 2000,
+     "data_preparations_2d.png", False),
+)
 
 
 def preparation_section(data_dir, figdir) -> list[str]:
-    """The Cu50Zr50 campaigns side by side by preparation: E_IS, effective cooling rate and the
-    stress-strain response of the 4,000-atom glasses (a better-relaxed glass should show a higher
-    stress peak and a sharper drop after it)."""
+    """The campaigns of one system side by side by preparation (Cu50Zr50, then the 2D LJ glass):
+    E_IS, effective cooling rate (Cu50Zr50) and the stress-strain response (a better-relaxed glass
+    should show a higher stress peak and a sharper drop after it)."""
     from ovito_glassml.simulation.calibration import load_rate_calibration  # noqa: PLC0415
 
     cal = load_rate_calibration()
@@ -493,18 +506,29 @@ def preparation_section(data_dir, figdir) -> list[str]:
                     curves = {str(o): (z[f"orient/{o}/strain"], z[f"orient/{o}/stress"]) for o in z["orientations"]}
             except Exception:  # noqa: BLE001 -- the campaign sections list unreadable files
                 continue
-            if prov.get("system", {}).get("name") != "Cu50Zr50":
-                continue
-            groups.setdefault((prov["campaign"], n, _preparation(prov)), []).append((prov, curves))
-    if not groups:
-        return []
-    lines = ["## Cu50Zr50 by preparation", "",
-             "E_IS is the potential energy per atom of each glass's inherent structure as its generator "
-             "recorded it; the effective cooling rate is read off the quench-rate calibration "
-             "(docs/relaxed-glasses.md)" + ("" if cal else " (no calibration yet)") + ". Stress: resolved shear "
-                                                                                     "stress of the AQS runs, mean over glasses and loadings.", "",
-             "| campaign | atoms | preparation | glasses | E_IS mean (eV/atom) | min - max | effective rate (K/s) | "
-             "peak stress (GPa) | stress at 10 % (GPa) |", "|---|---|---|---|---|---|---|---|---|"]
+            system = prov.get("system", {}).get("name")
+            groups.setdefault(system, {}).setdefault((prov["campaign"], n, _preparation(prov)), []).append(
+                (prov, curves))
+    lines: list[str] = []
+    for system, title, e_unit, s_unit, curve_atoms, figname, calibrated in PREPARATION_VIEWS:
+        if system in groups:
+            lines += _preparation_view(groups[system], title, e_unit, s_unit, curve_atoms, figdir / figname,
+                                       cal if calibrated else None, calibrated)
+    return lines
+
+
+def _preparation_view(groups, title, e_unit, s_unit, curve_atoms, figpath, cal, calibrated) -> list[str]:
+    rate_note = ("the effective cooling rate is read off the quench-rate calibration (docs/relaxed-glasses.md)"
+                 + ("" if cal else " (no calibration yet)") if calibrated else
+                 "the cooling rates are in temperature units per tau (docs/relaxed-glasses.md, 2D)")
+    lines = [f"## {title} by preparation", "",
+             "E_IS is the potential energy per particle of each glass's inherent structure as its generator "
+             f"recorded it; {rate_note}. Stress: resolved shear stress of the AQS runs, mean over glasses and "
+             "loadings.", "",
+             f"| campaign | atoms | preparation | glasses | E_IS mean ({e_unit}) | min - max | "
+             + ("effective rate (K/s) | " if calibrated else "")
+             + f"peak stress ({s_unit}) | stress at 10 % ({s_unit}) |",
+             "|---|---|---|---|---|---|" + ("---|" if calibrated else "") + "---|---|"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     strips = []  # (label, E_IS of each glass): one row of dots per campaign, the mean as a bar
     for (name, n, prep), rows in sorted(groups.items()):
@@ -527,9 +551,9 @@ def preparation_section(data_dir, figdir) -> list[str]:
         pk = f"{np.mean(peaks):.3f}" if peaks else "-"
         en = f"{np.mean(ends):.3f}" if ends else "-"
         lines.append(f"| `{name}` | {n} | {prep} | {len(rows)} | {e.mean():.4f} | {e.min():.4f} - {e.max():.4f} | "
-                     f"{rate} | {pk} | {en} |")
+                     + (f"{rate} | " if calibrated else "") + f"{pk} | {en} |")
         strips.append((f"{name} ({len(rows)})", e))
-        if stack and n == 4000:
+        if stack and n == curve_atoms:
             m = min(len(c[1]) for c in stack)
             mean = np.mean([c[1][:m] for c in stack], axis=0)
             ax2.plot(100 * stack[0][0][:m], mean, label=f"{name} ({len(stack)} runs)")
@@ -538,16 +562,17 @@ def preparation_section(data_dir, figdir) -> list[str]:
         ax1.plot(e, k + jitter, "o", ms=4, alpha=0.7)
         ax1.plot([e.mean()] * 2, [k - 0.3, k + 0.3], "k-", lw=1.5)
     ax1.set_yticks(range(len(strips)), [label for label, _ in strips], fontsize=7)
-    ax1.set_xlabel("E_IS (eV/atom); bar: mean")
+    ax1.set_xlabel(f"E_IS ({e_unit}); bar: mean")
     ax1.xaxis.set_major_locator(plt.MaxNLocator(5))
     ax1.grid(axis="x", alpha=0.3)
     ax2.set_xlabel("shear strain (%)")
-    ax2.set_ylabel("resolved shear stress (GPa)")
-    ax2.legend(fontsize=7)
+    ax2.set_ylabel(f"resolved shear stress ({s_unit})")
+    if ax2.lines:
+        ax2.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(figdir / "data_preparations.png", dpi=110)
+    fig.savefig(figpath, dpi=110)
     plt.close(fig)
-    return lines + ["", "![E_IS and stress-strain by preparation](figures/data_preparations.png)", ""]
+    return lines + ["", f"![E_IS and stress-strain by preparation, {title}](figures/{figpath.name})", ""]
 
 
 def main(argv=None):
