@@ -54,6 +54,7 @@ SHIPPED = MODELS / "susceptibility_2d"
 WORK = ROOT / "runs" / "lj2d_relaxed"
 STORE = ROOT / "checkpoints" / "lj2d_relaxed"
 CACHE = ROOT / "runs" / "prediction-cache"
+RECORDS = ROOT / "docs" / "relaxed"   # committed copies of the measurements and the decision (headlines only)
 STAGES = ("shipped", "cnn", "select", "test")
 RELAXED, FAST = "lj2d_2k_relaxed", "lj2d_2k"
 CANDIDATES = {"relaxed": (RELAXED,), "both": (FAST, RELAXED)}   # candidate -> campaigns it trains on
@@ -108,6 +109,15 @@ def _headline(p: dict, model: str = "model") -> dict:
     return out
 
 
+def _record(name: str, result: dict) -> None:
+    """Write ``result`` without its full protocol blocks to ``docs/relaxed/lj2d_<name>.json``."""
+    slim = {k: v for k, v in result.items() if k != "protocols"}
+    if "models" in slim:
+        slim["models"] = {m: {k: v for k, v in r.items() if k != "protocols"} for m, r in slim["models"].items()}
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    (RECORDS / f"lj2d_{name}.json").write_text(json.dumps(slim, indent=2, default=float) + "\n")
+
+
 def stage_shipped() -> None:
     from ovito_glassml.training.evaluate import evaluate_model
 
@@ -121,6 +131,7 @@ def stage_shipped() -> None:
            "radial_svm": _headline(m["protocols"], "radial_svm"), "protocols": m["protocols"]}
     WORK.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=float) + "\n")
+    _record("shipped_on_relaxed", out)
     for s, row in out["model"].items():
         print(f"shipped on relaxed test glasses, strain {s}: papers' accuracy {row['paper_accuracy']:.3f}, "
               f"top-5 % AUC {row['top5_auc']:.3f} (radial SVM {out['radial_svm'][s]['paper_accuracy']:.3f} / "
@@ -183,6 +194,7 @@ def stage_select() -> None:
         print(f"select: {k}: {v['figure']:.4f} ({preps})", flush=True)
     WORK.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    _record("selection", summary)
     print(f"select: winner {winner}", flush=True)
     if winner != "shipped":
         keep = WORK / "replaced" / "susceptibility_2d"
@@ -221,6 +233,7 @@ def stage_test() -> None:
             print(f"test: {which} at {s}: papers' accuracy / top-5 % AUC {row['paper_accuracy']:.3f}/"
                   f"{row['top5_auc']:.3f} ({preps})", flush=True)
     (WORK / "test.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    _record("test", out)
     if decision["winner"] != "shipped":
         import evaluate_shipped
 
