@@ -9,12 +9,15 @@
 2. Scores fp32 and int8 on the **test** glasses the card was evaluated on (``metrics.evaluated_on``)
    with the protocol of ``ovito_glassml.training.evaluate``: per (glass, orientation) at the
    card's strain, labels = top ``f_thres`` (5 %) of D2min, AUC-ROC and balanced accuracy at
-   p > 0.5, each the mean over the pairs; the same for the shipped ensembles (``dfs``,
-   ``susceptibility``) that hold this CNN, with their QS member computed once per glass.
+   p > 0.5, each the mean over the pairs; and the papers' protocol accuracy (Fan & Ma 2021: top
+   0.5 % of D2min, pairs pooled, balanced sets, the model's decision p > 0.5); the same for the
+   shipped ensembles (``dfs``, ``susceptibility``) that hold this CNN, with their QS member
+   computed once per glass.
 3. Times fp32 and int8 on the same images in the same run (best of three passes each).
 
 Writes ``benchmarks/results/quantization.json``; ``--install`` also keeps the int8 file beside
-``model.onnx`` (``model.int8.onnx`` + ``model.int8.json``).
+``model.onnx`` (``model.int8.onnx`` + ``model.int8.json``), and beside every CNN member of the
+ensembles that holds the same ONNX file (one network with an output per strain).
 """
 from __future__ import annotations
 
@@ -33,7 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ovito_glassml.inference import load_model  # noqa: E402
+from ovito_glassml.analysis.metrics import paper_protocol_accuracy  # noqa: E402
 from ovito_glassml.inference.quantize import INT8_FILE, INT8_RECORD, calibration_images, quantize_cnn  # noqa: E402
+from ovito_glassml.inference.cards import file_sha256  # noqa: E402
+from ovito_glassml.training.scoring import PAPER_FRACTION  # noqa: E402
 from ovito_glassml.training.evaluate import _score_rows  # noqa: E402
 from ovito_glassml.training.samples import load_glasses, top_fraction_labels  # noqa: E402
 
@@ -83,6 +89,7 @@ def main() -> int:
 
     test = load_glasses(_glass_files(test_names))
     rows = {key: [] for key in ["cnn/fp32", "cnn/int8"] + [f"{n}/{p}" for n in ensembles for p in ("fp32", "int8")]}
+    paper = {key: ([], []) for key in rows}   # pooled top-0.5 % labels and probabilities per key
     diffs = []
     for g in test:
         rng = np.random.default_rng(0)
@@ -102,19 +109,30 @@ def main() -> int:
                 y = top_fraction_labels(d, f)
                 rows["cnn/fp32"].append(_score_rows(p32, d, y, f, True))
                 rows["cnn/int8"].append(_score_rows(p8, d, y, f, True))
+                for prec, p in (("fp32", p32), ("int8", p8)):
+                    paper[f"cnn/{prec}"][0].append(top_fraction_labels(d, PAPER_FRACTION))
+                    paper[f"cnn/{prec}"][1].append(p)
             for name, (ens, k_cnn) in ensembles.items():
                 strain, f = float(ens.card.label["strain"]), float(ens.card.label["f_thres"])
                 d = g.d2min_at(o, strain)[idx]
                 y = top_fraction_labels(d, f)
                 for prec, p in (("fp32", p32), ("int8", p8)):
                     raw = [p if k == k_cnn else v for k, v in enumerate(static[name])]
-                    rows[f"{name}/{prec}"].append(_score_rows(ens.combine(raw), d, y, f, True))
+                    combined = ens.combine(raw)
+                    rows[f"{name}/{prec}"].append(_score_rows(combined, d, y, f, True))
+                    paper[f"{name}/{prec}"][0].append(top_fraction_labels(d, PAPER_FRACTION))
+                    paper[f"{name}/{prec}"][1].append(combined)
             print(f"  {g.name} {o}: done", flush=True)
     metrics = {k: {m: float(np.mean([r[m] for r in v])) for m in ("auc_roc", "balanced_accuracy")}
                for k, v in rows.items()}
+    for k, (labels, probs) in paper.items():
+        y, p = np.concatenate(labels), np.concatenate(probs)
+        keep = y >= 0
+        metrics[k]["paper_accuracy"] = float(paper_protocol_accuracy(y[keep], p[keep]))
+    names = ("auc_roc", "balanced_accuracy", "paper_accuracy")
     deltas = {}
     for key in sorted({k.split("/")[0] for k in rows}):
-        deltas[key] = {m: metrics[f"{key}/int8"][m] - metrics[f"{key}/fp32"][m] for m in ("auc_roc", "balanced_accuracy")}
+        deltas[key] = {m: metrics[f"{key}/int8"][m] - metrics[f"{key}/fp32"][m] for m in names}
 
     # speed on the same images, same run: fp32 (plain session) vs int8
     def rate(model, n=1024, bs=128):
@@ -139,9 +157,15 @@ def main() -> int:
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     if args.install:
-        for fname in (INT8_FILE, INT8_RECORD):
-            shutil.copy2(work / fname, card.directory / fname)
-        print(f"installed {card.directory / INT8_FILE}")
+        source = file_sha256(card.file_paths()[0])
+        targets = [card.directory] + [ens.members[k].card.directory for ens, k in ensembles.values()]
+        for folder in dict.fromkeys(Path(t).resolve() for t in targets):
+            member = load_model(folder).card
+            if file_sha256(member.file_paths()[0]) != source:
+                continue
+            for fname in (INT8_FILE, INT8_RECORD):
+                shutil.copy2(work / fname, folder / fname)
+            print(f"installed {folder / INT8_FILE}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
