@@ -92,13 +92,13 @@ def test_sdm_to_cnn_path_holds_a_bounded_number_of_batches(models, glass, monkey
     monkeypatch.setattr(model, "options", dataclasses.replace(model.options, overlap=overlap, queue_depth=2))
     RESULTS.clear()
     seen = []
-    original = model.run_batch
+    original = model.run_batch_outputs
 
     def spy(images):
         seen.append((images.__array_interface__["data"][0], len(images), images.shape[1:]))
         return original(images)
 
-    monkeypatch.setattr(model, "run_batch", spy)
+    monkeypatch.setattr(model, "run_batch_outputs", spy)
     out = model.predict(glass, np.arange(40), batch_size=7)
     assert out.shape == (40,)
     assert [n for _, n, _ in seen] == [7] * 5 + [5]

@@ -32,13 +32,13 @@ def fresh():
 
 def _count_runs(model, monkeypatch):
     calls = []
-    original = type(model).run_batch
+    original = type(model).run_batch_outputs   # what a prediction pass runs, batch by batch
 
     def spy(self, images):
         calls.append(len(images))
         return original(self, images)
 
-    monkeypatch.setattr(type(model), "run_batch", spy)
+    monkeypatch.setattr(type(model), "run_batch_outputs", spy)
     return calls
 
 
@@ -74,6 +74,63 @@ def test_shared_pass_equals_separate_passes(demo, glass, monkeypatch):
     for chunk, values in model.iter_predict(glass, frame="xy", batch_size=16):
         got[chunk] = values
     np.testing.assert_array_equal(got, separate)
+
+
+def _two_output_copies(demo, tmp_path):
+    """Two folders holding one two-output network (columns p and 1 - p of the demo CNN), the
+    first card selecting column 0, the second column 1."""
+    import json
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from ovito_glassml.inference.cards import seal_card
+
+    model = onnx.load(str(demo["susceptibility"] / "model.onnx"))
+    g = model.graph
+    g.initializer.append(numpy_helper.from_array(np.ones((1, 1), dtype=np.float32), "one"))
+    g.node.append(helper.make_node("Sub", ["one", "probability"], ["complement"]))
+    g.node.append(helper.make_node("Concat", ["probability", "complement"], ["both"], axis=1))
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info("both", TensorProto.FLOAT, ["batch", 2]))
+    onnx.checker.check_model(model)
+    folders = []
+    for column, name in ((0, "at5"), (1, "at10")):
+        folder = tmp_path / name
+        shutil.copytree(demo["susceptibility"], folder)
+        onnx.save(model, str(folder / "model.onnx"))
+        card = json.loads((folder / "card.json").read_text())
+        card["name"] = name
+        card["output"] = {"meaning": "demo", "select": name, "column": column,
+                          "outputs": [{"name": "at5", "column": 0}, {"name": "at10", "column": 1}]}
+        (folder / "card.json").write_text(json.dumps(card))
+        seal_card(folder)  # record the new network and output in the card's integrity block
+        folders.append(folder)
+    return folders
+
+
+def test_cards_selecting_two_outputs_of_one_network_share_its_pass(demo, glass, tmp_path, monkeypatch):
+    at5, at10 = _two_output_copies(demo, tmp_path)
+    a, b = load_model(at5), load_model(at10)
+    assert (a.column, b.column) == (0, 1)
+    assert a.share_key() == b.share_key()
+    expected = load_model(demo["susceptibility"]).predict(glass, frame="xy")
+    clear_shared()
+    calls = _count_runs(a, monkeypatch)
+    pa = a.predict(glass, frame="xy")
+    n = sum(calls)
+    assert n == glass.count
+    pb = b.predict(glass, frame="xy")
+    assert sum(calls) == n  # the second card read its column from the first card's pass
+    np.testing.assert_allclose(pa, expected, atol=1e-6)
+    np.testing.assert_allclose(pb, 1 - expected, atol=1e-6)
+    # the same column order whichever card runs first, and without the shared cache
+    monkeypatch.setenv("GLASSML_RESULT_CACHE_MB", "0")
+    clear_shared()
+    np.testing.assert_allclose(load_model(at10).predict(glass, frame="xy"), pb, atol=1e-7)
+    np.testing.assert_allclose(load_model(at5).run_batch(np.zeros((2, *a.card.input_shape), np.float32)),
+                               1 - load_model(at10).run_batch(np.zeros((2, *a.card.input_shape), np.float32)),
+                               atol=1e-6)
 
 
 def test_changed_file_is_a_different_network(demo, glass, tmp_path):

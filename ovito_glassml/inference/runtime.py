@@ -258,6 +258,11 @@ class Model:
     def _variant(self) -> Any:
         return None
 
+    def _pick(self, values: np.ndarray) -> np.ndarray:
+        """This model's values from what :meth:`_iter` yields (a network with several outputs
+        yields every output column, so models that read other columns share its pass)."""
+        return values
+
     def _shared_iter(self, config, idx, frame, batch_size, reorder):
         """:meth:`_iter` through the shared result cache: a finished pass is stored, a repeated one
         (this model or another with the same :meth:`share_key`) is read back in batches."""
@@ -272,22 +277,24 @@ class Model:
             hit = RESULTS.get(key)
             if hit is not None:
                 for start in range(0, len(idx), bs):
-                    yield idx[start:start + bs], hit[start:start + bs]
+                    yield idx[start:start + bs], self._pick(hit[start:start + bs])
                 return
-        out = np.empty(len(idx)) if key is not None else None
+        out = None
         pos = None
-        if out is not None and reorder:
+        if key is not None and reorder:
             pos = np.full(config.count, -1, dtype=np.int64)
             pos[idx] = np.arange(len(idx))
         done = 0
         for chunk, values in self._iter(config, idx, frame, batch_size, reorder):
-            if out is not None:
+            if key is not None:
+                if out is None:
+                    out = np.empty((len(idx), *np.shape(values)[1:]))
                 if reorder:
                     out[pos[chunk]] = values
                 else:
                     out[done:done + len(chunk)] = values
             done += len(chunk)
-            yield chunk, values
+            yield chunk, self._pick(values)
         if out is not None and done == len(idx):
             RESULTS.put(key, out)
 
@@ -479,13 +486,22 @@ class OnnxCNNModel(Model):
         self._open_session()
 
     def _variant(self) -> Any:
-        return {"precision": self.options.precision, "providers": self.providers, "column": self.column}
+        # not the output column: cards that select other outputs of one network share its pass
+        return {"precision": self.options.precision, "providers": self.providers}
+
+    def run_batch_outputs(self, images: np.ndarray) -> np.ndarray:
+        """Run one batch of SDM images (float32, ``(b, *input_shape)``) -> every output column,
+        float64 ``(b, K)``."""
+        raw = self.session.run([self.output_name], {self.input_name: images})[0]
+        return np.asarray(raw).reshape(len(images), -1).astype(np.float64)
 
     def run_batch(self, images: np.ndarray) -> np.ndarray:
-        """Run one batch of SDM images (float32, ``(b, *input_shape)``) -> float64 ``(b,)``."""
-        raw = self.session.run([self.output_name], {self.input_name: images})[0]
-        raw = np.asarray(raw).reshape(len(images), -1)
-        return raw[:, self.column].astype(np.float64)
+        """Run one batch of SDM images (float32, ``(b, *input_shape)``) -> float64 ``(b,)``, the
+        card's output column."""
+        return self.run_batch_outputs(images)[:, self.column]
+
+    def _pick(self, values: np.ndarray) -> np.ndarray:
+        return values[:, self.column]
 
     def _iter(self, config, idx, frame, batch_size, reorder):
         from ..descriptors.sdm import iter_spatial_density_maps
@@ -507,9 +523,9 @@ class OnnxCNNModel(Model):
         for chunk, images in batches:
             if pad is not None and len(chunk) < bs:
                 pad[:len(chunk)] = images
-                values = self.run_batch(pad)[:len(chunk)]
+                values = self.run_batch_outputs(pad)[:len(chunk)]
             else:
-                values = self.run_batch(images)
+                values = self.run_batch_outputs(images)
             yield chunk, values
 
     def iter_predict(self, config, centers=None, frame=None, batch_size=None):
