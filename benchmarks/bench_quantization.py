@@ -82,11 +82,23 @@ def main() -> int:
     int8 = load_model(work, providers=["CPUExecutionProvider"])
     int8.use_precision("int8")
 
-    ensembles = {}
+    ensembles, members = {}, {}
     for name in [s for s in args.ensembles.split(",") if s]:
         ens = load_model(ROOT / "models" / name)
         k_cnn = next(k for k, m in enumerate(ens.members) if m.card.kind == "onnx-cnn")
         ensembles[name] = (ens, k_cnn)
+        # the ensemble's own CNN member (it may read another output column of the same network), in
+        # fp32 and, from a copy holding the int8 file just made, in int8
+        src = ens.members[k_cnn].card.directory
+        if file_sha256(ens.members[k_cnn].card.file_paths()[0]) != file_sha256(card.file_paths()[0]):
+            raise SystemExit(f"{name}'s CNN member ({src}) is not the network {args.model}; quantise it on its own")
+        copy = tmp / f"member_{name}"
+        shutil.copytree(src, copy)
+        for fname in (INT8_FILE, INT8_RECORD):
+            shutil.copy2(work / fname, copy / fname)
+        m8 = load_model(copy, providers=["CPUExecutionProvider"])
+        m8.use_precision("int8")
+        members[name] = (load_model(src, providers=["CPUExecutionProvider"]), m8)
 
     test = load_glasses(_glass_files(test_names))
     rows = {key: [] for key in ["cnn/fp32", "cnn/int8"] + [f"{n}/{p}" for n in ensembles for p in ("fp32", "int8")]}
@@ -117,7 +129,8 @@ def main() -> int:
                 strain, f = float(ens.card.label["strain"]), float(ens.card.label["f_thres"])
                 d = g.d2min_at(o, strain)[idx]
                 y = top_fraction_labels(d, f)
-                for prec, p in (("fp32", p32), ("int8", p8)):
+                own = [m.predict(g.config, idx, frame=o) for m in members[name]]  # its own output column
+                for prec, p in zip(("fp32", "int8"), own):
                     raw = [p if k == k_cnn else v for k, v in enumerate(static[name])]
                     combined = ens.combine(raw)
                     rows[f"{name}/{prec}"].append(_score_rows(combined, d, y, f, True))

@@ -1,4 +1,4 @@
-"""What a larger receptive field costs at prediction: SDM half-width x first layer, against the shipped CNN.
+"""What a larger receptive field costs at prediction: SDM half-width x first layer, against a fixed yardstick.
 
     python benchmarks/bench_receptive_field.py [--atoms 32000] [--sample 256] [--json out.json]
 
@@ -24,8 +24,10 @@ atoms, loading ``xy``:
   ranges from the candidate's own sample of SDMs), its images/s and SDM + int8 CNN atoms/s.  This
   is the speed half of the int8 rule; accuracy needs trained weights (``bench_quantization.py``).
 
-The reference is the shipped CNN (``models/susceptibility/cnn``) on the 4.8 A maps in the same
-run; every ratio is a candidate's SDM + CNN atoms/s over the reference's.  Needs the ``train``
+The reference is the yardstick CNN (``benchmarks/reference_cnn``: the compact 4.8 A network
+without a strided first layer that the models held before the one-network ``susceptibility``)
+on the 4.8 A maps in the same run, with the shipped CNN (``models/susceptibility/cnn``) beside
+it; every ratio is a row's SDM + CNN atoms/s over the reference's.  Needs the ``train``
 extra (PyTorch builds the candidates).
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ from common import cu_zr_glass, images_per_second  # noqa: E402
 
 SHIPPED = ROOT / "models" / "susceptibility" / "cnn"
 CUTOFFS = (4.8, 7.2, 9.6)
+YARDSTICK = HERE / "reference_cnn"   # the fixed reference (module doc)
 STEMS = ("none", "pool", "stride")
 
 
@@ -115,10 +118,12 @@ def measure(n_atoms: int, sample: int, int8: bool = True) -> dict:
             settings = SDMSettings(cutoff=cutoff, spacing=0.6, species=tuple(shipped.settings.species))
             sdm_rate, images = _sdm_rate(config, settings, centres)
             if abs(cutoff - shipped.settings.cutoff) < 1e-9:
-                net_rate = _network_rate(SHIPPED / "model.onnx", images)
-                rows.append({"candidate": f"shipped CNN ({cutoff:g} A, 1 output)", "cutoff": cutoff, "stem": "none",
-                             "grid": settings.grid_size, "sdm_atoms_s": sdm_rate, "net_images_s": net_rate,
-                             "mmac": float("nan"), "parameters": None, "reference": True})
+                for label, folder, is_ref in (("yardstick: CNN shipped before (4.8 A, no stem, 1 output)", YARDSTICK,
+                                               True),
+                                              ("shipped CNN (models/susceptibility/cnn)", SHIPPED, False)):
+                    rows.append({"candidate": label, "cutoff": cutoff, "stem": "none", "grid": settings.grid_size,
+                                 "sdm_atoms_s": sdm_rate, "net_images_s": _network_rate(folder / "model.onnx", images),
+                                 "mmac": float("nan"), "parameters": None, "reference": is_ref})
             for stem in STEMS:
                 net = build_network("compact-fabric", len(settings.species), settings.grid_size, 3, outputs=4, stem=stem)
                 path = Path(tmp) / f"r{cutoff:g}_{stem}.onnx"
@@ -168,7 +173,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     result = measure(args.atoms, args.sample, int8=args.int8)
     print(f"{result['sample']} centres of a {result['atoms']:,}-atom Cu50Zr50 glass, loading xy; "
-          "ratio = SDM + CNN atoms/s over the shipped CNN's")
+          "ratio = SDM + CNN atoms/s over the yardstick CNN's")
     print(table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

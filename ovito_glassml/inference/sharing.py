@@ -1,7 +1,8 @@
 """Each network runs once per frame and loading: shared sessions and a shared result cache.
 
 Two model folders may hold byte-identical files: the shipped ``dfs`` and ``susceptibility``
-ensembles hold the same CNN and the same quench-in-softness boosters as ``qs``.  Models are
+ensembles hold the same CNN file (each reads its own output column) and the same
+quench-in-softness boosters as ``qs``.  Models are
 recognised by the **SHA-256 of their files** (plus the descriptor settings and the numeric
 variant: precision and execution provider), never by folder or name, and
 
