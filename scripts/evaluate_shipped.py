@@ -13,8 +13,9 @@ loading), the Voronoi volume and the simulated v_flex.  Both protocols at 2, 3, 
 strain (those the glasses hold), by preparation and loading (:mod:`ovito_glassml.training.scoring`).
 
 ``susceptibility_2d`` (the 2D Lennard-Jones CNN) is measured on the test glasses its card lists
-(``lj2d_2k`` g0021-g0024, four loadings each) against the radial SVM fitted on its own training
-glasses and the Voronoi volume; QS, SF and v_flex are Cu-Zr quantities and do not apply.
+(``lj2d_2k`` g0021-g0024 and ``lj2d_2k_relaxed`` g0521-g0524, four loadings each) against the
+radial SVM fitted on its own training glasses and the Voronoi volume; QS, SF and v_flex are Cu-Zr
+quantities and do not apply.
 
 Model predictions are cached in ``runs/prediction-cache`` (git-ignored): the network runs once per
 glass and loading, whichever model or rerun asks again.  Full evaluations go to
@@ -35,8 +36,13 @@ MODELS = ROOT / "models"
 WORK = ROOT / "runs" / "evaluate_shipped"
 CACHE = ROOT / "runs" / "prediction-cache"
 SHIPPED = ("susceptibility", "dfs", "qs", "sf", "susceptibility_2d")
-OWN_GLASSES = {"susceptibility_2d": "lj2d_2k"}  # models measured on their card's own split, not SPLITS
+OWN_GLASSES = {"susceptibility_2d": "lj2d"}  # models measured on their card's own split, not SPLITS
 SVM_FRACTION = 0.05
+
+
+def _glass_file(name: str) -> Path:
+    """``data/<campaign>/<name>.npz`` of a glass named ``<campaign>_gNNNN``."""
+    return DATA / name.rsplit("_g", 1)[0] / f"{name}.npz"
 
 
 def _label_strain(card) -> float:
@@ -79,14 +85,14 @@ def main(argv=None) -> int:
         strain = _label_strain(card) if card.property == "Plastic Susceptibility" else 0.05
         own = OWN_GLASSES.get(name)
         if own:  # its own system: the card's split, its own radial SVM, no Cu-Zr baselines
-            glasses = load_glasses([DATA / own / f"{g}.npz" for g in sorted(split["test"])])
+            glasses = load_glasses([_glass_file(g) for g in sorted(split["test"])])
             print(f"{name}: test glasses {', '.join(g.name for g in glasses)}", flush=True)
         else:
             glasses = test
         key = (own or "cuzr50_4k", strain)
         if key not in svm_cache:
             if own:
-                fit_on = load_glasses([DATA / own / f"{g}.npz" for g in sorted(trained_on)])
+                fit_on = load_glasses([_glass_file(g) for g in sorted(trained_on)])
             else:
                 if train is None:
                     train = load_glasses([DATA / "cuzr50_4k" / f"{g}.npz" for g in sorted(trained_on)])

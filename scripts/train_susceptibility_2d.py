@@ -15,7 +15,7 @@ committed):
 
 1. ``shipped``: the shipped ``susceptibility_2d`` on the relaxed test glasses, both protocols at
    every strain they hold (2, 3, 4, 5, 10 %), beside the radial SVM fitted on its own training
-   glasses (``shipped_on_relaxed.json``).  No training, no decision: the first measurement.
+   glasses, the 1e-3/tau ones (``shipped_on_relaxed.json``).  No training, no decision: the first measurement.
 2. ``cnn``: the ``susceptibility_2d`` recipe of scripts/train_models.sh (``compact-shells`` CNN,
    SDM half-width 2.5 sigma at 0.2 sigma, top 5 % of D2min at 4 % strain, every negative kept and a
    fresh balanced draw each epoch, RMSprop lr 3e-4, early stopping on the validation glasses, at
@@ -28,9 +28,9 @@ committed):
    it and decides nothing (``selection.json``).  A replaced model is kept in
    ``runs/lj2d_relaxed/replaced/``.
 4. ``test``: after the decision, whatever it is: both candidates, the shipped model and the one it
-   replaced on the test glasses of both preparations (``test.json``; the per-preparation rows are
-   the transfer figures); a new shipped model gets its card's figures from
-   ``scripts/evaluate_shipped.py``.
+   replaced on the test glasses of both preparations, beside the radial SVM fitted on the training
+   glasses of both (``test.json``; the per-preparation rows are the transfer figures); a new
+   shipped model gets its card's figures from ``scripts/evaluate_shipped.py``.
 
     python scripts/train_susceptibility_2d.py --plan          # resolved glasses and stages
     python scripts/train_susceptibility_2d.py [STAGE ...]     # default: every stage in order
@@ -83,14 +83,13 @@ def _names(files) -> list[str]:
     return [Path(f).stem for f in files]
 
 
-def _radial_svm():
-    from ovito_glassml.inference.cards import load_card
+def _radial_svm(campaigns=(FAST,)):
+    """The rotation-invariant baseline: a linear SVM on radial features, top 5 % of D2min at 4 %,
+    fitted on the training glasses of ``campaigns`` (the 1e-3/tau ones the shipped model was
+    trained on for the first measurement; both sets for the test stage, as the candidate ``both``)."""
     from ovito_glassml.training.linear import RadialSVMBaseline
-    from ovito_glassml.training.samples import load_glasses
 
-    trained_on = load_card(SHIPPED).training["data"]["split"]["train"]
-    fit_on = load_glasses([DATA / FAST / f"{g}.npz" for g in sorted(trained_on)])
-    return RadialSVMBaseline.fit(fit_on, LABEL_STRAIN, FRACTION, None, seed=0)
+    return RadialSVMBaseline.fit(_glasses("train", campaigns), LABEL_STRAIN, FRACTION, None, seed=0)
 
 
 def _headline(p: dict, model: str = "model") -> dict:
@@ -215,7 +214,7 @@ def stage_test() -> None:
         raise SystemExit("test: run the select stage first: the test glasses are measured after the decision")
     decision = json.loads(path.read_text())
     test = _glasses("test", (FAST, RELAXED))
-    svm = _radial_svm()
+    svm = _radial_svm((FAST, RELAXED))
     folders = {c: WORK / c for c in CANDIDATES}
     folders["shipped"] = SHIPPED
     if decision["winner"] != "shipped":

@@ -80,10 +80,12 @@ def test_evaluate_reproduces_the_card(folder, tmp_path):
             assert card.metrics["values"][key] == pytest.approx(value, rel=1e-12), key
         first = load_glasses(files[:1])
         m = evaluate_model(folder, first)
+        compared = 0
         for strain, rows in recorded["per_pair"].items():
             want = [r for r in rows if r["glass"] == first[0].name]
-            got = m["per_pair"][strain]
-            assert want and len(got) == len(want), strain
+            got = m["per_pair"].get(strain, [])   # a strain only other glasses hold (another preparation)
+            assert len(got) == len(want), strain
+            compared += len(want)
             for a, b in zip(sorted(got, key=lambda r: r["orientation"]), sorted(want, key=lambda r: r["orientation"])):
                 assert a["orientation"] == b["orientation"]
                 assert (a["atoms"], a["positives"]) == (b["atoms"], b["positives"]), (strain, a["orientation"])
@@ -92,7 +94,8 @@ def test_evaluate_reproduces_the_card(folder, tmp_path):
             for k in ("auc_roc", "c_rank", "overlap_ratio", "balanced_accuracy"):
                 assert card.metrics["values"][f"{k}@strain={strain}"] == pytest.approx(
                     float(np.mean([r[k] for r in rows])), rel=1e-9), (strain, k)
-            assert {r["glass"] for r in rows} == set(card.metrics["glasses"])
+            assert {r["glass"] for r in rows} <= set(card.metrics["glasses"])
+        assert compared > 0
         return
     glasses = load_glasses(files)
     m = evaluate_model(folder, glasses)
