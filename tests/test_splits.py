@@ -22,11 +22,16 @@ def test_no_glass_is_on_two_sides(table):
 def test_lj2d_split_is_the_shipped_models_split_and_the_relaxed_one_mirrors_it():
     card = json.loads((ROOT / "models" / "susceptibility_2d" / "card.json").read_text())
     shipped = card["training"]["data"]["split"]
-    for part in PARTS:
-        assert sorted(SPLITS_2D["lj2d_2k"][part]) == sorted(shipped[part])
-        mirrored = sorted(n.replace("lj2d_2k_g", "lj2d_2k_relaxed_g") for n in shipped[part])
-        mirrored = [f"lj2d_2k_relaxed_g{int(n[-4:]) + 500:04d}" for n in mirrored]
+    campaigns = {n.rsplit("_g", 1)[0] for part in PARTS for n in shipped[part]}
+    assert campaigns and campaigns <= set(SPLITS_2D)
+    for campaign in campaigns:  # the shipped model's glasses of each campaign are that campaign's split
+        for part in PARTS:
+            assert sorted(n for n in shipped[part] if n.rsplit("_g", 1)[0] == campaign) == \
+                sorted(SPLITS_2D[campaign][part]), (campaign, part)
+    for part in PARTS:  # seed k + 500 plays the part of seed k
+        mirrored = sorted(f"lj2d_2k_relaxed_g{int(n[-4:]) + 500:04d}" for n in SPLITS_2D["lj2d_2k"][part])
         assert sorted(SPLITS_2D["lj2d_2k_relaxed"][part]) == mirrored
+    assert SPLITS_2D["lj2d_2k"]["validation"] == [f"lj2d_2k_g{k:04d}" for k in (3, 5, 11, 12, 19)]
     assert SPLITS_2D["lj2d_2k_relaxed"]["test"] == [f"lj2d_2k_relaxed_g{k:04d}" for k in range(521, 525)]
 
 
