@@ -2,9 +2,9 @@
 
 Two model folders may hold byte-identical files: the shipped ``dfs`` and ``susceptibility``
 ensembles hold the same CNN file (each reads its own output column) and the same
-quench-in-softness boosters as ``qs``.  Models are
-recognised by the **SHA-256 of their files** (plus the descriptor settings and the numeric
-variant: precision and execution provider), never by folder or name, and
+quench-in-softness boosters as ``qs``.  Models are recognised by the **SHA-256 of their files**
+(plus the descriptor settings and the numeric variant: precision and execution provider), never
+by folder or name, and
 
 * :func:`shared_object` keeps one loaded ONNX Runtime session (or LightGBM booster) per file
   hash and options, so identical networks are loaded once;
@@ -13,9 +13,9 @@ variant: precision and execution provider), never by folder or name, and
   second model with the same network, or the same member of another ensemble, reads the values
   instead of running the network again.  A network with several outputs (one per label strain)
   is stored with every output column, so two cards that select different columns of the same
-  file (``susceptibility`` at 5 % and ``dfs`` at 10 %) share one pass.  The cache holds at most ``GLASSML_RESULT_CACHE_MB``
-  MiB (default 256) and drops the least recently used entries first; ``GLASSML_RESULT_CACHE_MB=0``
-  turns it off.
+  file (``susceptibility`` at 5 % and ``dfs`` at 10 %) share one pass.  The cache holds at most
+  ``GLASSML_RESULT_CACHE_MB`` MiB (default 256) and drops the least recently used entries first;
+  ``GLASSML_RESULT_CACHE_MB=0`` turns it off.
 
 Keys hash the configuration's positions, types, cell, origin, periodicity and type names (a
 changed atom is a different configuration), so a cached value is only ever reused for the very

@@ -7,9 +7,9 @@ seeds 201-208 train, 209-212 validation, 213-216 test.  :func:`split_files` list
 part that exist (a campaign still running contributes the glasses it has finished).
 
 The 2D Lennard-Jones campaigns have their own table, :data:`SPLITS_2D`: ``lj2d_2k`` (cooled at
-1e-3/tau) is split as the shipped ``susceptibility_2d`` was trained (validation g0003, g0005, g0011,
+1e-3/tau) is split as the first ``susceptibility_2d`` was trained (validation g0003, g0005, g0011,
 g0012, g0019; test g0021-g0024; the other fifteen train), and ``lj2d_2k_relaxed`` glass for glass
-with it (seed k + 500 in the part of seed k).
+with it (seed k + 500 in the part of seed k); the shipped ``susceptibility_2d`` uses both.
 """
 from __future__ import annotations
 
