@@ -32,9 +32,10 @@ and committed, so a fresh clone resumes it too):
    on every atom of the training glasses; weights on the simplex in steps of 0.1 chosen by the
    mean top-5 % AUC over the validation glass-loadings (:func:`~ovito_glassml.training.ensemble.choose_weights`).
 5. ``ensembles``: the two ensembles with those weights (``glassml train ensemble``).
-6. ``select``: **Rules.**  (a) Each new ensemble replaces the shipped model of the same name if and
-   only if its mean top-5 % AUC at the model's label strain over the validation glass-loadings is
-   higher than the shipped model's on the same pairs.  (b) The new QS replaces ``models/qs`` if
+6. ``select``: **Rules.**  The validation glasses here are those of ``--select-campaigns``
+   (default ``--campaigns``), every one with all six loadings.  (a) Each new ensemble replaces
+   the shipped model of the same name if and only if its mean top-5 % AUC at the model's label
+   strain over the validation glass-loadings is higher than the shipped model's on the same pairs.  (b) The new QS replaces ``models/qs`` if
    and only if its mean top-5 % AUC at 5 % strain over the validation glass-loadings is higher
    than the shipped QS's.  The papers' protocol accuracy at every strain is recorded beside each
    decision but decides nothing.  A replaced model is kept in ``runs/<run>/replaced/<name>`` and
@@ -103,6 +104,8 @@ class Plan:
         for part in ("train", "validation"):
             self.files[part], self.missing[part] = split_files(DATA, part, args.campaigns)
         self.files["test"], self.missing["test"] = split_files(DATA, "test", args.test_campaigns)
+        self.files["select"], self.missing["select"] = split_files(DATA, "validation",
+                                                                   args.select_campaigns or args.campaigns)
 
     def glasses(self, part: str):
         from ovito_glassml.training.samples import load_glasses
@@ -272,7 +275,16 @@ def _validation_auc(folder: Path, glasses, strain: float) -> dict:
 def stage_select(plan: Plan) -> None:
     """Decide, by the rules of the module doc, for every model this run has trained and not yet decided."""
     path = plan.work / "selection.json"
-    val = plan.glasses("validation")
+    if plan.missing["select"]:
+        raise SystemExit(f"select: validation glasses {', '.join(plan.missing['select'])} are not in data/ yet; the "
+                         "rule is applied on all of them (let scripts/run_campaign.sh finish them first)")
+    val = plan.glasses("select")
+    lack = {g.name: [o for o in ORIENTATIONS if not all(g.has_d2min(o, s) for s in sorted(set(LABELS.values())))]
+            for g in val}
+    lack = {k: v for k, v in lack.items() if v}
+    if lack:
+        raise SystemExit("select: validation glasses without every loading yet: "
+                         + "; ".join(f"{k}: {', '.join(v)}" for k, v in lack.items()))
     summary = json.loads(path.read_text()) if path.exists() else {
         "validation_glasses": [g.name for g in val], "rule": (
             "a new model replaces the shipped one of the same name iff its mean top-5 % AUC over the validation "
@@ -341,6 +353,9 @@ def main(argv=None) -> int:
     ap.add_argument("--campaigns", default="cuzr50_4k", type=lambda t: [c.strip() for c in t.split(",") if c.strip()])
     ap.add_argument("--test-campaigns", default=",".join(SPLITS), type=lambda t: [c.strip() for c in t.split(",") if c.strip()],
                     help="campaigns whose test glasses are measured (default: all, both preparations)")
+    ap.add_argument("--select-campaigns", type=lambda t: [c.strip() for c in t.split(",") if c.strip()],
+                    help="campaigns whose validation glasses decide the select stage (default: --campaigns; the "
+                         "relaxed plan uses cuzr50_4k,cuzr50_4k_relaxed for every run)")
     ap.add_argument("--cutoff", type=float, default=4.8, choices=[4.8, 7.2, 9.6], help="SDM half-width (A)")
     ap.add_argument("--stem", default="none", choices=["none", "pool", "stride"])
     ap.add_argument("--max-negatives", type=int, help="negatives kept per glass-loading (memory for large maps)")
@@ -355,7 +370,7 @@ def main(argv=None) -> int:
     ap.add_argument("--persist-now", action="store_true", help="commit the CNN's progress now and stop")
     ap.add_argument("--no-commit", dest="commit", action="store_false")
     args = ap.parse_args(argv)
-    unknown = sorted(set(args.campaigns + args.test_campaigns) - set(SPLITS))
+    unknown = sorted(set(args.campaigns + args.test_campaigns + (args.select_campaigns or [])) - set(SPLITS))
     if unknown:
         ap.error(f"no fixed split for campaign(s) {unknown}; the campaigns with one are {', '.join(SPLITS)}")
     plan = Plan(args)
