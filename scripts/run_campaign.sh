@@ -3,7 +3,7 @@
 #   setsid nohup scripts/run_campaign.sh --lane relaxed >> runs/logs/relaxed.log 2>&1 < /dev/null &
 #   setsid nohup scripts/run_campaign.sh --lane calibration >> runs/logs/calibration.log 2>&1 < /dev/null &
 # Lanes: relaxed (the relaxed Cu50Zr50 glasses, docs/relaxed-glasses.md), calibration (the
-# cooling-rate series and the relaxed 2D LJ glasses), 16k (the 1e13 K/s 16,000-atom glasses) and all (the 1e13 K/s campaigns).
+# cooling-rate series and the relaxed 2D LJ glasses, then the relaxed 16,000-atom glasses), 16k (the 1e13 K/s 16,000-atom glasses) and all (the 1e13 K/s campaigns).
 # Run the same command again to continue after an interruption, on this machine or a fresh clone:
 # every data-set file under data/ is committed as soon as it is written (--git-commit) and counts
 # as a checkpoint, and every 30 minutes (--pack-minutes) the checkpoint of each running glass
@@ -81,6 +81,11 @@ if [ "$LANE" = calibration ]; then
   run "${CAL2D[@]}"
   run --name calib_cuzr50_1k_r1e11 --glasses 2 --first-seed 431 --preparation window --window 1400:400:1e11 "${CAL[@]}"
   run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
+  # Then this lane's core goes to the relaxed 16,000-atom glasses (about 23 core-hours each: a
+  # window quench of about 14 h, four times a 4,000-atom one, and an xy shear to 20 % of about
+  # 8.5 h, as the 1e13 K/s 16,000-atom glasses took), beside the relaxed lane's 4,000-atom
+  # glasses; the relaxed lane skips them while this lane holds their lock.
+  run "${RELAXED16K[@]}"
   exit 0
 fi
 # The 1e13 K/s campaigns, in the order they ran.
