@@ -660,6 +660,48 @@ def test_status_reports_tasks_under_way_and_the_time_left(tmp_path, tiny_campaig
                                         f"and {st['total'] - 6} more"]
 
 
+def test_status_estimates_a_new_campaign_from_the_same_work_in_another(tmp_path, tiny_campaign):
+    """A campaign with nothing finished borrows the measured speed of another campaign of the same
+    system in the data directory: a glass of the same preparation scaled by the atom count, a shear
+    or an MSD only from glasses of the same size; anything else stays unestimated."""
+    import dataclasses
+
+    from ovito_glassml.simulation.cli_generate import status_lines
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import campaign_status
+
+    cfg, root, *_ = tiny_campaign
+    data = _copy_data(root / "data", tmp_path / "data")
+    provs = [load_dataset(data / "tiny" / f"tiny_g000{s}.npz").provenance for s in (1, 2)]
+    glass_s = np.median([sum(p["timings_s"]["glass"].values()) for p in provs])
+    shear_s = np.median([p["timings_s"][f"shear_{o}"] for p in provs for o in ("xy", "-zx")])
+    msd_s = np.median([p["timings_s"]["msd"] for p in provs])
+    # twice the atoms: the glass scales, the shear and the MSD of another size are not guessed
+    big = dataclasses.replace(cfg, name="big", n_glasses=1, n_test=0,
+                              glass=dataclasses.replace(cfg.glass, n_atoms=400))
+    st = campaign_status(big, tmp_path / "runs", data_dir=data)
+    assert set(st["borrowed"]) == {"g0001:glass"}
+    assert np.isclose(st["borrowed"]["g0001:glass"]["core_s"], 2 * glass_s)
+    assert st["borrowed"]["g0001:glass"]["from"] == "tiny"
+    lines = status_lines(st, jobs=1)
+    assert any("about" in x and "tiny" in x for x in lines)
+    assert any(x.startswith("not estimated") and "g0001:msd" in x and "g0001:shear:xy" in x for x in lines)
+    # the same size, other snapshot strains and twice the MSD seeds: every task is estimated
+    same = dataclasses.replace(cfg, name="same", n_glasses=1, n_test=0,
+                               shear=dataclasses.replace(cfg.shear, snapshot_strains=(0.002,)),
+                               msd=dataclasses.replace(cfg.msd, n_seeds=8))
+    st = campaign_status(same, tmp_path / "runs", data_dir=data)
+    assert np.isclose(st["borrowed"]["g0001:glass"]["core_s"], glass_s)
+    assert np.isclose(st["borrowed"]["g0001:msd"]["core_s"], 2 * msd_s)
+    assert np.isclose(st["borrowed"]["g0001:shear:xy"]["core_s"], shear_s)
+    # another preparation or another system: nothing borrowed
+    other = dataclasses.replace(cfg, name="other", glass=dataclasses.replace(cfg.glass, quench_rate=1e14))
+    assert campaign_status(other, tmp_path / "runs", data_dir=data)["borrowed"].keys() == {
+        "g0001:shear:xy", "g0001:shear:-zx", "g0002:shear:xy", "g0002:shear:-zx", "g0001:msd", "g0002:msd"}
+    fep = dataclasses.replace(cfg, name="fep", system="FeP")
+    assert campaign_status(fep, tmp_path / "runs", data_dir=data)["borrowed"] == {}
+
+
 @pytest.mark.parametrize("change, words", [
     (dict(n_glasses=0), "--glasses"),
     (dict(n_test=3), "--test-glasses"),

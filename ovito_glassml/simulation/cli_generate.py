@@ -181,6 +181,13 @@ def status_lines(st: dict, jobs: int) -> list[str]:
         lines.append(f"left: about {hours:.1f} core-hours at the speed of the finished tasks of each kind "
                      f"(median), so at least {hours / max(jobs, 1):.1f} h with --jobs {max(jobs, 1)}"
                      + (f", plus the {len(unknown)} task(s) below" if unknown else ""))
+    borrowed = st.get("borrowed") or {}
+    if borrowed:
+        hours = sum(b["core_s"] for b in borrowed.values()) / 3600.0
+        sources = sorted({b["from"] for b in borrowed.values()})
+        lines.append(f"the {len(borrowed)} task(s) of a kind not finished in this campaign yet: about {hours:.1f} core-hours "
+                     f"at the speed of the same work in {', '.join(sources)} (glasses scaled by the atom count)")
+        unknown = [u for u in unknown if u not in borrowed]
     if unknown:
         shown = ", ".join(unknown[:6]) + (f" and {len(unknown) - 6} more" if len(unknown) > 6 else "")
         lines.append(f"not estimated (no task of their kind has finished yet): {shown}")

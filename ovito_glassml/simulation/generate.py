@@ -795,10 +795,13 @@ def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_see
     in_files = set().union(*(_dataset_tasks(data_dir, cfg, s, p) for s, p in provs.items() if p is not None))
     done = [t for t in tasks if t.label in in_files or _task_done(root, cfg, t)]
     pending = [t for t in tasks if t not in done]
-    return {"total": len(tasks), "done": len(done), "pending": [t.label for t in pending],
-            "glasses_made": sum(t.kind == "glass" for t in done),
-            "shear_done": sum(t.kind == "shear" for t in done), "msd_done": sum(t.kind == "msd" for t in done),
-            **_remaining_work(cfg, root, data_dir, pending, [p for p in provs.values() if p is not None])}
+    st = {"total": len(tasks), "done": len(done), "pending": [t.label for t in pending],
+          "glasses_made": sum(t.kind == "glass" for t in done),
+          "shear_done": sum(t.kind == "shear" for t in done), "msd_done": sum(t.kind == "msd" for t in done),
+          **_remaining_work(cfg, root, data_dir, pending, [p for p in provs.values() if p is not None])}
+    st["borrowed"] = _borrowed_estimates(cfg, data_dir, [t for t in pending if t.label in st["unestimated"]],
+                                         st["under_way"])
+    return st
 
 
 def _task_progress(cfg: CampaignConfig, root: Path, data_dir: str | Path | None, t: Task) -> float:
@@ -851,6 +854,65 @@ def _measured_seconds(cfg: CampaignConfig, prov: dict) -> dict[str, float]:
         if timings.get(f"shear_{o}"):
             out[f"shear:{o}"] = float(timings[f"shear_{o}"])
     return out
+
+
+def _campaign_timings(data_dir: Path, name: str) -> tuple[dict | None, dict[str, list[float]]]:
+    """The campaign config and the measured wall seconds by task kind ("glass", "msd", "shear")
+    of the data-set files of campaign ``name`` in ``data_dir``."""
+    config, out = None, {}
+    for f in sorted((data_dir / name).glob(f"{name}_g*.npz")):
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                prov = json.loads(str(z["provenance"]))
+            other = CampaignConfig.from_dict(prov["campaign_config"])
+        except Exception:  # noqa: BLE001 -- an unreadable or foreign file estimates nothing
+            continue
+        config = prov["campaign_config"]
+        for kind, seconds in _measured_seconds(other, prov).items():
+            out.setdefault(kind.split(":")[0], []).append(seconds)
+    return config, out
+
+
+def _borrowed_estimates(cfg: CampaignConfig, data_dir: str | Path | None, tasks: list[Task],
+                        under_way: dict[str, float] | None = None) -> dict:
+    """Estimates for tasks of a kind this campaign has not finished yet, from another campaign in
+    ``data_dir`` that ran the same work on the same system: {label: {"core_s", "from"}}, core
+    seconds left (a task ``under_way`` {label: fraction done} counts for the fraction left).
+
+    * glass: the same preparation (every glass parameter but the atom count), seconds scaled by
+      the atom count (MD cost is linear in N);
+    * msd: the same MSD settings but the number of seeds and the same atom count, scaled by seeds;
+    * shear: the same shear settings but the snapshot strains and the same atom count (the cost
+      of a CG minimisation grows faster than N, so no size scaling is attempted).
+    Among several matching campaigns the one with the most finished tasks of that kind is used."""
+    if not tasks or data_dir is None or not Path(data_dir).is_dir():
+        return {}
+    mine = cfg.to_dict()
+    n = mine["glass"]["n_atoms"]
+    best: dict[str, tuple[int, float, str]] = {}   # kind -> (samples, seconds for one task here, campaign)
+    for folder in sorted(Path(data_dir).iterdir()):
+        if not folder.is_dir() or folder.name == cfg.name:
+            continue
+        other, timings = _campaign_timings(Path(data_dir), folder.name)
+        if other is None or (other["system"], other["system_kwargs"]) != (mine["system"], mine["system_kwargs"]):
+            continue
+        n_other = other["glass"]["n_atoms"]
+        same_glass = ({k: v for k, v in other["glass"].items() if k != "n_atoms"}
+                      == {k: v for k, v in mine["glass"].items() if k != "n_atoms"})
+        same_shear = (n_other == n and {k: v for k, v in other["shear"].items() if k != "snapshot_strains"}
+                      == {k: v for k, v in mine["shear"].items() if k != "snapshot_strains"})
+        same_msd = (n_other == n and mine["msd"] is not None and other["msd"] is not None
+                    and {k: v for k, v in other["msd"].items() if k != "n_seeds"}
+                    == {k: v for k, v in mine["msd"].items() if k != "n_seeds"})
+        for kind, ok, scale in (("glass", same_glass, n / n_other), ("shear", same_shear, 1.0),
+                                ("msd", same_msd, 1.0 if not same_msd else
+                                 mine["msd"]["n_seeds"] / other["msd"]["n_seeds"])):
+            samples = timings.get(kind, [])
+            if ok and samples and len(samples) > best.get(kind, (0, 0.0, ""))[0]:
+                best[kind] = (len(samples), float(np.median(samples)) * scale, folder.name)
+    left = under_way or {}
+    return {t.label: {"core_s": (1.0 - left.get(t.label, 0.0)) * best[t.kind][1], "from": best[t.kind][2]}
+            for t in tasks if t.kind in best}
 
 
 def _remaining_work(cfg: CampaignConfig, root: Path, data_dir: str | Path | None, pending: list[Task],
