@@ -62,6 +62,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import retrain_all_loadings as persist  # noqa: E402  (the committed-checkpoint helpers)
@@ -116,6 +118,19 @@ class Plan:
         train = self.glasses("train")
         held = [s for s in STRAINS if any(g.has_d2min(o, s) for g in train for o in g.orientations)]
         return [(s, FRACTION) for s in held]
+
+    def lacking(self) -> list[str]:
+        """What keeps the plan from running on complete data: glasses without a file, or without all
+        six loadings."""
+        out = [f"{part}: no file for {', '.join(map(str, names))}" for part, names in self.missing.items() if names]
+        for part in ("train", "validation", "select", "test"):
+            for f in self.files[part]:
+                with np.load(f, allow_pickle=False) as z:
+                    done = json.loads(str(z["provenance"])).get("orientations_done", [])
+                absent = [o for o in ORIENTATIONS if o not in done]
+                if absent:
+                    out.append(f"{part}: {Path(f).stem} lacks {', '.join(absent)}")
+        return list(dict.fromkeys(out))
 
     def describe(self) -> dict:
         return {"run": self.name, "campaigns": self.args.campaigns, "test_campaigns": self.args.test_campaigns,
@@ -367,6 +382,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-max-atoms", type=int, help="cnn: test atoms per glass in its card (a quick check only)")
     ap.add_argument("--run", help="run name (default from the campaigns and the receptive field)")
     ap.add_argument("--plan", action="store_true", help="print the resolved plan and stop")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 0 if every glass of the plan (training, validation, selection, test) holds all six "
+                         "loadings, else name what is missing and exit 1")
     ap.add_argument("--persist-now", action="store_true", help="commit the CNN's progress now and stop")
     ap.add_argument("--no-commit", dest="commit", action="store_false")
     args = ap.parse_args(argv)
@@ -377,6 +395,10 @@ def main(argv=None) -> int:
     if args.plan:
         print(json.dumps(plan.describe(), indent=2))
         return 0
+    if args.check:
+        lacking = plan.lacking()
+        print("ready" if not lacking else "not ready: " + "; ".join(lacking))
+        return 0 if not lacking else 1
     if args.persist_now:
         if (plan.work / "cnn" / "card.json").exists():
             persist.persist_cnn(plan.work, plan.store, commit=args.commit, sub="cnn", stored="cnn-checkpoint.pt")
