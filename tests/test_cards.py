@@ -402,6 +402,13 @@ def test_preparation_text_names_the_preparation_of_the_training_glasses(demo):
     assert ModelCard.from_dict(data).preparation_text() == (
         "12 glasses cooled slowly through the glass transition (1100-850 K at 1e12 K/s, 850-700 K at 1e11 K/s; "
         "1e13 K/s elsewhere), effective cooling rate 3.2e10 K/s; 1 glass quenched at 1e13 K/s")
+    # LJ glasses (the system says units lj): reduced temperatures and rates per tau, never kelvin
+    lj = dict(data["training"]["data"], common={"system": {"units": "lj"}}, preparations=[
+        {"protocol": "quench", "quench_rate": 1e-3, "glasses": 20},
+        {"protocol": "window", "quench_rate": 1e-3, "window": [[0.6, 0.2, 1e-4]], "glasses": 20}])
+    assert ModelCard.from_dict(dict(data, training=dict(data["training"], data=lj))).preparation_text() == (
+        "20 glasses quenched at 1e-03/tau; 20 glasses cooled slowly through the glass transition "
+        "(0.6-0.2 at 1e-04/tau; 1e-03/tau elsewhere)")
     data["training"]["data"]["preparations"] = [{"protocol": "quench", "quench_rate": None, "glasses": 2}]
     assert "not readable" in ModelCard.from_dict(data).preparation_text()  # a hand-written card never fails
     data["metrics"] = dict(data["metrics"], shear_band=[{"gamma_mean": None, "n": 3}])

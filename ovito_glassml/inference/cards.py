@@ -369,17 +369,20 @@ class ModelCard:
         return [entry]
 
     def preparation_text(self) -> str:
-        """The preparation of the training glasses in words, e.g. ``8 glasses quenched at 1e13 K/s``."""
+        """The preparation of the training glasses in words, e.g. ``8 glasses quenched at 1e13 K/s``
+        (LJ glasses: temperatures in epsilon/k_B and rates per tau, ``... at 1e-03/tau``)."""
         data = _as_mapping((self.training or {}).get("data"))
-        system = str(_as_mapping(_as_mapping(data.get("common")).get("campaign_config")).get("system", ""))
-        unit = " (LJ units)" if system.upper().startswith("LJ") else " K/s"
+        common = _as_mapping(data.get("common"))
+        system = str(_as_mapping(common.get("campaign_config")).get("system", ""))
+        lj = system.upper().startswith("LJ") or str(_as_mapping(common.get("system")).get("units", "")) == "lj"
+        unit, kelvin = ("/tau", "") if lj else (" K/s", " K")   # LJ: temperatures in epsilon/k_B, time in tau
         parts = []
         for p in self.training_preparations():
             n = p.get("glasses")
             head = f"{n} glass{'es' if n != 1 else ''} " if isinstance(n, int) else "glasses "
             try:
                 if p.get("protocol") == "window":
-                    windows = ", ".join(f"{w[0]:g}-{w[1]:g} K at {w[2]:.0e}{unit}" for w in p.get("window") or [])
+                    windows = ", ".join(f"{w[0]:g}-{w[1]:g}{kelvin} at {w[2]:.0e}{unit}" for w in p.get("window") or [])
                     text = (f"{head}cooled slowly through the glass transition ({windows}; "
                             f"{float(p['quench_rate']):.0e}{unit} elsewhere)")
                 else:
