@@ -76,8 +76,10 @@ models_v2() {
   for step in "${steps[@]}"; do
     read -r c stages <<< "$step"
     echo "$(date '+%F %T') models v2 ($c ${stages:-all stages}): start (log: runs/logs/models_v2.log)"
+    # one core, as every lane: the other lane's LAMMPS process runs beside it
     # shellcheck disable=SC2086  # the stage names are words
-    if python scripts/train_susceptibility.py $stages --campaigns "$c" "${common[@]}" >> runs/logs/models_v2.log 2>&1; then
+    if OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 GLASSML_THREADS=1 \
+       python scripts/train_susceptibility.py $stages --campaigns "$c" "${common[@]}" >> runs/logs/models_v2.log 2>&1; then
       echo "$(date '+%F %T') models v2 ($c ${stages:-all stages}): done"
     else
       echo "$(date '+%F %T') models v2 ($c): failed, see runs/logs/models_v2.log"; return
