@@ -62,8 +62,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import retrain_all_loadings as persist  # noqa: E402  (the committed-checkpoint helpers)
@@ -122,11 +120,12 @@ class Plan:
     def lacking(self) -> list[str]:
         """What keeps the plan from running on complete data: glasses without a file, or without all
         six loadings."""
+        from ovito_glassml.simulation.dataset import read_provenance
+
         out = [f"{part}: no file for {', '.join(map(str, names))}" for part, names in self.missing.items() if names]
         for part in ("train", "validation", "select", "test"):
             for f in self.files[part]:
-                with np.load(f, allow_pickle=False) as z:
-                    done = json.loads(str(z["provenance"])).get("orientations_done", [])
+                done = read_provenance(f).get("orientations_done", [])
                 absent = [o for o in ORIENTATIONS if o not in done]
                 if absent:
                     out.append(f"{part}: {Path(f).stem} lacks {', '.join(absent)}")

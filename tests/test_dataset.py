@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from ovito_glassml.simulation.dataset import (DatasetError, GlassDataset, load_dataset, save_dataset,
-                                            validate_dataset)
+from ovito_glassml.simulation.dataset import (DatasetError, GlassDataset, load_dataset, read_provenance,
+                                            save_dataset, validate_dataset)
 
 
 def _synthetic(n=50, orientations=("xy", "yz"), msd=True) -> GlassDataset:
@@ -62,12 +62,22 @@ def test_truncated_file_is_refused(tmp_path):
 
 
 def test_missing_file_and_garbage(tmp_path):
-    with pytest.raises(DatasetError, match="no such"):
-        load_dataset(tmp_path / "nothing.npz")
     g = tmp_path / "garbage.npz"
     g.write_bytes(b"not a zip file at all" * 10)
-    with pytest.raises(DatasetError, match="truncated or corrupt"):
-        load_dataset(g)
+    for read, bad in ((load_dataset, "truncated or corrupt"), (read_provenance, "no readable provenance")):
+        with pytest.raises(DatasetError, match="no such"):
+            read(tmp_path / "nothing.npz")
+        with pytest.raises(DatasetError, match=rf"garbage\.npz: (the file is )?{bad}"):
+            read(g)
+
+
+def test_read_provenance_alone_matches_the_full_load(tmp_path):
+    p = save_dataset(tmp_path / "g.npz", _synthetic())
+    assert read_provenance(p) == load_dataset(p).provenance
+    assert read_provenance(p)["orientations_done"] == ["xy", "yz"]
+    np.savez(tmp_path / "other.npz", positions=np.zeros((2, 3)))  # an npz that is not a data set
+    with pytest.raises(DatasetError, match="no readable provenance"):
+        read_provenance(tmp_path / "other.npz")
 
 
 def _arrays(tmp_path):

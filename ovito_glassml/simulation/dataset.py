@@ -243,6 +243,20 @@ def validate_dataset(path: str | Path, arrays: dict | None = None) -> dict:
     return z
 
 
+def read_provenance(path: str | Path) -> dict:
+    """Only the provenance of a data-set file (what it holds, how and when it was made), without
+    reading its arrays; raises :class:`DatasetError` when the file cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: no such data-set file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["provenance"]))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{path}: no readable provenance ({type(exc).__name__}: {exc}); regenerate it with "
+                           "`glassml generate`, which resumes from its work directory") from exc
+
+
 def load_dataset(path: str | Path) -> GlassDataset:
     """Load and validate a data-set file (raises :class:`DatasetError` when it is not usable)."""
     path = Path(path)

@@ -41,7 +41,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .dataset import GlassDataset, save_dataset
+from .dataset import DatasetError, GlassDataset, read_provenance, save_dataset
 from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs, vibrational_msd
 from .systems import get_system, potential_sha256
 
@@ -765,9 +765,8 @@ def _dataset_provenance(data_dir: str | Path | None, cfg: CampaignConfig, seed: 
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return json.loads(str(z["provenance"]))
-    except Exception:  # noqa: BLE001 -- an unreadable file holds nothing; run_campaign reports it
+        return read_provenance(path)
+    except DatasetError:  # an unreadable file holds nothing; run_campaign reports it
         return None
 
 
@@ -862,10 +861,9 @@ def _campaign_timings(data_dir: Path, name: str) -> tuple[dict | None, dict[str,
     config, out = None, {}
     for f in sorted((data_dir / name).glob(f"{name}_g*.npz")):
         try:
-            with np.load(f, allow_pickle=False) as z:
-                prov = json.loads(str(z["provenance"]))
+            prov = read_provenance(f)
             other = CampaignConfig.from_dict(prov["campaign_config"])
-        except Exception:  # noqa: BLE001 -- an unreadable or foreign file estimates nothing
+        except (DatasetError, KeyError, TypeError, ValueError):  # unreadable or foreign: estimates nothing
             continue
         config = prov["campaign_config"]
         for kind, seconds in _measured_seconds(other, prov).items():
@@ -904,9 +902,9 @@ def _borrowed_estimates(cfg: CampaignConfig, data_dir: str | Path | None, tasks:
         same_msd = (n_other == n and mine["msd"] is not None and other["msd"] is not None
                     and {k: v for k, v in other["msd"].items() if k != "n_seeds"}
                     == {k: v for k, v in mine["msd"].items() if k != "n_seeds"})
+        msd_scale = mine["msd"]["n_seeds"] / other["msd"]["n_seeds"] if same_msd else 1.0
         for kind, ok, scale in (("glass", same_glass, n / n_other), ("shear", same_shear, 1.0),
-                                ("msd", same_msd, 1.0 if not same_msd else
-                                 mine["msd"]["n_seeds"] / other["msd"]["n_seeds"])):
+                                ("msd", same_msd, msd_scale)):
             samples = timings.get(kind, [])
             if ok and samples and len(samples) > best.get(kind, (0, 0.0, ""))[0]:
                 best[kind] = (len(samples), float(np.median(samples)) * scale, folder.name)
