@@ -10,8 +10,9 @@
 # preparation and AQS shear is packed into data/NAME/partial/ and committed, so a run of several
 # hours continues from its packed step rather than starting over.
 # Progress: tail -f runs/logs/<lane>.log ; scripts/run_campaign.sh --lane <lane> --status
-# Each data set is guarded by a lock (runs/locks/NAME.lock): a lane that reaches a data set another
-# lane is running skips it, so two lanes never run the same glass.
+# Two lanes may run one data set side by side: each task (a glass, its MSD, one loading) is claimed
+# by the lane that runs it (runs/NAME/locks/, generate.TaskClaims), the other lane passes over it,
+# and a lane moves on when every task left is claimed or waits on a glass the other lane is making.
 # Extra options go to every `glassml generate` call, e.g. `--jobs 2` (two tasks side by side) or
 # `--ranks 2` (one task on two MPI ranks: 1.89x on two cores, benchmarks/bench_mpi_shear.py).
 set -uo pipefail  # a failed campaign does not stop the next one
@@ -30,15 +31,14 @@ run() {
     python -m ovito_glassml.simulation.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
     return
   fi
-  flock -n -E 75 "runs/locks/${name}.lock" \
-    python -m ovito_glassml.simulation.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
-  if [ $? -eq 75 ]; then echo "$(date '+%F %T') ${name}: another lane is running it; skipped here"; return; fi
+  echo "$(date '+%F %T') ${name}: start"
+  python -m ovito_glassml.simulation.cli_generate generate --workdir runs --data-dir data "$@" "${EXTRA[@]}"
   if [ ${#EXTRA[@]} -eq 0 ]; then report; fi
 }
-# refresh docs/data-report.md (+ figures) from the committed data sets and commit it
+# refresh docs/data-report.md (+ figures) from the committed data sets and commit it (one lane at a time)
 report() {
-  python scripts/data_report.py && git add docs/data-report.md docs/figures/data_*.png \
-    && git commit -q -m "docs: data report refreshed by scripts/run_campaign.sh" -- docs/data-report.md docs/figures/data_*.png \
+  flock runs/locks/report.lock bash -c 'python scripts/data_report.py && git add docs/data-report.md docs/figures/data_*.png \
+    && git commit -q -m "docs: data report refreshed by scripts/run_campaign.sh" -- docs/data-report.md docs/figures/data_*.png' \
     || true
 }
 # Cu50Zr50 quenched at 1e13 K/s: 16 glasses x 4000 atoms (last 4 = test), 20 MSD seeds at 50 K.
@@ -64,9 +64,18 @@ RELAXED16K=(--name cuzr50_16k_relaxed --system CuZr --atoms 16000 --glasses 2 --
 # each resuming from its committed checkpoints: (i) up to its select stage, then (ii) with its
 # test stage, then (i)'s test stage, so the test figures come after both decisions. The select
 # stages apply the fixed rules in models/ and nothing commits a model: read runs/<run>/selection.json
-# and test.json, run the tests, then commit.
+# and test.json, run the tests, then commit. Both lanes call it after the relaxed 4,000-atom glasses:
+# the lane that finds them complete runs it (one lane at a time, runs/locks/models_v2.lock) while the
+# other goes on to the 16,000-atom glasses.
 models_v2() {
   [ "$READONLY" = yes ] && return
+  mkdir -p runs/locks
+  (
+    flock -n 9 || { echo "$(date '+%F %T') models v2: the other lane is running it"; exit 0; }
+    models_v2_steps
+  ) 9> runs/locks/models_v2.lock
+}
+models_v2_steps() {
   local common=(--cutoff 4.8 --stem stride --select-campaigns cuzr50_4k,cuzr50_4k_relaxed)
   local steps=("cuzr50_4k_relaxed cnn outputs qs weights ensembles select"
                "cuzr50_4k,cuzr50_4k_relaxed" "cuzr50_4k_relaxed test")
@@ -109,10 +118,12 @@ if [ "$LANE" = calibration ]; then
   run "${CAL2D[@]}"
   run --name calib_cuzr50_1k_r1e11 --glasses 2 --first-seed 431 --preparation window --window 1400:400:1e11 "${CAL[@]}"
   run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
-  # Then this lane's core goes to the relaxed 16,000-atom glasses (about 23 core-hours each: a
-  # window quench of about 14 h, four times a 4,000-atom one, and an xy shear to 20 % of about
-  # 8.5 h, as the 1e13 K/s 16,000-atom glasses took), beside the relaxed lane's 4,000-atom
-  # glasses; the relaxed lane skips them while this lane holds their lock.
+  # Then this lane's core joins the relaxed lane: first the relaxed 4,000-atom glasses (the models'
+  # data), then the relaxed 16,000-atom glasses (about 23 core-hours each: a window quench of about
+  # 14 h, four times a 4,000-atom one, and an xy shear to 20 % of about 8.5 h, as the 1e13 K/s
+  # 16,000-atom glasses took), one glass on each lane.
+  run "${RELAXED4K[@]}"
+  models_v2
   run "${RELAXED16K[@]}"
   exit 0
 fi

@@ -351,6 +351,69 @@ def test_parallel_jobs_make_the_same_files(tmp_path, lammps_ok):
         assert ds.complete and set(ds.orientations) == {"xy", "x-y"} and ds.msd is None
 
 
+def test_a_task_another_process_holds_is_left_to_it_and_done_on_the_next_run(tmp_path, lammps_ok):
+    """A claimed task (here: held through a second open file, as another process would hold it) is
+    passed over, and so are the tasks of a glass it is making; the next run does them."""
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import CampaignConfig, Task, TaskClaims, run_campaign
+
+    cfg = CampaignConfig(name="shared", system="CuZr", n_glasses=2, n_test=0, orientations=("xy",),
+                         glass=GlassParams(**{**TINY_GLASS, "n_atoms": 120}), shear=ShearParams(**TINY_SHEAR), msd=None)
+    other = TaskClaims(tmp_path / "runs", cfg)
+    assert other.claim(Task(1, "glass"))
+    messages: list[str] = []
+    st = run_campaign(cfg, workdir=tmp_path / "runs", data_dir=tmp_path / "data", progress=messages.append)
+    started = [m.split("start ")[1] for m in messages if " start " in m]
+    assert started == ["g0002:glass", "g0002:shear:xy"]
+    assert st["done"] == 2 and st["total"] == 4
+    assert any("left to the other process" in m and "g0001:glass, g0001:shear:xy" in m for m in messages)
+    assert not (tmp_path / "data" / "shared" / "shared_g0001.npz").exists()
+    # the other process's claim stays its own: a probe does not take it
+    assert TaskClaims(tmp_path / "runs", cfg).held_elsewhere([Task(1, "glass"), Task(2, "glass")]) == [Task(1, "glass")]
+    other.release(Task(1, "glass"))
+    messages.clear()
+    st = run_campaign(cfg, workdir=tmp_path / "runs", data_dir=tmp_path / "data", progress=messages.append)
+    assert [m.split("start ")[1] for m in messages if " start " in m] == ["g0001:glass", "g0001:shear:xy"]
+    assert st["done"] == st["total"] == 4
+    assert load_dataset(tmp_path / "data" / "shared" / "shared_g0001.npz").complete
+
+
+def test_two_processes_on_one_campaign_run_every_task_once(tmp_path, lammps_ok):
+    """Two processes on one work directory at once (the lanes of scripts/run_campaign.sh), one
+    running tasks in itself and one in worker processes: every task runs exactly once, and the
+    campaign is complete when both have returned."""
+    import subprocess
+    import sys
+
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import CampaignConfig
+
+    cfg = CampaignConfig(name="two", system="CuZr", n_glasses=3, n_test=0, orientations=("xy", "x-y"),
+                         glass=GlassParams(**{**TINY_GLASS, "n_atoms": 120}), shear=ShearParams(**TINY_SHEAR), msd=None)
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_dict()))
+    lane = (
+        "import json, sys\n"
+        "from ovito_glassml.simulation.generate import CampaignConfig, run_campaign\n"
+        "cfg = CampaignConfig.from_dict(json.load(open(sys.argv[1])))\n"
+        "msgs = []\n"
+        "st = run_campaign(cfg, workdir=sys.argv[2], data_dir=sys.argv[3], progress=msgs.append,\n"
+        "                  pack_every_s=float(sys.argv[4]) or None)\n"
+        "print(json.dumps({'messages': msgs, 'done': st['done']}))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", lane, str(tmp_path / "cfg.json"), str(tmp_path / "runs"),
+                               str(tmp_path / "data"), pack], stdout=subprocess.PIPE, text=True)
+             for pack in ("0", "3600")]
+    outs = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    started = [[m.split("start ")[1] for m in o["messages"] if " start " in m] for o in outs]
+    assert sorted(started[0] + started[1]) == sorted(f"g000{s}:{k}" for s in (1, 2, 3)
+                                                     for k in ("glass", "shear:xy", "shear:x-y"))
+    assert started[0] and started[1]   # both worked: each claims a glass of its own at once
+    assert max(o["done"] for o in outs) == 9
+    for seed in (1, 2, 3):
+        ds = load_dataset(tmp_path / "data" / "two" / f"two_g{seed:04d}.npz")
+        assert ds.complete and set(ds.orientations) == {"xy", "x-y"}
+
+
 def test_task_order_spreads_test_glasses_and_covers_every_task_once():
     from ovito_glassml.simulation.generate import CampaignConfig, plan_tasks
     cfg = CampaignConfig(n_glasses=16, n_test=4, first_seed=1)

@@ -35,6 +35,7 @@ import platform
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -45,7 +46,7 @@ from .dataset import DatasetError, GlassDataset, read_provenance, save_dataset
 from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs, vibrational_msd
 from .systems import get_system, potential_sha256
 
-__all__ = ["CampaignConfig", "Task", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
+__all__ = ["CampaignConfig", "Task", "TaskClaims", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
            "restore_from_dataset", "save_partial_shear", "save_partial_glass", "partial_glass_path", "partial_shear_path", "partial_snapshot_path",
            "partial_shear_files", "remove_partial_shear", "run_task_mpi", "mpi_launcher", "DEFAULT_ORIENTATIONS_3D",
            "PROTOCOLS_2D_ORDER"]
@@ -754,7 +755,9 @@ def _check_config(root: Path, cfg: CampaignConfig) -> None:
             if old.get(key) != new.get(key):
                 raise ValueError(f"campaign {cfg.name!r} in {root} was started with other {key} parameters "
                                  f"({old.get(key)} vs {new.get(key)}); use another --name")
-    f.write_text(json.dumps(cfg.to_dict(), indent=1))
+    tmp = f.with_name(f"{f.name}.{os.getpid()}.tmp")   # atomic: another process may be reading it
+    tmp.write_text(json.dumps(cfg.to_dict(), indent=1))
+    os.replace(tmp, f)
 
 
 def _dataset_provenance(data_dir: str | Path | None, cfg: CampaignConfig, seed: int) -> dict | None:
@@ -939,6 +942,85 @@ def _remaining_work(cfg: CampaignConfig, root: Path, data_dir: str | Path | None
     return {"remaining_core_s": remaining, "unestimated": unestimated, "under_way": under_way}
 
 
+class TaskClaims:
+    """Exclusive claims on a campaign's tasks, shared by every process that runs the campaign in
+    the same work directory, so that two lanes (or two machines on one shared file system) can work
+    on one campaign side by side and never run the same task.
+
+    A task belongs to the process that holds the lock on ``<workdir>/<name>/locks/<task>.lock``
+    (``flock``; the kernel releases it when the process ends, however it ends, so a lock file left
+    behind claims nothing).  Rewriting a glass's data-set file takes ``g<seed>.dataset.lock``.
+    Without ``fcntl`` (Windows) every claim succeeds: one process per campaign there."""
+
+    def __init__(self, root: str | Path, cfg: CampaignConfig) -> None:
+        self.dir = Path(root) / cfg.name / "locks"
+        self._held: dict[str, int] = {}
+
+    def _lock(self, name: str, blocking: bool, create: bool = True) -> int | None:
+        """A descriptor holding the lock ``name``, ``None`` when another process holds it, ``-1``
+        when there are no locks here (no ``fcntl``, or ``create`` is false and no file exists)."""
+        try:
+            import fcntl  # noqa: PLC0415
+        except ImportError:
+            return -1
+        if not create and not (self.dir / name).exists():
+            return -1   # never claimed, so nobody holds it
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / name, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    @staticmethod
+    def _unlock(fd: int) -> None:
+        if fd >= 0:
+            os.close(fd)   # closing the descriptor releases its flock
+
+    @staticmethod
+    def _name(t: Task) -> str:
+        return t.label.replace(":", ".") + ".lock"
+
+    def claim(self, t: Task) -> bool:
+        """Take task ``t`` for this process; ``False`` when another process holds it."""
+        if t.label in self._held:
+            return True
+        fd = self._lock(self._name(t), blocking=False)
+        if fd is None:
+            return False
+        self._held[t.label] = fd
+        return True
+
+    def release(self, t: Task) -> None:
+        fd = self._held.pop(t.label, None)
+        if fd is not None:
+            self._unlock(fd)
+
+    def held_elsewhere(self, tasks: Sequence[Task]) -> list[Task]:
+        """The tasks among ``tasks`` that another process holds now."""
+        busy = []
+        for t in tasks:
+            if t.label in self._held:
+                continue
+            fd = self._lock(self._name(t), blocking=False, create=False)
+            if fd is None:
+                busy.append(t)
+            else:
+                self._unlock(fd)
+        return busy
+
+    @contextmanager
+    def dataset(self, seed: int):
+        """Hold the glass's data-set lock (waits for another process's rewrite to finish)."""
+        fd = self._lock(f"g{seed:04d}.dataset.lock", blocking=True)
+        try:
+            yield
+        finally:
+            self._unlock(fd)
+
+
 def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: str | Path = "data", jobs: int = 1,
                  progress: Callable[[str], None] | None = None,
                  on_dataset: Callable[[Path], None] | None = None, max_tasks: int | None = None,
@@ -951,83 +1033,114 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
     ``pack_every_s``: every so many seconds, the checkpoint of each running shear task is packed
     into ``data_dir/<name>/partial/`` (:func:`save_partial_shear`) and ``on_dataset`` is called
     with it; the packed file is removed (and ``on_dataset`` called again) when the task finishes.
-    Returns :func:`campaign_status`."""
+
+    Several processes may run the same campaign in the same work directory at once: each task is
+    claimed (:class:`TaskClaims`) by the process that runs it, the others pass over it, and a
+    process returns when every task left is held by another process or waits on a glass that
+    another process is making.  Returns :func:`campaign_status`."""
     root = Path(workdir)
     _check_config(root, cfg)
     tasks = plan_tasks(cfg, first_seeds)
     say = progress or (lambda m: None)
+    claims = TaskClaims(root, cfg)
     for seed in cfg.seeds():
-        restored = restore_from_dataset(cfg, root, data_dir, seed)
-        if restored:
-            say(f"restored from {dataset_path(data_dir, cfg, seed).name}: {', '.join(restored)}")
-    pending = [t for t in tasks if not _task_done(root, cfg, t)]
+        busy = claims.held_elsewhere([t for t in tasks if t.seed == seed])
+        if busy:  # its work directory is that process's to change
+            say(f"g{seed:04d}: another process is running {', '.join(t.label for t in busy)}; "
+                "its work directory is left as it is")
+            continue
+        with claims.dataset(seed):
+            restored = restore_from_dataset(cfg, root, data_dir, seed)
+            if restored:
+                say(f"restored from {dataset_path(data_dir, cfg, seed).name}: {', '.join(restored)}")
+            # data set of a glass whose work is done but whose file is missing (e.g. a fresh data dir)
+            p = None
+            if (_glass_dir(root, cfg, seed) / "glass_is.npz").exists() and not dataset_path(data_dir, cfg, seed).exists():
+                p = assemble_dataset(cfg, root, data_dir, seed)
+        if p and on_dataset:
+            on_dataset(p)
+    queue = [t for t in tasks if not _task_done(root, cfg, t)]
     total = len(tasks)
-    n_done = total - len(pending)
-    # data sets for glasses whose work is done but whose file is missing (e.g. a fresh data dir)
-    for seed in cfg.seeds():
-        if (_glass_dir(root, cfg, seed) / "glass_is.npz").exists() and not dataset_path(data_dir, cfg, seed).exists():
-            p = assemble_dataset(cfg, root, data_dir, seed)
-            if p and on_dataset:
-                on_dataset(p)
+    n_done = total - len(queue)
     if max_tasks is not None:
-        pending = pending[:max_tasks]
+        queue = queue[:max_tasks]
     cfg_dict = cfg.to_dict()
+
+    def claim_next() -> Task | None:
+        """The first task in ``queue`` that is runnable and not another process's; it leaves the
+        queue claimed.  Tasks another process has finished leave the queue too."""
+        nonlocal n_done
+        for t in list(queue):
+            if _task_done(root, cfg, t):
+                queue.remove(t)
+                n_done += 1
+                continue
+            if t.kind != "glass" and not _task_done(root, cfg, Task(t.seed, "glass")):
+                continue   # its glass is still being made, here or by another process
+            if not claims.claim(t):
+                continue   # another process runs it
+            if _task_done(root, cfg, t):   # finished between the check and the claim
+                claims.release(t)
+                queue.remove(t)
+                n_done += 1
+                continue
+            queue.remove(t)
+            return t
+        return None
 
     def finished(t: Task, dt: float) -> None:
         nonlocal n_done
         n_done += 1
         say(f"[{n_done}/{total}] done {t.label} in {dt:.0f} s")
-        p = assemble_dataset(cfg, root, data_dir, t.seed)
-        if p is not None and on_dataset is not None:
-            on_dataset(p)
-        if t.kind == "shear":
-            for gone in remove_partial_shear(data_dir, cfg, t.seed, t.orientation):
-                if on_dataset is not None:
-                    on_dataset(gone)
-        packed_glass = partial_glass_path(data_dir, cfg, t.seed)
-        if t.kind == "glass" and packed_glass.exists():
-            packed_glass.unlink()
-            if on_dataset is not None:
-                on_dataset(packed_glass)
+        changed: list[Path] = []
+        with claims.dataset(t.seed):
+            p = assemble_dataset(cfg, root, data_dir, t.seed)
+            if p is not None:
+                changed.append(p)
+            if t.kind == "shear":
+                changed += remove_partial_shear(data_dir, cfg, t.seed, t.orientation)
+            packed_glass = partial_glass_path(data_dir, cfg, t.seed)
+            if t.kind == "glass" and packed_glass.exists():
+                packed_glass.unlink()
+                changed.append(packed_glass)
+        if on_dataset is not None:
+            for f in changed:
+                on_dataset(f)
+
+    def left_to_others() -> None:
+        if queue:
+            say(f"{len(queue)} task(s) left to the other process(es) running {cfg.name} (they hold them or "
+                f"make their glass): {', '.join(t.label for t in queue[:8])}{' ...' if len(queue) > 8 else ''}")
 
     if ranks < 1 or jobs < 1:
         raise ValueError(f"jobs (--jobs) and ranks (--ranks) must be at least 1; got {jobs} and {ranks}")
     if ranks > 1:
         mpi_launcher(mpiexec)  # fail early, clearly, when there is no launcher
     if jobs <= 1 and not pack_every_s:
-        for t in pending:
+        while (t := claim_next()) is not None:
             say(f"[{n_done}/{total}] start {t.label}")
             t0 = time.time()
-            if ranks > 1:
-                run_task_mpi(root, cfg, t, ranks, mpiexec)
-            else:
-                run_task(cfg_dict, str(root), t, progress=progress)
-            finished(t, time.time() - t0)
+            try:
+                if ranks > 1:
+                    run_task_mpi(root, cfg, t, ranks, mpiexec)
+                else:
+                    run_task(cfg_dict, str(root), t, progress=progress)
+                finished(t, time.time() - t0)
+            finally:
+                claims.release(t)
+        left_to_others()
         return campaign_status(cfg, root, first_seeds, data_dir)
 
     import multiprocessing as mp  # noqa: PLC0415
-    jobs = max(jobs, 1)
-    done_glass = {t.seed for t in tasks if t.kind == "glass" and _task_done(root, cfg, t)}
-    queue = list(pending)
     running: dict = {}
     last_pack: dict = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        while queue or running:
-            busy_glass = {t.seed for t, _ in running.values() if t.kind == "glass"}
-            for t in list(queue):
-                if len(running) >= jobs:
-                    break
-                ready = t.kind == "glass" or t.seed in done_glass
-                if t.kind == "glass" and t.seed in busy_glass:
-                    ready = False
-                if ready:
-                    queue.remove(t)
-                    say(f"[{n_done}/{total}] start {t.label}")
-                    running[pool.submit(_worker, cfg_dict, str(root), t, ranks, mpiexec)] = (t, time.time())
-                    if t.kind == "glass":
-                        busy_glass.add(t.seed)
+        while True:
+            while len(running) < jobs and (t := claim_next()) is not None:
+                say(f"[{n_done}/{total}] start {t.label}")
+                running[pool.submit(_worker, cfg_dict, str(root), t, ranks, mpiexec)] = (t, time.time())
             if not running:
-                raise RuntimeError("no runnable task: a glass task failed?")
+                break
             fin, _ = wait(list(running), return_when=FIRST_COMPLETED,
                           timeout=None if not pack_every_s else min(60.0, pack_every_s))
             if pack_every_s:
@@ -1049,8 +1162,10 @@ def run_campaign(cfg: CampaignConfig, workdir: str | Path = "runs", data_dir: st
                                 on_dataset(f)
             for fut in fin:
                 t, t0 = running.pop(fut)
-                fut.result()
-                if t.kind == "glass":
-                    done_glass.add(t.seed)
-                finished(t, time.time() - t0)
+                try:
+                    fut.result()
+                    finished(t, time.time() - t0)
+                finally:
+                    claims.release(t)
+    left_to_others()
     return campaign_status(cfg, root, first_seeds, data_dir)
