@@ -4,19 +4,22 @@ rate of the relaxed glasses.
     python scripts/calibrate_cooling_rate.py            # after the calibration lane of run_campaign.sh
 
 Reads every glass of the calibration campaigns (``data/calib_cuzr50_1k_*``: 1,000-atom Cu50Zr50
-glasses cooled at one constant rate through 1400-400 K), of ``cuzr50_4k`` (4,000 atoms, 1e13 K/s)
-and of ``cuzr50_4k_relaxed`` (the ``window`` preparation).  For each glass it recomputes E_IS
+glasses cooled at one constant rate through 1400-400 K), of ``cuzr50_4k`` and ``cuzr50_16k``
+(4,000 and 16,000 atoms, 1e13 K/s: the size offsets) and of ``cuzr50_4k_relaxed`` and
+``cuzr50_16k_relaxed`` (the ``window`` preparation).  For each glass it recomputes E_IS
 with LAMMPS (CG at fixed cell from the stored positions, :func:`inherent_energy`) and the
 fraction of Cu atoms at the centre of a full <0,0,12,0> icosahedron (OVITO Voronoi).  Then:
 
 * fits E_IS = a + b log10(q) to the constant-rate glasses (:mod:`ovito_glassml.simulation.calibration`);
 * measures the size offset E(4,000) - E(1,000) at 1e13 K/s;
 * writes ``ovito_glassml/simulation/cooling_rate_calibration.json`` (read when data-set files are
-  written, which then record each glass's effective cooling rate),
+  written, which then record each glass's effective cooling rate) and rewrites that rate in the
+  provenance of every glass read here whose recorded rate differs (``--no-restamp``: leave them);
   ``docs/figures/cooling_rate_calibration.png`` and the tables of ``docs/relaxed-glasses.md``
   (between its ``<!-- calibration -->`` markers).
 
-Energies are cached in ``docs/relaxed/glass_energies.json`` (keyed by file and its SHA-256).
+Energies are cached in ``docs/relaxed/glass_energies.json`` (keyed by file and the SHA-256 of its
+stored glass, so new labels or provenance in the file keep the cached measurement).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ovito_glassml.simulation.calibration import CALIBRATION_FILE, fit_rate_calibration  # noqa: E402
 from ovito_glassml.simulation.dataset import load_dataset  # noqa: E402
+from ovito_glassml.simulation.generate import restamp_effective_cooling_rate  # noqa: E402
 from ovito_glassml.simulation.labels import icosahedral_fraction  # noqa: E402
 from ovito_glassml.simulation.protocol import inherent_energy  # noqa: E402
 from ovito_glassml.simulation.systems import get_system  # noqa: E402
@@ -43,7 +47,7 @@ from ovito_glassml.simulation.systems import get_system  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 #: a constant-rate glass: one window spanning at least this range (K), or a plain quench
 CONSTANT_RATE_SPAN = (1400.0, 400.0)
-FAMILIES = ("calib_cuzr50_1k_*", "cuzr50_4k", "cuzr50_4k_relaxed")
+FAMILIES = ("calib_cuzr50_1k_*", "cuzr50_4k", "cuzr50_4k_relaxed", "cuzr50_16k", "cuzr50_16k_relaxed")
 MARK_BEGIN, MARK_END = "<!-- calibration: written by scripts/calibrate_cooling_rate.py -->", "<!-- /calibration -->"
 
 
@@ -62,27 +66,39 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _structure_sha(path: Path) -> str:
+    """SHA-256 of the stored glass (positions, types, cell, origin): unchanged when the file is
+    rewritten with more labels or a new provenance, so the measurement stays cached."""
+    with np.load(path, allow_pickle=False) as z:
+        h = hashlib.sha256()
+        for k in ("positions", "types", "cell", "origin"):
+            h.update(np.ascontiguousarray(z[k]).tobytes())
+    return h.hexdigest()
+
+
 def measure(files: list[Path], cache_path: Path) -> list[dict]:
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     rows = []
     for f in files:
         key = str(f.relative_to(ROOT))
-        sha = _sha(f)
+        structure = _structure_sha(f)
         hit = cache.get(key)
-        if hit is None or hit["sha256"] != sha:
+        if hit is not None and hit.get("structure_sha256") is None and hit.get("sha256") == _sha(f):
+            hit["structure_sha256"] = structure   # an entry from before structure keys
+        if hit is None or hit.get("structure_sha256") != structure:
             ds = load_dataset(f)
             prov = ds.provenance
             system = get_system(prov["campaign_config"]["system"], **prov["campaign_config"].get("system_kwargs", {}))
             t0 = time.time()
             e = inherent_energy(system, ds.positions, ds.types, ds.cell, ds.origin)
             ico = icosahedral_fraction(ds.positions, ds.types, ds.cell, ds.origin, centre_type=0)
-            hit = {"sha256": sha, "campaign": prov["campaign"], "seed": prov["glass_seed"], "n_atoms": ds.count,
+            hit = {"structure_sha256": structure, "campaign": prov["campaign"], "seed": prov["glass_seed"], "n_atoms": ds.count,
                    "e_is": e, "e_recorded": prov["glass_result"]["potential_energy_per_atom"], "cu_ico": ico,
                    "glass": prov["glass"], "md_core_s": float(sum(prov["timings_s"]["glass"].values())),
                    "split": prov.get("split"), "measure_s": time.time() - t0}
-            cache[key] = hit
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        cache[key] = hit
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True))
         rows.append({"file": key, **hit, "rate": constant_rate(hit["glass"])})
     return rows
 
@@ -99,6 +115,10 @@ def main(argv=None) -> int:
     ap.add_argument("--figure", default=str(ROOT / "docs" / "figures" / "cooling_rate_calibration.png"))
     ap.add_argument("--calibration", default=str(CALIBRATION_FILE))
     ap.add_argument("--cache", default=str(ROOT / "docs" / "relaxed" / "glass_energies.json"))
+    ap.add_argument("--workdir", default=str(ROOT / "runs"),
+                    help="the campaigns' work directory, whose data-set locks the restamp takes")
+    ap.add_argument("--no-restamp", action="store_true",
+                    help="leave the effective cooling rate recorded in the data-set files as it is")
     args = ap.parse_args(argv)
     data = Path(args.data_dir)
     files = sorted(f for pat in FAMILIES for d in data.glob(pat) if d.is_dir() for f in d.glob("*.npz"))
@@ -117,6 +137,11 @@ def main(argv=None) -> int:
         if same:
             cal.size_offsets[str(n)] = float(np.mean([r["e_is"] - cal.energy(r["rate"]) for r in same]))
     Path(args.calibration).write_text(json.dumps(cal.to_dict(), indent=1) + "\n")
+    if not args.no_restamp and Path(args.calibration).resolve() == CALIBRATION_FILE.resolve():
+        changed = [f for f in files if restamp_effective_cooling_rate(f, args.workdir)]
+        print(f"effective cooling rate restamped in {len(changed)} of {len(files)} data-set files"
+              + (f" (commit them: git commit {' '.join(str(f.relative_to(ROOT)) for f in changed[:3])} ...)"
+                 if changed else ""))
 
     # tables
     groups: dict = {}

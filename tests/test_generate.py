@@ -220,6 +220,40 @@ def test_rerun_is_a_no_op(tiny_campaign):
     assert st["done"] == st["total"] and not any("start" in m for m in again)
 
 
+def test_restamp_rewrites_only_the_effective_cooling_rate(tmp_path, tiny_campaign, monkeypatch):
+    """After a refit of the calibration, the rate a file records is read off the new line at the
+    file's own E_IS; the glass and its labels stay as they were."""
+    import shutil
+
+    from ovito_glassml.simulation import calibration
+    from ovito_glassml.simulation.dataset import load_dataset
+    from ovito_glassml.simulation.generate import restamp_effective_cooling_rate
+
+    cfg, root, status, written, messages = tiny_campaign
+    f = tmp_path / "tiny_g0001.npz"
+    shutil.copy(root / "data" / "tiny" / "tiny_g0001.npz", f)
+    before = load_dataset(f)
+    e = before.provenance["glass_result"]["potential_energy_per_atom"]
+    b = 0.007   # a line through E at 1e12 K/s: the rate read off must be 1e12
+    cal = calibration.RateCalibration(system="Cu50Zr50", n_atoms=200, a=e - 12 * b, b=b,
+                                      cov=[[1e-6, 0.0], [0.0, 1e-8]], n_glasses=3, rates=[1e11, 1e12, 1e13])
+    monkeypatch.setattr(calibration, "CALIBRATION_FILE", tmp_path / "cal.json")
+    (tmp_path / "cal.json").write_text(json.dumps(cal.to_dict()))
+    assert restamp_effective_cooling_rate(f, tmp_path / "runs")
+    after = load_dataset(f)
+    rate = after.provenance["effective_cooling_rate"]
+    assert rate["rate_K_per_s"] == pytest.approx(1e12, rel=1e-9)
+    lo, hi = rate["one_standard_error_range"]
+    assert lo < 1e12 < hi
+    np.testing.assert_array_equal(after.positions, before.positions)
+    np.testing.assert_array_equal(after.msd_runs, before.msd_runs)
+    for o in before.orientations:
+        np.testing.assert_array_equal(after.orientations[o]["d2min"], before.orientations[o]["d2min"])
+    assert {k: v for k, v in after.provenance.items() if k != "effective_cooling_rate"} == \
+        {k: v for k, v in before.provenance.items() if k != "effective_cooling_rate"}
+    assert not restamp_effective_cooling_rate(f, tmp_path / "runs")   # nothing new: the file is left alone
+
+
 def test_data_report_counts_what_the_campaign_made(tmp_path, tiny_campaign):
     """scripts/data_report.py (docs/data-report.md) reads the tiny campaign's files: counts, protocol, figures."""
     import subprocess

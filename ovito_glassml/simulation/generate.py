@@ -47,7 +47,7 @@ from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs
 from .systems import get_system, potential_sha256
 
 __all__ = ["CampaignConfig", "Task", "TaskClaims", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
-           "restore_from_dataset", "save_partial_shear", "save_partial_glass", "partial_glass_path", "partial_shear_path", "partial_snapshot_path",
+           "restore_from_dataset", "restamp_effective_cooling_rate", "save_partial_shear", "save_partial_glass", "partial_glass_path", "partial_shear_path", "partial_snapshot_path",
            "partial_shear_files", "remove_partial_shear", "run_task_mpi", "mpi_launcher", "DEFAULT_ORIENTATIONS_3D",
            "PROTOCOLS_2D_ORDER"]
 
@@ -730,6 +730,28 @@ def _effective_cooling_rate(system, energy: float, n_atoms: int) -> dict | None:
     return {"rate_K_per_s": q, "one_standard_error_range": [lo, hi], "calibration_made": cal.made,
             "method": "E_IS read off the line E_IS = a + b log10(q) of constant-rate glasses "
                       "(ovito_glassml/simulation/cooling_rate_calibration.json, docs/relaxed-glasses.md)"}
+
+
+def restamp_effective_cooling_rate(path: str | Path, workdir: str | Path = "runs") -> bool:
+    """Rewrite the ``effective_cooling_rate`` in a data-set file's provenance from the project's
+    calibration as it is now (after ``scripts/calibrate_cooling_rate.py`` has refitted it), read
+    at the inherent-structure energy the file records.  Nothing else in the file changes.  Waits
+    for, and then holds, the glass's data-set lock in ``workdir`` (:class:`TaskClaims`), so a
+    campaign rewriting the same file is not overwritten.  Returns whether the file changed."""
+    from .dataset import load_dataset  # noqa: PLC0415
+
+    path = Path(path)
+    prov = read_provenance(path)
+    cfg = CampaignConfig.from_dict(prov["campaign_config"])
+    with TaskClaims(workdir, cfg).dataset(int(prov["glass_seed"])):
+        ds = load_dataset(path)
+        rate = _effective_cooling_rate(cfg.spec(), ds.provenance["glass_result"]["potential_energy_per_atom"],
+                                       ds.count)
+        if ds.provenance.get("effective_cooling_rate") == rate:
+            return False
+        ds.provenance["effective_cooling_rate"] = rate
+        save_dataset(path, ds)
+    return True
 
 
 def _only_more_seeds(old: dict | None, new: dict | None) -> bool:
