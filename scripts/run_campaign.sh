@@ -101,6 +101,20 @@ if [ "$LANE" = relaxed ]; then run "${RELAXED4K[@]}"; models_v2; run "${RELAXED1
 # well under a picosecond, and nothing relaxes below 400 K at these rates), plus the window
 # preparation at the same size. The 1e11 K/s glasses come before the last window glasses: they decide
 # whether the line may be read below 1e12 K/s.
+# Refit the line with every calibration glass (scripts/calibrate_cooling_rate.py: seconds when the
+# energies are cached), which also rewrites the effective rate recorded in each Cu-Zr data-set file,
+# and commit the calibration, its tables and figure, and the restamped files.
+refit_calibration() {
+  [ "$READONLY" = yes ] && return
+  if python scripts/calibrate_cooling_rate.py >> runs/logs/calibrate.log 2>&1; then
+    git add ovito_glassml/simulation/cooling_rate_calibration.json docs/relaxed-glasses.md \
+      docs/figures/cooling_rate_calibration.png docs/relaxed/glass_energies.json && git add -u data \
+      && git commit -q -m "calibration refitted by scripts/run_campaign.sh (scripts/calibrate_cooling_rate.py)" || true
+    echo "$(date '+%F %T') cooling-rate calibration refitted (runs/logs/calibrate.log)"
+  else
+    echo "$(date '+%F %T') cooling-rate calibration failed, see runs/logs/calibrate.log"
+  fi
+}
 CAL=(--system CuZr --atoms 1000 --test-glasses 0 --orientations none --msd-seeds 0 --git-commit --pack-minutes 30)
 # Relaxed 2D binary LJ (docs/relaxed-glasses.md, "2D"): 24 glasses x 2000 particles, seeds 501-524 (the last 4
 # test), cooled at 1e-3 / tau except 1e-4 / tau from T = 0.6 to 0.2 (through the glass transition), the four
@@ -118,6 +132,7 @@ if [ "$LANE" = calibration ]; then
   run "${CAL2D[@]}"
   run --name calib_cuzr50_1k_r1e11 --glasses 2 --first-seed 431 --preparation window --window 1400:400:1e11 "${CAL[@]}"
   run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
+  refit_calibration
   # Then this lane's core joins the relaxed lane: first the relaxed 4,000-atom glasses (the models'
   # data), then the relaxed 16,000-atom glasses (about 23 core-hours each: a window quench of about
   # 14 h, four times a 4,000-atom one, and an xy shear to 20 % of about 8.5 h, as the 1e13 K/s
