@@ -403,8 +403,11 @@ def test_a_task_another_process_holds_is_left_to_it_and_done_on_the_next_run(tmp
     assert st["done"] == 2 and st["total"] == 4
     assert any("left to the other process" in m and "g0001:glass, g0001:shear:xy" in m for m in messages)
     assert not (tmp_path / "data" / "shared" / "shared_g0001.npz").exists()
-    # the other process's claim stays its own: a probe does not take it
+    # the other process's claim stays its own: a probe does not take it; --status names it
     assert TaskClaims(tmp_path / "runs", cfg).held_elsewhere([Task(1, "glass"), Task(2, "glass")]) == [Task(1, "glass")]
+    assert st["running"] == ["g0001:glass"]
+    from ovito_glassml.simulation.cli_generate import status_lines
+    assert any(line.startswith("running now: g0001:glass") for line in status_lines(st, 1))
     other.release(Task(1, "glass"))
     messages.clear()
     st = run_campaign(cfg, workdir=tmp_path / "runs", data_dir=tmp_path / "data", progress=messages.append)
@@ -749,7 +752,7 @@ def test_status_reports_tasks_under_way_and_the_time_left(tmp_path, tiny_campaig
     assert np.isclose(st["remaining_core_s"], 1.5 * np.median(walls))
     lines = status_lines(st, jobs=2)
     assert lines[0] == "under way: g0001:shear:yz 50 %"
-    assert f"about {1.5 * np.median(walls) / 3600:.1f} core-hours" in lines[1] and "--jobs 2" in lines[1]
+    assert f"about {1.5 * np.median(walls) / 3600:.1f} core-hours" in lines[1] and "on 2 core(s)" in lines[1]
     # no data-set files: nothing has finished, so nothing can be estimated (and nothing is made up)
     st = campaign_status(more, tmp_path / "empty", data_dir=tmp_path / "none")
     assert st["remaining_core_s"] == 0.0 and len(st["unestimated"]) == st["total"]

@@ -173,13 +173,17 @@ def _git_commit(path: Path) -> None:
 def status_lines(st: dict, jobs: int) -> list[str]:
     """The tasks under way and the time left, as ``--status`` prints them under the counts."""
     lines = []
+    running = st.get("running") or []
     if st["under_way"]:
         lines.append("under way: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in st["under_way"].items()))
+    if running:
+        lines.append(f"running now: {', '.join(running)} (claimed by {'a live process' if len(running) == 1 else 'live processes'})")
     n_open, unknown = len(st["pending"]), st["unestimated"]
     if n_open > len(unknown):
         hours = st["remaining_core_s"] / 3600.0
+        cores = max(jobs, len(running), 1)
         lines.append(f"left: about {hours:.1f} core-hours at the speed of the finished tasks of each kind "
-                     f"(median), so at least {hours / max(jobs, 1):.1f} h with --jobs {max(jobs, 1)}"
+                     f"(median), so at least {hours / cores:.1f} h on {cores} core(s)"
                      + (f", plus the {len(unknown)} task(s) below" if unknown else ""))
     borrowed = st.get("borrowed") or {}
     if borrowed:

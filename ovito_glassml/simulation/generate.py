@@ -812,7 +812,8 @@ def _dataset_tasks(data_dir: str | Path | None, cfg: CampaignConfig, seed: int,
 def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_seeds: Sequence[int] = (),
                     data_dir: str | Path | None = None) -> dict:
     """Counts of tasks done / pending (pending in the order they would run).  A task is done when
-    its result is in the work directory or in the glass's data-set file under ``data_dir``."""
+    its result is in the work directory or in the glass's data-set file under ``data_dir``;
+    ``running``: the pending tasks a live process has claimed (:class:`TaskClaims`)."""
     root = Path(workdir)
     tasks = plan_tasks(cfg, first_seeds)
     provs = {s: _dataset_provenance(data_dir, cfg, s) for s in cfg.seeds()}
@@ -825,6 +826,7 @@ def campaign_status(cfg: CampaignConfig, workdir: str | Path = "runs", first_see
           **_remaining_work(cfg, root, data_dir, pending, [p for p in provs.values() if p is not None])}
     st["borrowed"] = _borrowed_estimates(cfg, data_dir, [t for t in pending if t.label in st["unestimated"]],
                                          st["under_way"])
+    st["running"] = [t.label for t in TaskClaims(root, cfg).held_elsewhere(pending)]   # claimed by live processes
     return st
 
 
