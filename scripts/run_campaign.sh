@@ -72,8 +72,22 @@ models_v2() {
   mkdir -p runs/locks
   (
     flock -n 9 || { echo "$(date '+%F %T') models v2: the other lane is running it"; exit 0; }
+    sf_v2
     models_v2_steps
   ) 9> runs/locks/models_v2.lock
+}
+# The structural-flexibility plan (scripts/train_flexibility.py, docs/models-evaluation.md): needs
+# only the MSD of every glass of both splits; minutes on one core; commits nothing.
+sf_v2() {
+  [ -f runs/sf_v2/test.json ] && return
+  python scripts/train_flexibility.py --check > /dev/null 2>&1 || return
+  echo "$(date '+%F %T') sf v2: start (log: runs/logs/sf_v2.log)"
+  if OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 GLASSML_THREADS=1 \
+     python scripts/train_flexibility.py >> runs/logs/sf_v2.log 2>&1; then
+    echo "$(date '+%F %T') sf v2: done (runs/sf_v2/selection.json, test.json)"
+  else
+    echo "$(date '+%F %T') sf v2: failed, see runs/logs/sf_v2.log"
+  fi
 }
 models_v2_steps() {
   local common=(--cutoff 4.8 --stem stride --select-campaigns cuzr50_4k,cuzr50_4k_relaxed)
