@@ -11,7 +11,7 @@ with LAMMPS (CG at fixed cell from the stored positions, :func:`inherent_energy`
 fraction of Cu atoms at the centre of a full <0,0,12,0> icosahedron (OVITO Voronoi).  Then:
 
 * fits E_IS = a + b log10(q) to the constant-rate glasses (:mod:`ovito_glassml.simulation.calibration`);
-* measures the size offset E(4,000) - E(1,000) at 1e13 K/s;
+* measures the size offsets E(N) - E(1,000) at 1e13 K/s (N = 4,000 and 16,000);
 * writes ``ovito_glassml/simulation/cooling_rate_calibration.json`` (read when data-set files are
   written, which then record each glass's effective cooling rate) and rewrites that rate in the
   provenance of every glass read here whose recorded rate differs (``--no-restamp``: leave them);
