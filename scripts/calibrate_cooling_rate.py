@@ -24,7 +24,6 @@ stored glass, so new labels or provenance in the file keep the cached measuremen
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import time
@@ -39,7 +38,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ovito_glassml.simulation.calibration import CALIBRATION_FILE, fit_rate_calibration  # noqa: E402
 from ovito_glassml.simulation.dataset import load_dataset  # noqa: E402
-from ovito_glassml.simulation.generate import restamp_effective_cooling_rate  # noqa: E402
+from ovito_glassml.simulation.generate import restamp_effective_cooling_rate, structure_digest  # noqa: E402
 from ovito_glassml.simulation.labels import icosahedral_fraction  # noqa: E402
 from ovito_glassml.simulation.protocol import inherent_energy  # noqa: E402
 from ovito_glassml.simulation.systems import get_system  # noqa: E402
@@ -62,18 +61,11 @@ def constant_rate(glass: dict) -> float | None:
     return None
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _structure_sha(path: Path) -> str:
-    """SHA-256 of the stored glass (positions, types, cell, origin): unchanged when the file is
-    rewritten with more labels or a new provenance, so the measurement stays cached."""
+    """:func:`structure_digest` of the stored glass: unchanged when the file is rewritten with more
+    labels or a new provenance, so the measurement stays cached."""
     with np.load(path, allow_pickle=False) as z:
-        h = hashlib.sha256()
-        for k in ("positions", "types", "cell", "origin"):
-            h.update(np.ascontiguousarray(z[k]).tobytes())
-    return h.hexdigest()
+        return structure_digest(z["positions"])
 
 
 def measure(files: list[Path], cache_path: Path) -> list[dict]:
@@ -83,8 +75,6 @@ def measure(files: list[Path], cache_path: Path) -> list[dict]:
         key = str(f.relative_to(ROOT))
         structure = _structure_sha(f)
         hit = cache.get(key)
-        if hit is not None and hit.get("structure_sha256") is None and hit.get("sha256") == _sha(f):
-            hit["structure_sha256"] = structure   # an entry from before structure keys
         if hit is None or hit.get("structure_sha256") != structure:
             ds = load_dataset(f)
             prov = ds.provenance

@@ -61,17 +61,22 @@ def lacking() -> list[str]:
     return out
 
 
-def figure(model: Path | str, part: str) -> dict:
-    """Pearson rho of SF with ln v_flex per preparation and species on the glasses of ``part``,
-    with the rule's mean (the preparations' means over species, averaged)."""
-    from ovito_glassml.training.evaluate import evaluate_model
+def held_glasses(part: str) -> dict:
+    """The glasses of ``part`` (validation or test) of each preparation, loaded once for every model."""
     from ovito_glassml.training.samples import load_glasses
 
+    return {campaign: load_glasses(_files(part, (campaign,))[0]) for campaign in CAMPAIGNS}
+
+
+def figure(model: Path | str, glasses: dict) -> dict:
+    """Pearson rho of SF with ln v_flex per preparation and species on ``glasses`` (see
+    :func:`held_glasses`), with the rule's mean (the preparations' means over species, averaged)."""
+    from ovito_glassml.training.evaluate import evaluate_model
+
     rows = {}
-    for campaign in CAMPAIGNS:
-        files, _ = _files(part, (campaign,))
-        m = evaluate_model(model, load_glasses(files))
-        rows[campaign] = {"glasses": [f.stem for f in files],
+    for campaign, held in glasses.items():
+        m = evaluate_model(model, held)
+        rows[campaign] = {"glasses": [g.name for g in held],
                           **{sp: m["per_species"][sp]["pearson_ln_vflex"] for sp in SPECIES}}
         rows[campaign]["mean"] = sum(rows[campaign][sp] for sp in SPECIES) / len(SPECIES)
     return {"preparations": rows, "figure": sum(r["mean"] for r in rows.values()) / len(rows)}
@@ -96,8 +101,9 @@ def stage_select(work: Path) -> None:
     path = work / "selection.json"
     if path.exists():
         return
-    shipped = figure(ROOT / "models" / "sf", "validation")
-    cands = {name: figure(work / name, "validation") for name in CANDIDATES}
+    held = held_glasses("validation")
+    shipped = figure(ROOT / "models" / "sf", held)
+    cands = {name: figure(work / name, held) for name in CANDIDATES}
     decision = {**decide(shipped, cands), "decided": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     path.write_text(json.dumps(decision, indent=1) + "\n")
     print(f"select: shipped {shipped['figure']:.4f}; " + ", ".join(f"{k} {v['figure']:.4f}" for k, v in cands.items())
@@ -119,8 +125,9 @@ def stage_test(work: Path) -> None:
         return
     if not (work / "selection.json").exists():
         raise SystemExit("test: the decision comes first (stage select)")
-    scores = {"shipped": figure(ROOT / "models" / "sf", "test"),
-              **{name: figure(work / name, "test") for name in CANDIDATES}}
+    held = held_glasses("test")
+    scores = {"shipped": figure(ROOT / "models" / "sf", held),
+              **{name: figure(work / name, held) for name in CANDIDATES}}
     path.write_text(json.dumps({"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **scores},
                                indent=1) + "\n")
     for k, v in scores.items():

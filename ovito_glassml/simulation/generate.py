@@ -47,7 +47,7 @@ from .protocol import GlassParams, MsdParams, ShearParams, make_glass, shear_aqs
 from .systems import get_system, potential_sha256
 
 __all__ = ["CampaignConfig", "Task", "TaskClaims", "plan_tasks", "run_campaign", "campaign_status", "assemble_dataset",
-           "restore_from_dataset", "restamp_effective_cooling_rate", "save_partial_shear", "save_partial_glass", "partial_glass_path", "partial_shear_path", "partial_snapshot_path",
+           "restore_from_dataset", "restamp_effective_cooling_rate", "structure_digest", "save_partial_shear", "save_partial_glass", "partial_glass_path", "partial_shear_path", "partial_snapshot_path",
            "partial_shear_files", "remove_partial_shear", "run_task_mpi", "mpi_launcher", "DEFAULT_ORIENTATIONS_3D",
            "PROTOCOLS_2D_ORDER"]
 
@@ -362,7 +362,8 @@ def partial_shear_files(data_dir: str | Path, cfg: CampaignConfig, seed: int, or
     return ([main] if main.exists() else []) + snaps
 
 
-def _structure_digest(positions) -> str:
+def structure_digest(positions) -> str:
+    """SHA-256 of a glass's positions as stored (float32): names the glass whatever else its file holds."""
     return hashlib.sha256(np.ascontiguousarray(np.asarray(positions, np.float32)).tobytes()).hexdigest()
 
 
@@ -427,7 +428,7 @@ def save_partial_shear(cfg: CampaignConfig, root: str | Path, data_dir: str | Pa
                 os.replace(tmp, dest)
             snaps[dest.name] = _file_digest(dest)
     with np.load(is_file) as z:
-        digest = _structure_digest(z["positions"])
+        digest = structure_digest(z["positions"])
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez_compressed(tmp, format=np.array(PARTIAL_FORMAT), orientation=np.array(orientation),
                         campaign_config=np.array(json.dumps(cfg.to_dict())), state=np.array(state_text),
@@ -534,7 +535,7 @@ def _restore_partial_shears(cfg: CampaignConfig, g: Path, data_dir: str | Path, 
     """Unpack the packed checkpoints of this glass's unfinished shear runs (see save_partial_shear)."""
     restored = []
     with np.load(g / "glass_is.npz") as z:
-        digest = _structure_digest(z["positions"])
+        digest = structure_digest(z["positions"])
     for o in cfg.resolved_orientations():
         f = partial_shear_path(data_dir, cfg, seed, o)
         if o in done or not f.exists():

@@ -272,6 +272,8 @@ boundary p p p
 #: the skin, so the skin changes no force, only the cost.
 EAM_SKIN_MD = 1.0
 EAM_SKIN_MINIMISATION = 0.5
+#: Neighbour-list skin of the 2D Lennard-Jones glass (sigma), MD and minimisation alike.
+LJ2D_SKIN = 0.3
 
 
 def _interaction(lmp, system: SystemSpec, minimisation: bool = False) -> float | None:
@@ -295,7 +297,7 @@ def _interaction(lmp, system: SystemSpec, minimisation: bool = False) -> float |
                 lmp.command(f"pair_coeff {i + 1} {j + 1} {eps!r} {sig!r} {sig * system.lj_cutoff_sigma!r}")
         if system.lj_shift:
             lmp.command("pair_modify shift yes")
-        skin = 0.3
+        skin = LJ2D_SKIN
         lmp.command(f"neighbor {skin!r} bin")
     else:
         raise ValueError(f"unknown system kind {system.kind!r}")
@@ -739,7 +741,7 @@ def shear_aqs(system: SystemSpec, inherent: dict, orientation: str, params: Shea
     info = {"params": state["params"], "orientation": orientation, "mode": mode, "sign": sign,
             "wall_s": state["wall_s"], "d2min_wall_s": time.time() - t0, "lammps_version": version,
             "mpi_ranks": _ranks_used(state.get("mpi_ranks_used"), ranks, resumed),
-            "neighbor_skins": state.get("neighbor_skins_used") or [EAM_SKIN_MD if system.kind == "eam" else 0.3],
+            "neighbor_skins": state["neighbor_skins_used"],
             "min_iterations_total": int(sum(state["min_iterations"])),
             "fnorm_after_min_max": float(max(state.get("fnorm") or [0.0])),
             "fnorm_after_min_median": float(np.median(state.get("fnorm") or [0.0])),
