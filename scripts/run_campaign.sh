@@ -2,8 +2,10 @@
 # The project's data-generation campaigns, resumable; each lane is one LAMMPS process (one core).
 #   setsid nohup scripts/run_campaign.sh --lane relaxed >> runs/logs/relaxed.log 2>&1 < /dev/null &
 #   setsid nohup scripts/run_campaign.sh --lane calibration >> runs/logs/calibration.log 2>&1 < /dev/null &
-# Lanes: relaxed (the relaxed Cu50Zr50 glasses, docs/relaxed-glasses.md), calibration (the
-# cooling-rate series and the relaxed 2D LJ glasses, then the relaxed 16,000-atom glasses), 16k (the 1e13 K/s 16,000-atom glasses) and all (the 1e13 K/s campaigns).
+# Lanes: relaxed (the relaxed Cu50Zr50 glasses, docs/relaxed-glasses.md: the 4,000-atom set, the
+# pre-registered models on it, then the 16,000-atom glasses), calibration (the cooling-rate series
+# and the relaxed 2D LJ glasses, then the same work as the relaxed lane, beside it), 16k (the 1e13 K/s
+# 16,000-atom glasses) and all (the 1e13 K/s campaigns). --help prints this.
 # Run the same command again to continue after an interruption, on this machine or a fresh clone:
 # every data-set file under data/ is committed as soon as it is written (--git-commit) and counts
 # as a checkpoint, and every 30 minutes (--pack-minutes) the checkpoint of each running glass
@@ -16,10 +18,15 @@
 # Extra options go to every `glassml generate` call, e.g. `--jobs 2` (two tasks side by side) or
 # `--ranks 2` (one task on two MPI ranks: 1.89x on two cores, benchmarks/bench_mpi_shear.py).
 set -uo pipefail  # a failed campaign does not stop the next one
+case "${1:-}" in -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0;; esac
+LANE=all
+if [ "${1:-}" = "--lane" ]; then
+  LANE=${2:-}
+  case $LANE in relaxed|calibration|16k|all) ;; *) echo "run_campaign.sh: unknown lane '${LANE}'; use --lane relaxed, calibration, 16k or all (--help)" >&2; exit 2;; esac
+  shift 2
+fi
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
-LANE=all
-if [ "${1:-}" = "--lane" ]; then LANE=$2; shift 2; fi
 EXTRA=("$@")
 READONLY=no  # --status / --dry-run / --pack-now: only look, never start work
 for a in "${EXTRA[@]}"; do case $a in --status|--dry-run|--pack-now) READONLY=yes;; esac; done

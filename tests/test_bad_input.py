@@ -499,3 +499,17 @@ def test_predict_takes_a_radius_for_an_element_without_one(demo_models, tmp_path
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["inputs"][0]["qs"]["mean"] > 0
     rc, _, err = predict([*base, "-o", tmp_path / "c", "--radii", "Xx=1.3", "--radii", "Cu=1.5"], capsys)
     assert rc == 2 and "Cu = 1.5 Å (model: 1.26 Å)" in err
+
+
+def test_run_campaign_script_prints_its_help_and_refuses_an_unknown_lane():
+    """scripts/run_campaign.sh answers --help and a misspelt lane before it starts any campaign."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_campaign.sh"
+    r = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "Lanes: relaxed" in r.stdout and "lj2d_2k: start" not in r.stdout
+    assert "set -uo" not in r.stdout and not r.stdout.startswith("#")
+    r = subprocess.run(["bash", str(script), "--lane", "relax"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "unknown lane 'relax'" in r.stderr and "--lane relaxed" in r.stderr
+    assert r.stdout == ""
