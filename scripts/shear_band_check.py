@@ -261,14 +261,20 @@ def record_entry(rows: list[dict], label: str, files: list[Path], command: str, 
 
 
 def write_record(folder: Path, entry: dict) -> None:
-    """Put ``entry`` into ``metrics.shear_band`` of the card in ``folder`` (replacing the entry of the
-    same glasses) and save the card, sealed again."""
+    """Put ``entry`` into ``metrics.shear_band`` of the card in ``folder`` and save the card, sealed
+    again.  It replaces an entry of the same glasses, and an entry of fewer of them with the same
+    band definition (an early read on the first glasses of a set, grown as more land)."""
     from ovito_glassml.inference.cards import CARD_FILE, ModelCard
 
     path = Path(folder) / CARD_FILE
     data = json.loads(path.read_text(encoding="utf-8"))
-    kept = [e for e in data.setdefault("metrics", {}).get("shear_band", [])
-            if e.get("glasses_key") != entry["glasses_key"]]
+
+    def superseded(e: dict) -> bool:
+        if e.get("glasses_key") == entry["glasses_key"]:
+            return True
+        return e.get("band") == entry["band"] and set(e.get("glasses") or ()) < set(entry["glasses"])
+
+    kept = [e for e in data.setdefault("metrics", {}).get("shear_band", []) if not superseded(e)]
     data["metrics"]["shear_band"] = kept + [entry]
     card = ModelCard.from_dict(data, directory=path.parent, source=path)
     card.save(path.parent)

@@ -140,5 +140,16 @@ def test_record_writes_the_summary_and_preparation_into_a_sealed_card(check, tmp
     # recording the same glasses again replaces the entry, not appends
     assert check.main([str(f), "--from-rows", str(rows), "--record", f"oracle={folder}"]) == 0
     assert len(load_card(folder).metrics["shear_band"]) == 1
+    # an entry on more glasses of the same band definition supersedes the early one; another band keeps it
+    g = save_dataset(tmp_path / "band_g0008.npz", ds)
+    rows2 = tmp_path / "rows2.json"
+    assert check.main([str(f), str(g), "--band-fraction", "0.04", "--band-width", "10", "-o", str(rows2)]) == 0
+    assert check.main([str(f), str(g), "--from-rows", str(rows2), "--record", f"oracle={folder}"]) == 0
+    (entry,) = load_card(folder).metrics["shear_band"]
+    assert entry["glasses"] == ["band_g0007", "band_g0008"] and entry["n"] == 2
+    rows3 = tmp_path / "rows3.json"
+    assert check.main([str(f), "--band-fraction", "0.05", "--band-width", "10", "-o", str(rows3)]) == 0
+    assert check.main([str(f), "--from-rows", str(rows3), "--record", f"oracle={folder}"]) == 0
+    assert [e["n"] for e in load_card(folder).metrics["shear_band"]] == [2, 1]
     with pytest.raises(SystemExit):  # a label the rows do not hold
         check.main([str(f), "--from-rows", str(rows), "--record", f"nosuch={folder}"])
