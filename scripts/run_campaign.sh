@@ -121,7 +121,9 @@ if [ "$LANE" = relaxed ]; then run "${RELAXED4K[@]}"; models_v2; run "${RELAXED1
 # cooled at one constant rate from 1400 to 400 K (1e13 K/s outside: the liquid above 1400 K relaxes in
 # well under a picosecond, and nothing relaxes below 400 K at these rates), plus the window
 # preparation at the same size. The 1e11 K/s glasses come before the last window glasses: they decide
-# whether the line may be read below 1e12 K/s.
+# whether the line may be read below 1e12 K/s. Then the size check: two 4,000-atom glasses cooled at
+# 1e12 K/s through 1400-400 K (about 2 core-hours each), whose offset from the 1,000-atom line is set
+# against that of the 4,000-atom 1e13 K/s glasses (rule in scripts/calibrate_cooling_rate.py).
 # Refit the line with every calibration glass (scripts/calibrate_cooling_rate.py: seconds when the
 # energies are cached), which also rewrites the effective rate recorded in each Cu-Zr data-set file,
 # and commit the calibration, its tables and figure, and the restamped files.
@@ -137,6 +139,7 @@ refit_calibration() {
   fi
 }
 CAL=(--system CuZr --atoms 1000 --test-glasses 0 --orientations none --msd-seeds 0 --git-commit --pack-minutes 30)
+CAL4K=(--system CuZr --atoms 4000 --test-glasses 0 --orientations none --msd-seeds 0 --git-commit --pack-minutes 30)
 # Relaxed 2D binary LJ (docs/relaxed-glasses.md, "2D"): 24 glasses x 2000 particles, seeds 501-524 (the last 4
 # test), cooled at 1e-3 / tau except 1e-4 / tau from T = 0.6 to 0.2 (through the glass transition), the four
 # protocols to 10 % with D2min at 1, 2, 3, 4, 5 and 10 %; about 8 minutes per glass on one core. Then 3
@@ -153,6 +156,8 @@ if [ "$LANE" = calibration ]; then
   run "${CAL2D[@]}"
   run --name calib_cuzr50_1k_r1e11 --glasses 2 --first-seed 431 --preparation window --window 1400:400:1e11 "${CAL[@]}"
   run --name calib_cuzr50_1k_window --glasses 3 --first-seed 421 --preparation window "${CAL[@]}"
+  refit_calibration
+  run --name calib_cuzr50_4k_r1e12 --glasses 2 --first-seed 441 --preparation window --window 1400:400:1e12 "${CAL4K[@]}"
   refit_calibration
   # Then this lane's core joins the relaxed lane: first the relaxed 4,000-atom glasses (the models'
   # data), then the relaxed 16,000-atom glasses (about 23 core-hours each: a window quench of about

@@ -250,6 +250,32 @@ def test_rate_calibration_reads_back_the_rate_of_a_point_on_its_line():
         fit_rate_calibration([1e13] * 3, [-4.86] * 3, system="Cu50Zr50", n_atoms=1000)
 
 
+def test_size_check_offset_difference_and_a_size_line_of_its_own():
+    """offset_difference is zero for glasses that follow the line's slope and equals the excess drop
+    otherwise, with the standard error of its formula; a size line takes the place of the offset."""
+    from ovito_glassml.simulation.calibration import fit_rate_calibration, offset_difference
+
+    rates = [1e13, 1e13, 1e12, 1e12, 1e11, 1e11]
+    energies = [-4.86 - 0.01 * (13 - np.log10(q)) + d for q, d in zip(rates, [1e-3, -1e-3] * 3)]
+    cal = fit_rate_calibration(rates, energies, system="Cu50Zr50", n_atoms=1000)
+    fast, slow = [-4.861, -4.859], [-4.871, -4.869]        # 4000 atoms: the line's slope, 1 meV/atom lower
+    d, se = offset_difference(fast, 1e13, slow, 1e12, cal)
+    assert abs(d) < 1e-12
+    assert se == pytest.approx(np.sqrt(2e-6 / 2 + 2e-6 / 2 + cal.cov[1][1]), rel=1e-12)
+    d, _ = offset_difference(fast, 1e13, [e + 0.004 for e in slow], 1e12, cal)  # 4 meV/atom less drop
+    assert d == pytest.approx(0.004, abs=1e-12)
+    with pytest.raises(ValueError, match="at least 2 glasses"):
+        offset_difference(fast[:1], 1e13, slow, 1e12, cal)
+    # a 4000-atom line of slope 6 meV/atom per decade, through -4.861 at 1e13 K/s
+    own = fit_rate_calibration([1e13, 1e13, 1e12, 1e12], [-4.861, -4.861, -4.867, -4.867], system="Cu50Zr50",
+                               n_atoms=4000)
+    cal.size_offsets["4000"] = -0.001
+    assert abs(np.log10(cal.effective_rate(-4.873, 4000)[0]) - 11.8) < 1e-6   # shifted line: 1.2 decades
+    cal.size_lines["4000"] = {"a": own.a, "b": own.b, "cov": own.cov, "rates": own.rates, "n_glasses": 4}
+    assert abs(np.log10(cal.effective_rate(-4.873, 4000)[0]) - 11.0) < 1e-6   # own line: 2 decades
+    assert abs(np.log10(cal.effective_rate(-4.872, 1000)[0]) - 11.8) < 1e-6   # the 1000-atom line unchanged
+
+
 def test_the_shipped_calibration_reads_its_own_line_back():
     """The committed calibration (scripts/calibrate_cooling_rate.py) is found beside its module
     (package data), is the Cu50Zr50 one, and a point on its line reads back its rate, also at
