@@ -213,7 +213,7 @@ def main(argv=None) -> int:
     doc.write_text(head + "\n".join(lines) + tail)
 
     # figure: E_IS and icosahedra against log10 rate
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 5.6))
     xs = np.linspace(min(math.log10(q) for q in cal.rates) - 1.2, max(math.log10(q) for q in cal.rates) + 0.3, 50)
     ax1.plot(xs, cal.a + cal.b * xs, "k-", lw=1, label=f"fit ({n_cal} atoms)")
     for key, line in cal.size_lines.items():
@@ -234,8 +234,8 @@ def main(argv=None) -> int:
     ax1.set_ylabel(f"E_IS (eV/atom, {n_cal}-atom scale)")
     ax2.set_xlabel("log10 cooling rate (K/s)")
     ax2.set_ylabel("Cu-centred <0,0,12,0> (% of Cu), mean ± s.e.")
-    ax1.legend(fontsize=7)
-    ax2.legend(fontsize=7)
+    for ax in (ax1, ax2):  # below the axes, where no point can hide behind them
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.suptitle("Cu50Zr50 (Mendelev 2007 EAM): cooling-rate calibration")
     fig.tight_layout()
     Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
