@@ -122,7 +122,7 @@ if [ "$LANE" = relaxed ]; then run "${RELAXED4K[@]}"; models_v2; run "${RELAXED1
 # well under a picosecond, and nothing relaxes below 400 K at these rates), plus the window
 # preparation at the same size. The 1e11 K/s glasses come before the last window glasses: they decide
 # whether the line may be read below 1e12 K/s. Then the size check: two 4,000-atom glasses cooled at
-# 1e12 K/s through 1400-400 K (about 2 core-hours each), whose offset from the 1,000-atom line is set
+# 1e12 K/s through 1400-400 K (about 1.4 core-hours each), whose offset from the 1,000-atom line is set
 # against that of the 4,000-atom 1e13 K/s glasses (rule in scripts/calibrate_cooling_rate.py).
 # Refit the line with every calibration glass (scripts/calibrate_cooling_rate.py: seconds when the
 # energies are cached), which also rewrites the effective rate recorded in each Cu-Zr data-set file,
